@@ -1,0 +1,34 @@
+"""The one registry of graph fields that flow through equispec models.
+
+Every field of a PyG ``Data``/``Batch`` and of the dictionaries passed between modules is named by a
+constant here; code reads ``data[keys.EDGE_VECTORS]``, never a bare string. Lengths are in Å.
+
+Edge direction: ``EDGE_INDEX[0]`` is the *source* (the neighbour j that sends a message) and
+``EDGE_INDEX[1]`` the *destination* (the centre i that receives it), as in e3nn and MACE.
+"""
+
+# --- node fields -------------------------------------------------------------------------------
+POSITIONS = "pos"  # (num_nodes, 3) | float | Å | Cartesian positions
+ATOMIC_NUMBERS = "atomic_numbers"  # (num_nodes,) | long | Z
+BATCH = "batch"  # (num_nodes,) | long | graph index of each node (added by PyG batching)
+NODE_FEATURES = "node_features"  # (num_nodes, irreps.dim) | float | hidden equivariant features
+NODE_OUTPUT = "node_output"  # (num_nodes, n_out) | float | per-atom head output (e.g. partial DOS)
+
+# --- edge fields -------------------------------------------------------------------------------
+EDGE_INDEX = "edge_index"  # (2, num_edges) | long | [0] = source j (neighbour), [1] = destination i (centre)
+EDGE_CELL_SHIFT = "edge_cell_shift"  # (num_edges, 3) | float | lattice image of the source, in cell vectors
+EDGE_VECTORS = "edge_vectors"  # (num_edges, 3) | float | Å | r_src + shift @ cell - r_dst
+EDGE_LENGTHS = "edge_lengths"  # (num_edges,) | float | Å | |EDGE_VECTORS|
+EDGE_SH = "edge_sh"  # (num_edges, irreps_sh.dim) | float | spherical harmonics of EDGE_VECTORS
+EDGE_RADIAL = "edge_radial"  # (num_edges, num_basis) | float | radial basis of EDGE_LENGTHS, 0 at cutoff
+
+# --- graph fields ------------------------------------------------------------------------------
+CELL = "cell"  # (num_graphs, 3, 3) | float | Å | lattice vectors as rows
+NUM_NODES = "num_nodes"  # int | atoms in the graph (PyG's own bookkeeping)
+TARGET = "y"  # (num_graphs, n_out) | float | training target (max-normalised DOS, ...)
+GRAPH_OUTPUT = "graph_output"  # (num_graphs, n_out) | float | model prediction per graph
+STRUCTURE_ID = "structure_id"  # list[str] | identifier of each graph (mp-id or file name)
+
+NODE_FIELDS = (POSITIONS, ATOMIC_NUMBERS)
+EDGE_FIELDS = (EDGE_INDEX, EDGE_CELL_SHIFT)
+GRAPH_FIELDS = (CELL, TARGET)

@@ -1,0 +1,51 @@
+"""Spectrum metrics shared by training, ``equispec evaluate`` and the README.
+
+All take arrays of shape (n_materials, n_bins) on a common grid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import wasserstein_distance
+from sklearn.metrics import r2_score
+
+__all__ = ["mse", "mae", "r2", "wasserstein", "spectrum_metrics"]
+
+
+def mse(y_true, y_pred) -> float:
+    """Mean squared error over bins and materials."""
+    return float(np.mean((np.asarray(y_true) - np.asarray(y_pred)) ** 2))
+
+
+def mae(y_true, y_pred) -> float:
+    """Mean absolute error over bins and materials."""
+    return float(np.mean(np.abs(np.asarray(y_true) - np.asarray(y_pred))))
+
+
+def r2(y_true, y_pred) -> float:
+    """sklearn ``r2_score`` with its default averaging (uniform over bins)."""
+    return float(r2_score(np.asarray(y_true), np.asarray(y_pred)))
+
+
+def wasserstein(grid, y_true, y_pred) -> float:
+    """Mean over materials of the 1D Wasserstein distance between spectra as distributions on ``grid``
+    (in the grid's unit). A spectrum that is zero everywhere has no distribution and gives NaN."""
+    distances = []
+    for t, p in zip(np.asarray(y_true), np.asarray(y_pred)):
+        if t.sum() <= 0 or p.sum() <= 0:
+            distances.append(np.nan)
+        else:
+            distances.append(wasserstein_distance(grid, grid, t, p))
+    return float(np.mean(distances))
+
+
+def spectrum_metrics(grid, y_true, y_pred) -> dict:
+    """``{n, mse, mae, r2, wasserstein_cm1}`` for a phonon-DOS grid in cm^-1."""
+    y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    return {
+        "n": int(len(y_true)),
+        "mse": mse(y_true, y_pred),
+        "mae": mae(y_true, y_pred),
+        "r2": r2(y_true, y_pred),
+        "wasserstein_cm1": wasserstein(grid, y_true, y_pred),
+    }

@@ -1,0 +1,31 @@
+"""Per-atom invariant readout: equivariant features -> ``n_out`` scalars per atom."""
+
+from __future__ import annotations
+
+import torch
+from e3nn import o3
+from e3nn.nn import FullyConnectedNet
+
+__all__ = ["AtomwiseReadout"]
+
+
+class AtomwiseReadout(torch.nn.Module):
+    """``irreps_in`` -> ``{n_out}x0e``: a linear map onto the scalars, then a small MLP.
+
+    Only invariant scalars leave the network, so anything built from this output is invariant under
+    rotations, translations and inversion by construction.
+    """
+
+    def __init__(self, irreps_in, n_out: int, hidden: int):
+        super().__init__()
+        self.irreps_in = o3.Irreps(irreps_in)
+        self.irreps_out = o3.Irreps(f"{n_out}x0e")
+        self.to_scalars = o3.Linear(self.irreps_in, f"{hidden}x0e")
+        self.mlp = FullyConnectedNet([hidden, hidden, n_out], torch.nn.functional.silu)
+
+    def forward(self, node_features: torch.Tensor) -> torch.Tensor:
+        """(num_nodes, irreps_in.dim) -> (num_nodes, n_out)."""
+        return self.mlp(self.to_scalars(node_features))
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__} ({self.irreps_in} -> {self.irreps_out})"
