@@ -1,0 +1,1 @@
+"""The ``equispec`` command line."""

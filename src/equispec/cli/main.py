@@ -1,0 +1,104 @@
+"""``equispec predict | evaluate | train``: each subcommand is a thin call into the Python API.
+
+Any :class:`~equispec.errors.EquispecError` becomes ``equispec: error: SOURCE: problem`` on stderr and
+exit status 2, with no traceback. Nothing here touches the network or loads torch before it is needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="equispec", description="Predict phonon DOS (and more) of crystals "
+                                     "with E(3)-equivariant networks.")
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("predict", help="predict spectra of structure files")
+    p.add_argument("files", nargs="+", metavar="FILE", help="CIF, POSCAR or any file pymatgen/ASE reads")
+    p.add_argument("--model", default="phdos", help="shipped model name or model directory (default: phdos)")
+    p.add_argument("-o", "--output", metavar="OUT", help="write spectra to OUT.csv or OUT.json")
+    p.add_argument("--plot", metavar="OUT.png", help="write a plot of the spectra")
+    p.add_argument("--batch-size", type=int, default=64)
+
+    e = sub.add_parser("evaluate", help="score a model on a labelled CSV")
+    e.add_argument("--model", default="phdos", help="shipped model name or model directory")
+    e.add_argument("--data", required=True, metavar="CSV", help="CSV in the phonon-DOS data set format")
+    e.add_argument("--ids", metavar="IDS.txt", help="score only these mp-ids (one per line)")
+    e.add_argument("--json", action="store_true", help="print one JSON object with n, mse, mae, r2, wasserstein_cm1")
+
+    t = sub.add_parser("train", help="train a model from a YAML config")
+    t.add_argument("config", metavar="CONFIG.yaml")
+    t.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config value, e.g. --set optim.max_epochs=10 (repeatable)")
+    t.add_argument("--output-dir", help="override output_dir")
+    return parser
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return f"equispec {__version__}"
+
+
+def _predict(args) -> int:
+    from ..api import load_model
+    from ..io.spectra import plot_phdos, summary_line, write_phdos
+
+    predictor = load_model(args.model)
+    predictions = predictor.predict(args.files, batch_size=args.batch_size, progress=len(args.files) > 100)
+    for prediction in predictions:
+        print(summary_line(prediction))
+    if args.output:
+        print(f"wrote {write_phdos(predictions, args.output)}")
+    if args.plot:
+        print(f"wrote {plot_phdos(predictions, args.plot)}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from ..api import load_model
+
+    metrics, _, _ = load_model(args.model).evaluate(args.data, args.ids)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print(f"n = {metrics['n']}\nmse = {metrics['mse']:.5f}\nmae = {metrics['mae']:.5f}\n"
+              f"r2 = {metrics['r2']:.4f}\nwasserstein_cm1 = {metrics['wasserstein_cm1']:.2f}")
+    return 0
+
+
+def _train(args) -> int:
+    from ..training import load_config, train
+
+    config = load_config(args.config, args.overrides)
+    if args.output_dir:
+        config.output_dir = args.output_dir
+    directory = train(config)
+    print(f"model written to {directory}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from ..errors import EquispecError
+
+    warnings.filterwarnings("ignore", module="pymatgen")
+    try:
+        return {"predict": _predict, "evaluate": _evaluate, "train": _train}[args.command](args)
+    except EquispecError as exc:
+        print(f"equispec: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("equispec: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""The predicted DOS must not depend on how a crystal is written down: orientation (incl. inversion),
+origin, atom order, primitive cell vs supercell, or whether atoms are wrapped into the cell."""
+
+import numpy as np
+import pytest
+import torch
+from e3nn import o3
+from pymatgen.core import Lattice, Structure
+
+from equispec.data import keys
+from equispec.data.graphs import structure_to_graph
+from equispec.models import build_model
+from tests.conftest import TOLERANCE
+
+CUTOFF = 4.0
+
+
+@pytest.fixture
+def model(float64):
+    torch.manual_seed(0)
+    hp = dict(cutoff_ang=CUTOFF, num_layers=2, mul=8, lmax=2, embed_dim=16, num_radial=8, radial_hidden=16,
+              readout_hidden=16, n_out=51, avg_num_neighbors=10.0)
+    return build_model("phdos_gate_v1", hp).eval()
+
+
+@pytest.fixture
+def crystal():
+    """A low-symmetry ternary so that no invariance holds by accident."""
+    rng = np.random.default_rng(1)
+    lattice = Lattice.from_parameters(4.1, 4.6, 5.3, 81, 95, 103)
+    coords = rng.uniform(0, 1, size=(5, 3))
+    return Structure(lattice, ["Sr", "Ti", "O", "O", "O"], coords)
+
+
+def predict(model, structure):
+    with torch.no_grad():
+        out = model(structure_to_graph(structure, CUTOFF))
+    return out[keys.GRAPH_OUTPUT][0], out[keys.NODE_OUTPUT]
+
+
+def rotate(structure, matrix):
+    """Rotate cell *and* positions, then let the graph be rebuilt: never rotate edge features by hand."""
+    lattice = Lattice(structure.lattice.matrix @ matrix.T)
+    return Structure(lattice, structure.species, structure.frac_coords)
+
+
+def test_output_is_a_max_normalised_nonnegative_spectrum(model, crystal):
+    dos, per_atom = predict(model, crystal)
+    assert dos.shape == (51,)
+    assert (dos >= 0).all() and dos.max() == pytest.approx(1.0)
+    torch.testing.assert_close(per_atom.sum(0), dos)
+
+
+@pytest.mark.parametrize("parity", [1, -1])
+def test_rotation_and_inversion(model, crystal, parity):
+    dos, _ = predict(model, crystal)
+    for _ in range(3):
+        matrix = (parity * o3.rand_matrix()).numpy()
+        rotated, _ = predict(model, rotate(crystal, matrix))
+        assert (rotated - dos).abs().max() < TOLERANCE[torch.float64]
+
+
+def test_translation(model, crystal):
+    dos, _ = predict(model, crystal)
+    shifted = crystal.copy()
+    shifted.translate_sites(list(range(len(crystal))), [0.31, -0.17, 0.42], frac_coords=True, to_unit_cell=False)
+    moved, _ = predict(model, shifted)
+    assert (moved - dos).abs().max() < TOLERANCE[torch.float64]
+
+
+def test_permutation_moves_per_atom_output_with_the_atoms(model, crystal):
+    dos, per_atom = predict(model, crystal)
+    order = [3, 0, 4, 2, 1]
+    permuted = Structure(crystal.lattice, [crystal.species[i] for i in order], crystal.frac_coords[order])
+    dos_p, per_atom_p = predict(model, permuted)
+    assert (dos_p - dos).abs().max() < TOLERANCE[torch.float64]
+    assert (per_atom_p - per_atom[order]).abs().max() < TOLERANCE[torch.float64]
+
+
+def test_supercell_equals_primitive_cell(model, crystal):
+    dos, _ = predict(model, crystal)
+    for scaling in ([2, 1, 1], [[1, 1, 0], [-1, 1, 0], [0, 0, 2]]):
+        supercell, _ = predict(model, crystal.make_supercell(scaling, in_place=False))
+        assert (supercell - dos).abs().max() < TOLERANCE[torch.float64]
+
+
+def test_wrapping_atoms_into_the_cell(model, crystal):
+    dos, _ = predict(model, crystal)
+    unwrapped = Structure(crystal.lattice, crystal.species, crystal.frac_coords + [[2, -1, 0], [0, 0, 3],
+                                                                                   [-1, -1, -1], [0, 1, 0], [5, 0, 0]])
+    out, _ = predict(model, unwrapped)
+    assert (out - dos).abs().max() < TOLERANCE[torch.float64]
+
+
+def test_batched_equals_one_by_one(model, crystal):
+    from torch_geometric.data import Batch
+
+    other = Structure(Lattice.cubic(4.2), ["Mg", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    batch = Batch.from_data_list([structure_to_graph(crystal, CUTOFF), structure_to_graph(other, CUTOFF)])
+    with torch.no_grad():
+        both = model(batch)[keys.GRAPH_OUTPUT]
+    assert (both[0] - predict(model, crystal)[0]).abs().max() < TOLERANCE[torch.float64]
+    assert (both[1] - predict(model, other)[0]).abs().max() < TOLERANCE[torch.float64]
