@@ -38,6 +38,7 @@ class OptimConfig:
     gamma: float = 0.96  # per-epoch decay for ``exponential``
     warmup_epochs: int = 5
     loss: str = "mse"  # mse | mae
+    ema_decay: Optional[float] = None  # exponential moving average of weights, used for validation and export
 
 
 @dataclass

@@ -11,7 +11,7 @@ import lightning as L
 import numpy as np
 import torch
 import yaml
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import EMAWeightAveraging, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 
 from ..data.datamodule import GraphDataModule
@@ -65,6 +65,8 @@ def train(config: TrainConfig) -> Path:
     best = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="valid/loss", mode="min",
                            save_last=True)
     callbacks = [best, LearningRateMonitor(logging_interval="epoch")]
+    if config.optim.ema_decay:
+        callbacks.append(EMAWeightAveraging(decay=config.optim.ema_decay))
     if progress:
         callbacks.append(TQDMProgressBar(refresh_rate=10))
     trainer = L.Trainer(
@@ -79,7 +81,8 @@ def train(config: TrainConfig) -> Path:
 
     checkpoint = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
     model = build_model(config.architecture, hyper)
-    model.load_state_dict({k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items()}, strict=True)
+    state = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
+    model.load_state_dict(state, strict=True)
     model.eval()
 
     from ..api import PhononDosPredictor

@@ -1,0 +1,114 @@
+"""The command line as a user meets it: outputs, summaries, exit codes, one-line errors."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from equispec.cli.main import main
+from tests.conftest import EXAMPLES, PHDOS
+
+
+def run(*args):
+    """Run the real executable in a subprocess: catches tracebacks and wrong exit codes."""
+    return subprocess.run([sys.executable, "-m", "equispec", *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_predict_writes_csv_json_and_plot(tmp_path, capsys):
+    files = [EXAMPLES / "Si.cif", EXAMPLES / "NaCl.cif", EXAMPLES / "AlP.POSCAR"]
+    assert main(["predict", *map(str, files), "-o", str(tmp_path / "dos.csv"), "--plot", str(tmp_path / "dos.png")]) == 0
+    printed = capsys.readouterr().out
+    assert "Si.cif: Si, 2 atoms, peak" in printed and "AlP.POSCAR: AlP" in printed
+    with open(tmp_path / "dos.csv") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["freq_cm1", *map(str, files)]
+    assert len(rows) == 52 and rows[-1][0] == "1000"
+    table = np.array(rows[1:], dtype=float)
+    assert np.allclose(table[:, 1:].max(axis=0), 1.0, atol=1e-5) and (table >= 0).all()
+    assert (tmp_path / "dos.png").read_bytes()[:4] == b"\x89PNG"
+
+    assert main(["predict", str(files[0]), "-o", str(tmp_path / "dos.json")]) == 0
+    record = json.loads((tmp_path / "dos.json").read_text())[0]
+    assert record["formula"] == "Si" and len(record["dos"]) == 51 and set(record["partial_dos"]) == {"Si"}
+
+
+def test_predict_si_has_its_optical_peak_near_the_measured_one(capsys):
+    """Si's optical phonon branch peaks near 15.5 THz (~517 cm^-1) in neutron data; the DOS maximum is
+    the high-frequency optical peak (DFPT: ~470-520 cm^-1 after smoothing)."""
+    import equispec
+
+    result = equispec.load_model("phdos").predict(EXAMPLES / "Si.cif")[0]
+    peak = result.freq_cm1[np.argmax(result.dos)]
+    assert 420 <= peak <= 540
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_text(""), "file is empty"),
+    (lambda p: p.write_text("garbage\n"), "not a crystal structure"),
+    (lambda p: Structure(Lattice.cubic(4.0), [{"Cu": 0.5, "Au": 0.5}], [[0, 0, 0]]).to(filename=str(p)),
+     "partial occupancies"),
+    (lambda p: Structure(Lattice.cubic(5.0), ["Na", "Cl"], [[0, 0, 0], [0.05, 0, 0]]).to(filename=str(p)),
+     "Å apart"),
+    (lambda p: Structure(Lattice.cubic(5.6), ["U", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]]).to(filename=str(p)),
+     "element U is not among the 64 elements"),
+    (lambda p: Structure(Lattice.cubic(12.0), ["Si", "Si", "Cs"], [[0, 0, 0], [0.2, 0, 0], [0.5, 0.5, 0.5]]).to(
+        filename=str(p)), "atom 2 \\(Cs\\) has no neighbour"),
+])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, make, message):
+    bad = tmp_path / "bad.cif"
+    make(bad)
+    out = tmp_path / "out.csv"
+    result = run("predict", EXAMPLES / "Si.cif", bad, "-o", out)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"equispec: error: {bad}: ")
+    assert __import__("re").search(message, lines[0])
+    assert "Traceback" not in result.stderr and not out.exists()
+
+
+def test_output_in_missing_folder(tmp_path):
+    result = run("predict", EXAMPLES / "Si.cif", "-o", tmp_path / "no" / "dos.csv")
+    assert result.returncode == 2 and "output folder does not exist" in result.stderr
+
+
+def test_missing_file_and_unknown_model(tmp_path):
+    result = run("predict", tmp_path / "none.cif")
+    assert result.returncode == 2 and "none.cif: no such file" in result.stderr
+    result = run("predict", EXAMPLES / "Si.cif", "--model", "nope")
+    assert result.returncode == 2 and "nope: unknown model (shipped: phdos" in result.stderr
+
+
+def test_existing_output_survives_a_failed_run(tmp_path):
+    out = tmp_path / "keep.csv"
+    out.write_text("precious\n")
+    bad = tmp_path / "bad.cif"
+    bad.write_text("")
+    assert run("predict", bad, "-o", out).returncode == 2
+    assert out.read_text() == "precious\n"
+
+
+def test_evaluate_json_on_valid_meets_the_target():
+    result = run("evaluate", "--model", "phdos", "--data", PHDOS / "phdos_trainval.csv",
+                 "--ids", PHDOS / "splits" / "valid_mp_ids.txt", "--json")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    assert set(metrics) == {"n", "mse", "mae", "r2", "wasserstein_cm1"}
+    assert metrics["n"] == 141
+    assert metrics["mse"] <= 0.019
+
+
+def test_evaluate_without_labels_is_an_error():
+    result = run("evaluate", "--data", PHDOS / "phdos_test_structures.csv")
+    assert result.returncode == 2 and "has no phfreq/phdos columns" in result.stderr
+
+
+def test_train_rejects_unknown_config_key(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("task: phdos\noptim:\n  learning_rate: 0.1\n")
+    result = run("train", config)
+    assert result.returncode == 2 and "optim.learning_rate: unknown key" in result.stderr

@@ -1,0 +1,57 @@
+import json
+
+import pytest
+import torch
+
+from equispec.data import keys
+from equispec.data.graphs import structure_to_graph
+from equispec.data.structures import to_structure
+from equispec.errors import ModelError
+from equispec.io.checkpoint import load_model_dir, save_model_dir
+from equispec.models import build_model
+from tests.conftest import EXAMPLES
+
+HP = dict(cutoff_ang=4.5, num_layers=1, mul=4, lmax=1, embed_dim=8, num_radial=4, radial_hidden=8, readout_hidden=8,
+          n_out=51, avg_num_neighbors=10.0)
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(3)
+    model = build_model("phdos_gate_v1", HP).eval()
+    directory = save_model_dir(model, tmp_path / "m", "phdos_gate_v1", HP, freq_cm1=list(range(0, 1001, 20)),
+                               elements=["Si"])
+    return model, directory
+
+
+def test_round_trip_gives_identical_outputs(saved):
+    model, directory = saved
+    loaded, info = load_model_dir(directory)
+    graph = structure_to_graph(to_structure(EXAMPLES / "Si.cif")[0], 4.5)
+    with torch.no_grad():
+        assert torch.equal(model(graph)[keys.GRAPH_OUTPUT], loaded(graph)[keys.GRAPH_OUTPUT])
+    assert info["architecture"] == "phdos_gate_v1" and info["hyperparameters"] == HP
+    assert (directory / "model.safetensors").read_bytes()[:8] != b"\x80\x02\x8a\nl\xfc\x9cF"  # not a pickle
+
+
+def test_newer_format_is_refused(saved):
+    _, directory = saved
+    info = json.loads((directory / "model.json").read_text())
+    info["format_version"] = 99
+    (directory / "model.json").write_text(json.dumps(info))
+    with pytest.raises(ModelError, match="newer than this equispec supports"):
+        load_model_dir(directory)
+
+
+def test_weights_that_do_not_fit_are_refused(saved):
+    _, directory = saved
+    info = json.loads((directory / "model.json").read_text())
+    info["hyperparameters"]["mul"] = 8
+    (directory / "model.json").write_text(json.dumps(info))
+    with pytest.raises(ModelError, match="weights do not fit"):
+        load_model_dir(directory)
+
+
+def test_not_a_model_directory(tmp_path):
+    with pytest.raises(ModelError, match="not a model directory"):
+        load_model_dir(tmp_path)
