@@ -55,3 +55,37 @@ def test_weights_that_do_not_fit_are_refused(saved):
 def test_not_a_model_directory(tmp_path):
     with pytest.raises(ModelError, match="not a model directory"):
         load_model_dir(tmp_path)
+
+
+def test_ensemble_averages_members_and_round_trips(tmp_path):
+    from pymatgen.core import Lattice, Structure
+
+    graph = structure_to_graph(Structure(Lattice.cubic(4.2), ["Mg", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]]), 4.5)
+    dirs, outputs = [], []
+    for seed in (1, 2, 3):
+        torch.manual_seed(seed)
+        member = build_model("phdos_gate_v1", HP).eval()
+        dirs.append(save_model_dir(member, tmp_path / f"m{seed}", "phdos_gate_v1", HP, task="phdos",
+                                   freq_cm1=list(range(0, 1001, 20)), elements=["Mg", "O", "Si"][: seed + 1]))
+        with torch.no_grad():
+            outputs.append(member(graph)[keys.GRAPH_OUTPUT])
+    from equispec.io.checkpoint import combine_model_dirs
+
+    ensemble, info = load_model_dir(combine_model_dirs(dirs, tmp_path / "ens"))
+    assert info["ensemble_size"] == 3 and info["elements"] == ["Mg", "O"] and len(info["members"]) == 3
+    with torch.no_grad():
+        out = ensemble(graph)
+    mean = torch.stack(outputs).mean(0)
+    torch.testing.assert_close(out[keys.GRAPH_OUTPUT], mean / mean.max())
+    torch.testing.assert_close(out[keys.GRAPH_OUTPUT_STD], torch.stack(outputs).std(0, unbiased=False) / mean.max())
+    torch.testing.assert_close(out[keys.NODE_OUTPUT].sum(0), out[keys.GRAPH_OUTPUT][0])
+
+
+def test_ensemble_members_must_agree(tmp_path):
+    from equispec.io.checkpoint import combine_model_dirs
+
+    a = save_model_dir(build_model("phdos_gate_v1", HP), tmp_path / "a", "phdos_gate_v1", HP, freq_cm1=[0, 1])
+    b = save_model_dir(build_model("phdos_gate_v1", {**HP, "mul": 8}), tmp_path / "b", "phdos_gate_v1",
+                       {**HP, "mul": 8}, freq_cm1=[0, 1])
+    with pytest.raises(ModelError, match="hyperparameters differs"):
+        combine_model_dirs([a, b], tmp_path / "ab")

@@ -38,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config value, e.g. --set optim.max_epochs=10 (repeatable)")
     t.add_argument("--output-dir", help="override output_dir")
+
+    m = sub.add_parser("ensemble", help="merge trained model directories into one ensemble model")
+    m.add_argument("members", nargs="+", metavar="MODEL_DIR")
+    m.add_argument("-o", "--output", required=True, metavar="DIR", help="ensemble model directory to write")
+    m.add_argument("--data", metavar="CSV", help="labelled CSV to score the ensemble on (stored as valid_metrics)")
+    m.add_argument("--ids", metavar="IDS.txt", help="ids of the validation split in --data")
     return parser
 
 
@@ -85,13 +91,32 @@ def _train(args) -> int:
     return 0
 
 
+def _ensemble(args) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from ..api import load_model
+    from ..io.checkpoint import combine_model_dirs
+
+    metadata = {}
+    if args.data:
+        with tempfile.TemporaryDirectory() as scratch:
+            combine_model_dirs(args.members, Path(scratch) / "m")
+            metrics, _, _ = load_model(Path(scratch) / "m").evaluate(args.data, args.ids)
+        metadata["valid_metrics"] = metrics
+        metadata["valid_data"] = {"csv": args.data, "ids": args.ids}
+        print(json.dumps(metrics))
+    print(f"wrote {combine_model_dirs(args.members, args.output, **metadata)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from ..errors import EquispecError
 
     warnings.filterwarnings("ignore", module="pymatgen")
     try:
-        return {"predict": _predict, "evaluate": _evaluate, "train": _train}[args.command](args)
+        return {"predict": _predict, "evaluate": _evaluate, "train": _train, "ensemble": _ensemble}[args.command](args)
     except EquispecError as exc:
         print(f"equispec: error: {exc}", file=sys.stderr)
         return 2

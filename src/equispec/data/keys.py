@@ -27,6 +27,7 @@ CELL = "cell"  # (num_graphs, 3, 3) | float | Å | lattice vectors as rows
 NUM_NODES = "num_nodes"  # int | atoms in the graph (PyG's own bookkeeping)
 TARGET = "y"  # (num_graphs, n_out) | float | training target (max-normalised DOS, ...)
 GRAPH_OUTPUT = "graph_output"  # (num_graphs, n_out) | float | model prediction per graph
+GRAPH_OUTPUT_STD = "graph_output_std"  # (num_graphs, n_out) | float | spread of ensemble members' predictions
 STRUCTURE_ID = "structure_id"  # list[str] | identifier of each graph (mp-id or file name)
 
 NODE_FIELDS = (POSITIONS, ATOMIC_NUMBERS)

@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from .. import __version__
 from ..errors import ModelError
 
-__all__ = ["FORMAT_VERSION", "save_model_dir", "load_model_dir", "sha256"]
+__all__ = ["FORMAT_VERSION", "save_model_dir", "load_model_dir", "combine_model_dirs", "sha256"]
 
 FORMAT_VERSION = 1
 WEIGHTS = "model.safetensors"
@@ -83,7 +83,7 @@ def load_model_dir(directory: str | Path) -> tuple[torch.nn.Module, dict]:
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ModelError(name, f"model format_version {version!r} is newer than this equispec supports "
                                f"({FORMAT_VERSION}); upgrade equispec")
-    model = build_model(info.get("architecture", ""), info.get("hyperparameters", {}))
+    model = build_model(info.get("architecture", ""), info.get("hyperparameters", {}), info.get("ensemble_size", 1))
     try:
         state = load_file(directory / WEIGHTS)
         model.load_state_dict(state, strict=True)
@@ -91,3 +91,32 @@ def load_model_dir(directory: str | Path) -> tuple[torch.nn.Module, dict]:
         raise ModelError(str(directory / WEIGHTS), f"weights do not fit the architecture ({exc})") from None
     model.eval()
     return model, info
+
+
+def combine_model_dirs(directories: list, output: str | Path, **metadata) -> Path:
+    """Merge trained model directories of one architecture into an ensemble directory.
+
+    Members must agree on architecture, hyper-parameters and grid; their provenance is kept in
+    ``members``. ``metadata`` (e.g. ``valid_metrics``) is added to the ensemble's ``model.json``.
+    """
+    from ..models.build import EnsembleModel
+
+    members, infos = [], []
+    for directory in directories:
+        model, info = load_model_dir(directory)
+        if info.get("ensemble_size", 1) != 1:
+            raise ModelError(str(directory), "is already an ensemble")
+        for key in ("architecture", "hyperparameters", "freq_cm1", "energy_ev", "task"):
+            if infos and info.get(key) != infos[0].get(key):
+                raise ModelError(str(directory), f"{key} differs from {directories[0]}")
+        members.append(model)
+        infos.append(info)
+    if len(members) < 2:
+        raise ModelError(str(output), "an ensemble needs at least two members")
+    first = infos[0]
+    keep = {k: first[k] for k in ("task", "freq_cm1", "energy_ev") if k in first}
+    elements = sorted(set.intersection(*(set(i.get("elements", [])) for i in infos)))
+    member_info = [{"directory": str(d), "weights_sha256": i["weights_sha256"], "valid_metrics": i.get("valid_metrics"),
+                    "provenance": i.get("provenance")} for d, i in zip(directories, infos)]
+    return save_model_dir(EnsembleModel(members), output, first["architecture"], first["hyperparameters"],
+                          ensemble_size=len(members), elements=elements, **keep, members=member_info, **metadata)

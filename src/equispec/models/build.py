@@ -6,11 +6,12 @@ from dataclasses import asdict, dataclass, fields
 
 import torch
 
+from ..data import keys
 from ..errors import ConfigError
 from .backbone import EquivariantBackbone
 from .heads import PhononDosHead
 
-__all__ = ["ModelHyperparameters", "SpectrumModel", "ARCHITECTURES", "build_model"]
+__all__ = ["ModelHyperparameters", "SpectrumModel", "EnsembleModel", "ARCHITECTURES", "build_model"]
 
 
 @dataclass
@@ -56,6 +57,36 @@ class SpectrumModel(torch.nn.Module):
         return self.head(data, self.backbone(data))
 
 
+class EnsembleModel(torch.nn.Module):
+    """Average of independently trained members with the same architecture and grid.
+
+    Writes the mean prediction (re-normalised to a maximum of 1, like the data) to ``GRAPH_OUTPUT`` and
+    ``NODE_OUTPUT``, and the spread of the members to ``GRAPH_OUTPUT_STD``.
+    """
+
+    def __init__(self, members: list[SpectrumModel]):
+        super().__init__()
+        self.members = torch.nn.ModuleList(members)
+
+    @property
+    def cutoff_ang(self) -> float:
+        return self.members[0].cutoff_ang
+
+    def forward(self, data) -> dict:
+        outs = [member(data) for member in self.members]
+        graph = torch.stack([o[keys.GRAPH_OUTPUT] for o in outs])
+        nodes = torch.stack([o[keys.NODE_OUTPUT] for o in outs]).mean(0)
+        mean = graph.mean(0)
+        scale = mean.amax(dim=1, keepdim=True).clamp_min(1e-8)
+        out = dict(outs[0])
+        batch = data[keys.BATCH] if keys.BATCH in data and data[keys.BATCH] is not None else \
+            nodes.new_zeros(len(nodes), dtype=torch.long)
+        out[keys.GRAPH_OUTPUT] = mean / scale
+        out[keys.NODE_OUTPUT] = nodes / scale[batch]
+        out[keys.GRAPH_OUTPUT_STD] = graph.std(0, unbiased=False) / scale
+        return out
+
+
 def _phdos_gate_v1(hp: ModelHyperparameters) -> SpectrumModel:
     backbone = EquivariantBackbone(hp.cutoff_ang, hp.num_layers, hp.mul, hp.lmax, hp.embed_dim, hp.num_radial,
                                    hp.radial_hidden, hp.avg_num_neighbors)
@@ -66,10 +97,14 @@ def _phdos_gate_v1(hp: ModelHyperparameters) -> SpectrumModel:
 ARCHITECTURES = {"phdos_gate_v1": _phdos_gate_v1}
 
 
-def build_model(architecture: str, hyperparameters: ModelHyperparameters | dict) -> SpectrumModel:
+def build_model(architecture: str, hyperparameters: ModelHyperparameters | dict,
+                ensemble_size: int = 1) -> torch.nn.Module:
+    """Build a registered architecture; ``ensemble_size > 1`` gives an :class:`EnsembleModel` of that many."""
     if architecture not in ARCHITECTURES:
         raise ConfigError("architecture", f"unknown architecture '{architecture}' "
                                           f"(known: {', '.join(sorted(ARCHITECTURES))})")
     if isinstance(hyperparameters, dict):
         hyperparameters = ModelHyperparameters.from_dict(hyperparameters)
+    if ensemble_size > 1:
+        return EnsembleModel([ARCHITECTURES[architecture](hyperparameters) for _ in range(ensemble_size)])
     return ARCHITECTURES[architecture](hyperparameters)
