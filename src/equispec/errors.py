@@ -18,13 +18,13 @@ class EquispecError(Exception):
         super().__init__(f"{source}: {problem}" if source else problem)
 
 
-class InputError(EquispecError):
+class InputError(EquispecError, ValueError):
     """A structure or data file that cannot be used."""
 
 
-class ConfigError(EquispecError):
+class ConfigError(EquispecError, ValueError):
     """A training configuration that is malformed."""
 
 
-class ModelError(EquispecError):
+class ModelError(EquispecError, ValueError):
     """A model name, directory or checkpoint that cannot be loaded."""

@@ -15,11 +15,11 @@ from tests.conftest import TOLERANCE
 CUTOFF = 4.0
 
 
-@pytest.fixture
-def model(float64):
+@pytest.fixture(params=[0, 4], ids=["plain", "species-aware"])
+def model(float64, request):
     torch.manual_seed(0)
     hp = dict(cutoff_ang=CUTOFF, num_layers=2, mul=8, lmax=2, embed_dim=16, num_radial=8, radial_hidden=16,
-              readout_hidden=16, n_out=51, avg_num_neighbors=10.0)
+              readout_hidden=16, n_out=51, avg_num_neighbors=10.0, num_species_features=request.param)
     return build_model("phdos_gate_v1", hp).eval()
 
 

@@ -21,7 +21,7 @@ class EquivariantBackbone(torch.nn.Module):
     """Embeds atoms and edges, then applies ``num_layers`` gated interactions.
 
     Reads ``POSITIONS, ATOMIC_NUMBERS, CELL, EDGE_INDEX, EDGE_CELL_SHIFT`` (and ``BATCH``);
-    writes ``EDGE_VECTORS, EDGE_LENGTHS, EDGE_SH, EDGE_RADIAL`` and ``NODE_FEATURES`` with
+    writes ``EDGE_VECTORS, EDGE_LENGTHS, EDGE_SH, EDGE_RADIAL``, ``NODE_ATTRS`` and ``NODE_FEATURES`` with
     ``irreps_out`` into the returned dictionary.
 
     Args:
@@ -33,20 +33,24 @@ class EquivariantBackbone(torch.nn.Module):
         num_radial: number of Bessel functions for edge lengths.
         radial_hidden: hidden width of each radial MLP.
         avg_num_neighbors: mean edges per atom in the training set (normalises message sums).
+        num_species_features: width of the species features (``NODE_ATTRS``) that make radial weights
+            and self-connections species-dependent; 0 turns them off.
     """
 
     def __init__(self, cutoff_ang: float, num_layers: int, mul: int, lmax: int, embed_dim: int,
-                 num_radial: int, radial_hidden: int, avg_num_neighbors: float):
+                 num_radial: int, radial_hidden: int, avg_num_neighbors: float, num_species_features: int = 0):
         super().__init__()
         self.cutoff_ang = float(cutoff_ang)
         self.embedding = AtomEmbedding(embed_dim)
+        self.species = AtomEmbedding(num_species_features) if num_species_features else None
+        irreps_node_attr = self.species.irreps_out if self.species is not None else None
         self.radial_basis = RadialBasis(cutoff_ang, num_radial)
         self.edge_sh = EdgeSphericalHarmonics(lmax)
         irreps = self.embedding.irreps_out
         layers = []
         for _ in range(num_layers):
             layer = GatedInteraction(irreps, hidden_irreps(mul, lmax), self.edge_sh.irreps_out, num_radial,
-                                     radial_hidden, avg_num_neighbors)
+                                     radial_hidden, avg_num_neighbors, irreps_node_attr)
             layers.append(layer)
             irreps = layer.irreps_out
         self.layers = torch.nn.ModuleList(layers)
@@ -63,8 +67,11 @@ class EquivariantBackbone(torch.nn.Module):
             keys.EDGE_RADIAL: self.radial_basis(lengths),
         }
         x = self.embedding(data[keys.ATOMIC_NUMBERS])
+        attrs = None
+        if self.species is not None:
+            attrs = out[keys.NODE_ATTRS] = self.species(data[keys.ATOMIC_NUMBERS])
         for layer in self.layers:
-            x = layer(x, data[keys.EDGE_INDEX], out[keys.EDGE_SH], out[keys.EDGE_RADIAL])
+            x = layer(x, data[keys.EDGE_INDEX], out[keys.EDGE_SH], out[keys.EDGE_RADIAL], attrs)
         out[keys.NODE_FEATURES] = x
         return out
 

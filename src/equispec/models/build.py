@@ -28,6 +28,7 @@ class ModelHyperparameters:
     readout_hidden: int = 128
     n_out: int = 51
     avg_num_neighbors: float = 20.0
+    num_species_features: int = 0
 
     @classmethod
     def from_dict(cls, values: dict, source: str = "model") -> "ModelHyperparameters":
@@ -89,7 +90,7 @@ class EnsembleModel(torch.nn.Module):
 
 def _phdos_gate_v1(hp: ModelHyperparameters) -> SpectrumModel:
     backbone = EquivariantBackbone(hp.cutoff_ang, hp.num_layers, hp.mul, hp.lmax, hp.embed_dim, hp.num_radial,
-                                   hp.radial_hidden, hp.avg_num_neighbors)
+                                   hp.radial_hidden, hp.avg_num_neighbors, hp.num_species_features)
     return SpectrumModel(backbone, PhononDosHead(backbone.irreps_out, hp.n_out, hp.readout_hidden))
 
 
