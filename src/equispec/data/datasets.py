@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import sys
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from ..errors import InputError
 from .graphs import structure_to_graph
 from .structures import structure_from_ase_dict
 
-__all__ = ["PhononDosTable", "read_phdos_csv", "read_ids", "build_graphs"]
+__all__ = ["PhononDosTable", "read_phdos_csv", "read_ids", "build_graphs", "read_gamma_frequencies",
+           "gamma_spectrum"]
 
 
 @dataclass
@@ -91,8 +93,43 @@ def read_ids(path: str | Path) -> list[str]:
 
 
 def build_graphs(structures: list[Structure], cutoff_ang: float, names: list[str],
-                 targets: np.ndarray | None = None, progress: bool = True) -> list:
-    """Periodic graphs for many structures, with a progress bar."""
+                 targets: np.ndarray | None = None, progress: bool = True, extra: dict | None = None) -> list:
+    """Periodic graphs for many structures, with a progress bar. ``extra`` maps a graph-field key to an
+    (n_structures, n) array stored as (1, n) per graph."""
+    import torch
+
     iterator = tqdm(range(len(structures)), desc="graphs", disable=not progress, leave=False)
-    return [structure_to_graph(structures[i], cutoff_ang, names[i], None if targets is None else targets[i])
-            for i in iterator]
+    graphs = []
+    for i in iterator:
+        graph = structure_to_graph(structures[i], cutoff_ang, names[i], None if targets is None else targets[i])
+        for key, values in (extra or {}).items():
+            graph[key] = torch.as_tensor(values[i], dtype=torch.get_default_dtype()).reshape(1, -1)
+        graphs.append(graph)
+    return graphs
+
+
+def read_gamma_frequencies(path: str | Path) -> dict[str, np.ndarray]:
+    """Γ-point phonon frequencies (cm^-1) per mp-id from the Petretto JSON(.gz) (``phonon.ph_bandstructure``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(str(path), "no such file")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt") as handle:
+            records = json.load(handle)
+        return {mp_id: np.asarray(r["phonon"]["ph_bandstructure"][0], dtype=float) for mp_id, r in records.items()}
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise InputError(str(path), f"not a Γ-frequency file ({exc})") from None
+
+
+def gamma_spectrum(freq_cm1: np.ndarray, grid_cm1: np.ndarray, sigma_cm1: float = 25.0) -> np.ndarray:
+    """Γ-point modes broadened by Gaussians of ``sigma_cm1`` on the DOS grid, max-normalised.
+
+    An auxiliary training label: the optical modes at Γ mark where flat branches put DOS peaks. Acoustic
+    (ω ≈ 0) and out-of-grid modes are dropped; NaN where none remain.
+    """
+    modes = freq_cm1[(freq_cm1 > 1.0) & (freq_cm1 <= grid_cm1[-1])]
+    if len(modes) == 0:
+        return np.full(len(grid_cm1), np.nan)
+    spectrum = np.exp(-0.5 * ((grid_cm1[:, None] - modes[None, :]) / sigma_cm1) ** 2).sum(axis=1)
+    return spectrum / spectrum.max()

@@ -9,7 +9,7 @@ import torch
 from ..data import keys
 from ..errors import ConfigError
 from .backbone import EquivariantBackbone
-from .heads import PhononDosHead
+from .heads import PhononDosHead, graph_index
 
 __all__ = ["ModelHyperparameters", "SpectrumModel", "EnsembleModel", "ARCHITECTURES", "build_model"]
 
@@ -29,6 +29,7 @@ class ModelHyperparameters:
     n_out: int = 51
     avg_num_neighbors: float = 20.0
     num_species_features: int = 0
+    gamma_aux: bool = False
 
     @classmethod
     def from_dict(cls, values: dict, source: str = "model") -> "ModelHyperparameters":
@@ -80,8 +81,7 @@ class EnsembleModel(torch.nn.Module):
         mean = graph.mean(0)
         scale = mean.amax(dim=1, keepdim=True).clamp_min(1e-8)
         out = dict(outs[0])
-        batch = data[keys.BATCH] if keys.BATCH in data and data[keys.BATCH] is not None else \
-            nodes.new_zeros(len(nodes), dtype=torch.long)
+        batch = graph_index(data, len(nodes), nodes)
         out[keys.GRAPH_OUTPUT] = mean / scale
         out[keys.NODE_OUTPUT] = nodes / scale[batch]
         out[keys.GRAPH_OUTPUT_STD] = graph.std(0, unbiased=False) / scale
@@ -91,7 +91,7 @@ class EnsembleModel(torch.nn.Module):
 def _phdos_gate_v1(hp: ModelHyperparameters) -> SpectrumModel:
     backbone = EquivariantBackbone(hp.cutoff_ang, hp.num_layers, hp.mul, hp.lmax, hp.embed_dim, hp.num_radial,
                                    hp.radial_hidden, hp.avg_num_neighbors, hp.num_species_features)
-    return SpectrumModel(backbone, PhononDosHead(backbone.irreps_out, hp.n_out, hp.readout_hidden))
+    return SpectrumModel(backbone, PhononDosHead(backbone.irreps_out, hp.n_out, hp.readout_hidden, hp.gamma_aux))
 
 
 #: Registry of architecture names stored in configs and ``model.json``.

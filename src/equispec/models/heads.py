@@ -10,6 +10,20 @@ from ..nn import AtomwiseReadout
 __all__ = ["PhononDosHead"]
 
 
+def normalised_sum(per_atom: torch.Tensor, batch: torch.Tensor, num_graphs: int):
+    """Sum per-atom spectra over each graph and divide by the maximum: returns (per_atom, total) scaled."""
+    total = per_atom.new_zeros(num_graphs, per_atom.shape[1]).index_add_(0, batch, per_atom)
+    scale = total.amax(dim=1, keepdim=True).clamp_min(1e-8)
+    return per_atom / scale[batch], total / scale
+
+
+def graph_index(data, num_nodes: int, like: torch.Tensor) -> torch.Tensor:
+    """``data.batch``, or zeros for a single unbatched graph."""
+    if keys.BATCH in data and data[keys.BATCH] is not None:
+        return data[keys.BATCH]
+    return like.new_zeros(num_nodes, dtype=torch.long)
+
+
 class PhononDosHead(torch.nn.Module):
     """Node features -> non-negative per-atom DOS contributions -> max-normalised DOS per graph.
 
@@ -18,25 +32,28 @@ class PhononDosHead(torch.nn.Module):
     atom's contribution on the same scale, so that summing it per element gives partial DOS that add
     up to the total.
 
+    With ``gamma_aux``, a second readout learns the broadened Γ-point mode spectrum during training
+    (``GAMMA_OUTPUT``), an auxiliary task that shares the backbone.
+
     Output irreps: ``{n_bins}x0e`` per graph.
     """
 
-    def __init__(self, irreps_in, n_bins: int, hidden: int):
+    def __init__(self, irreps_in, n_bins: int, hidden: int, gamma_aux: bool = False):
         super().__init__()
         self.readout = AtomwiseReadout(irreps_in, n_bins, hidden)
+        self.gamma_readout = AtomwiseReadout(irreps_in, n_bins, hidden) if gamma_aux else None
         self.irreps_in = self.readout.irreps_in
         self.irreps_out = self.readout.irreps_out
         self.n_bins = n_bins
 
     def forward(self, data, out: dict) -> dict:
-        per_atom = torch.relu(self.readout(out[keys.NODE_FEATURES]))
-        batch = data[keys.BATCH] if keys.BATCH in data and data[keys.BATCH] is not None else \
-            per_atom.new_zeros(len(per_atom), dtype=torch.long)
+        features = out[keys.NODE_FEATURES]
+        batch = graph_index(data, len(features), features)
         num_graphs = int(data[keys.CELL].shape[0])
-        total = per_atom.new_zeros(num_graphs, self.n_bins).index_add_(0, batch, per_atom)
-        scale = total.amax(dim=1, keepdim=True).clamp_min(1e-8)
-        out[keys.NODE_OUTPUT] = per_atom / scale[batch]
-        out[keys.GRAPH_OUTPUT] = total / scale
+        out[keys.NODE_OUTPUT], out[keys.GRAPH_OUTPUT] = normalised_sum(torch.relu(self.readout(features)), batch,
+                                                                       num_graphs)
+        if self.gamma_readout is not None and self.training:
+            _, out[keys.GAMMA_OUTPUT] = normalised_sum(torch.relu(self.gamma_readout(features)), batch, num_graphs)
         return out
 
     def __repr__(self) -> str:

@@ -26,6 +26,7 @@ class DataConfig:
     valid_ids: str = ""
     limit_train: Optional[int] = None  # use only the first N training ids (quick runs, tests)
     limit_valid: Optional[int] = None
+    gamma_json: Optional[str] = None  # Γ-point frequencies per mp-id: enables the auxiliary Γ-spectrum task
 
 
 @dataclass
@@ -38,6 +39,9 @@ class OptimConfig:
     gamma: float = 0.96  # per-epoch decay for ``exponential``
     warmup_epochs: int = 5
     loss: str = "mse"  # mse | mae
+    gamma_weight: float = 0.5  # weight of the auxiliary Γ-spectrum loss (with data.gamma_json)
+    gamma_sigma_cm1: float = 25.0  # Gaussian broadening of Γ modes for that label
+    position_noise_ang: float = 0.0  # std of Gaussian jitter added to training positions (regulariser)
     ema_decay: Optional[float] = None  # exponential moving average of weights, used for validation and export
 
 

@@ -15,7 +15,8 @@ from lightning.pytorch.callbacks import EMAWeightAveraging, LearningRateMonitor,
 from lightning.pytorch.loggers import CSVLogger
 
 from ..data.datamodule import GraphDataModule
-from ..data.datasets import build_graphs, read_ids, read_phdos_csv
+from ..data import keys
+from ..data.datasets import build_graphs, gamma_spectrum, read_gamma_frequencies, read_ids, read_phdos_csv
 from ..io.checkpoint import save_model_dir, sha256
 from ..metrics import spectrum_metrics
 from ..models.build import ModelHyperparameters, build_model
@@ -55,7 +56,16 @@ def train(config: TrainConfig) -> Path:
 
     hyper = ModelHyperparameters.from_dict({**config.model, "n_out": len(table.freq_cm1)}, "model")
     progress = config.trainer.progress_bar
-    train_graphs = build_graphs(train_table.structures, hyper.cutoff_ang, train_table.ids, train_table.dos, progress)
+    extra = {}
+    if data.gamma_json:
+        hyper.gamma_aux = True
+        gamma = read_gamma_frequencies(data.gamma_json)
+        missing = np.full(len(table.freq_cm1), np.nan)
+        extra[keys.GAMMA_TARGET] = np.stack([
+            gamma_spectrum(gamma[i], table.freq_cm1, config.optim.gamma_sigma_cm1) if i in gamma else missing
+            for i in train_table.ids])
+    train_graphs = build_graphs(train_table.structures, hyper.cutoff_ang, train_table.ids, train_table.dos, progress,
+                                extra)
     valid_graphs = build_graphs(valid_table.structures, hyper.cutoff_ang, valid_table.ids, valid_table.dos, progress)
     if "avg_num_neighbors" not in config.model:
         hyper.avg_num_neighbors = round(_average_neighbors(train_graphs), 4)
