@@ -15,8 +15,7 @@ from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
 from .data import keys
-from .data.datasets import read_ids, read_phdos_csv
-from .data.graphs import structure_to_graph
+from .data.datasets import build_graphs, pretrained_features, read_ids, read_phdos_csv
 from .data.structures import StructureLike, to_structure
 from .errors import InputError, ModelError
 from .io.checkpoint import load_model_dir
@@ -111,11 +110,17 @@ class PhononDosPredictor:
             raise InputError(name, f"element {unknown[0]} is not among the {len(known)} elements that model "
                                    f"'{self.name}' was trained on")
 
-    def graph(self, obj: StructureLike, name: str | None = None):
-        """Check one input and build its graph; raises ``InputError`` naming the input."""
+    def check(self, obj: StructureLike, name: str | None = None) -> tuple[Structure, str]:
+        """Read and check one input against this model; raises ``InputError`` naming the input."""
         structure, label = to_structure(obj, name)
         self.check_elements(structure, label)
-        return structure_to_graph(structure, self.cutoff_ang, label), structure, label
+        return structure, label
+
+    def graphs(self, structures: list[Structure], labels: list[str], progress: bool = False) -> list:
+        """The model's graphs for checked structures (with pretrained features where the model uses them)."""
+        pretrained = self.info["hyperparameters"].get("pretrained")
+        features = pretrained_features(structures, pretrained, progress=progress) if pretrained else None
+        return build_graphs(structures, self.cutoff_ang, labels, progress=progress, pretrained=features)
 
     @torch.no_grad()
     def predict_graphs(self, graphs: list, batch_size: int = 64, progress: bool = False):
@@ -125,8 +130,9 @@ class PhononDosPredictor:
         dtype = next(self.model.parameters()).dtype
         for batch in tqdm(loader, desc="predict", disable=not progress, leave=False):
             batch = batch.to(self.device)
-            for key in (keys.POSITIONS, keys.CELL, keys.EDGE_CELL_SHIFT):
-                batch[key] = batch[key].to(dtype)
+            for key in (keys.POSITIONS, keys.CELL, keys.EDGE_CELL_SHIFT, keys.NODE_PRETRAINED):
+                if key in batch:
+                    batch[key] = batch[key].to(dtype)
             out = self.model(batch)
             totals.append(out[keys.GRAPH_OUTPUT].cpu().numpy())
             nodes = out[keys.NODE_OUTPUT].cpu().numpy()
@@ -143,13 +149,8 @@ class PhononDosPredictor:
         if isinstance(structures, (str, os.PathLike, Structure)) or type(structures).__name__ == "Atoms":
             structures = [structures]
         names = names or [None] * len(structures)
-        graphs, checked, labels = [], [], []
-        for obj, name in zip(structures, names):
-            graph, structure, label = self.graph(obj, name)
-            graphs.append(graph)
-            checked.append(structure)
-            labels.append(label)
-        totals, per_atom = self.predict_graphs(graphs, batch_size, progress)
+        checked, labels = zip(*(self.check(obj, name) for obj, name in zip(structures, names)))
+        totals, per_atom = self.predict_graphs(self.graphs(list(checked), list(labels), progress), batch_size, progress)
         results = []
         for label, structure, total, atoms in zip(labels, checked, totals, per_atom):
             partial = {}
@@ -169,9 +170,8 @@ class PhononDosPredictor:
             raise InputError(str(csv_path), "frequency grid differs from the model's")
         if ids_path is not None:
             table = table.subset(read_ids(ids_path), str(ids_path))
-        graphs = []
-        for mp_id, structure in zip(table.ids, table.structures):
-            self.check_elements(structure, f"{csv_path}: {mp_id}")
-            graphs.append(structure_to_graph(structure, self.cutoff_ang, f"{csv_path}: {mp_id}"))
-        predictions, _ = self.predict_graphs(graphs, batch_size, progress)
+        labels = [f"{csv_path}: {mp_id}" for mp_id in table.ids]
+        for structure, label in zip(table.structures, labels):
+            self.check_elements(structure, label)
+        predictions, _ = self.predict_graphs(self.graphs(table.structures, labels, progress), batch_size, progress)
         return spectrum_metrics(self.freq_cm1, table.dos, predictions), table.ids, predictions

@@ -14,11 +14,12 @@ from pymatgen.core import Structure
 from tqdm.auto import tqdm
 
 from ..errors import InputError
+from . import keys
 from .graphs import structure_to_graph
 from .structures import structure_from_ase_dict
 
-__all__ = ["PhononDosTable", "read_phdos_csv", "read_ids", "build_graphs", "read_gamma_frequencies",
-           "gamma_spectrum"]
+__all__ = ["PhononDosTable", "read_phdos_csv", "read_ids", "build_graphs", "pretrained_features",
+           "read_gamma_frequencies", "gamma_spectrum"]
 
 
 @dataclass
@@ -93,9 +94,14 @@ def read_ids(path: str | Path) -> list[str]:
 
 
 def build_graphs(structures: list[Structure], cutoff_ang: float, names: list[str],
-                 targets: np.ndarray | None = None, progress: bool = True, extra: dict | None = None) -> list:
-    """Periodic graphs for many structures, with a progress bar. ``extra`` maps a graph-field key to an
-    (n_structures, n) array stored as (1, n) per graph."""
+                 targets: np.ndarray | None = None, progress: bool = True, extra: dict | None = None,
+                 pretrained: list[np.ndarray] | None = None) -> list:
+    """Periodic graphs for many structures, with a progress bar.
+
+    Args:
+        extra: graph-field key -> (n_structures, n) array, stored as (1, n) per graph.
+        pretrained: per-structure (num_atoms, d) frozen features, stored as ``keys.NODE_PRETRAINED``.
+    """
     import torch
 
     iterator = tqdm(range(len(structures)), desc="graphs", disable=not progress, leave=False)
@@ -104,8 +110,42 @@ def build_graphs(structures: list[Structure], cutoff_ang: float, names: list[str
         graph = structure_to_graph(structures[i], cutoff_ang, names[i], None if targets is None else targets[i])
         for key, values in (extra or {}).items():
             graph[key] = torch.as_tensor(values[i], dtype=torch.get_default_dtype()).reshape(1, -1)
+        if pretrained is not None:
+            graph[keys.NODE_PRETRAINED] = torch.as_tensor(pretrained[i], dtype=torch.get_default_dtype())
         graphs.append(graph)
     return graphs
+
+
+def pretrained_features(structures: list[Structure], name: str, ids: list[str] | None = None,
+                        cache: str | Path | None = None, progress: bool = True) -> list[np.ndarray]:
+    """Frozen per-atom features of the pretrained potential ``name`` for each structure.
+
+    With ``cache`` (an ``.npz`` of id -> array, read with ``allow_pickle=False``) features computed
+    before are reused and new ones are added, so that repeated training runs featurize once.
+    """
+    from .pretrained import get_featurizer
+
+    stored: dict[str, np.ndarray] = {}
+    cache = Path(cache) if cache else None
+    if cache is not None and cache.is_file():
+        with np.load(cache, allow_pickle=False) as archive:
+            stored = {key: archive[key] for key in archive.files}
+    keys_ = [f"{name}/{i}" for i in ids] if ids is not None else [None] * len(structures)
+    features, added = [], False
+    for key, structure in tqdm(list(zip(keys_, structures)), desc=name, disable=not progress, leave=False):
+        if key is not None and key in stored and len(stored[key]) == len(structure):
+            features.append(stored[key])
+            continue
+        features.append(get_featurizer(name)(structure))
+        if key is not None:
+            stored[key] = features[-1]
+            added = True
+    if cache is not None and added:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(cache.name + ".tmp.npz")
+        np.savez(tmp, **stored)
+        tmp.replace(cache)
+    return features
 
 
 def read_gamma_frequencies(path: str | Path) -> dict[str, np.ndarray]:

@@ -11,6 +11,7 @@ Edge direction: ``EDGE_INDEX[0]`` is the *source* (the neighbour j that sends a 
 POSITIONS = "pos"  # (num_nodes, 3) | float | Å | Cartesian positions
 ATOMIC_NUMBERS = "atomic_numbers"  # (num_nodes,) | long | Z
 BATCH = "batch"  # (num_nodes,) | long | graph index of each node (added by PyG batching)
+NODE_PRETRAINED = "node_pretrained"  # (num_nodes, d) | float | frozen invariant features of a pretrained potential
 NODE_ATTRS = "node_attrs"  # (num_nodes, num_species_features) | float | invariant species features
 NODE_FEATURES = "node_features"  # (num_nodes, irreps.dim) | float | hidden equivariant features
 NODE_OUTPUT = "node_output"  # (num_nodes, n_out) | float | per-atom head output (e.g. partial DOS)
@@ -33,6 +34,6 @@ GRAPH_OUTPUT = "graph_output"  # (num_graphs, n_out) | float | model prediction 
 GRAPH_OUTPUT_STD = "graph_output_std"  # (num_graphs, n_out) | float | spread of ensemble members' predictions
 STRUCTURE_ID = "structure_id"  # list[str] | identifier of each graph (mp-id or file name)
 
-NODE_FIELDS = (POSITIONS, ATOMIC_NUMBERS)
+NODE_FIELDS = (POSITIONS, ATOMIC_NUMBERS, NODE_PRETRAINED)
 EDGE_FIELDS = (EDGE_INDEX, EDGE_CELL_SHIFT)
 GRAPH_FIELDS = (CELL, TARGET)

@@ -35,13 +35,16 @@ class EquivariantBackbone(torch.nn.Module):
         avg_num_neighbors: mean edges per atom in the training set (normalises message sums).
         num_species_features: width of the species features (``NODE_ATTRS``) that make radial weights
             and self-connections species-dependent; 0 turns them off.
+        pretrained_dim: width of frozen pretrained per-atom features (``NODE_PRETRAINED``) added to the
+            atom embedding; 0 for none.
     """
 
     def __init__(self, cutoff_ang: float, num_layers: int, mul: int, lmax: int, embed_dim: int,
-                 num_radial: int, radial_hidden: int, avg_num_neighbors: float, num_species_features: int = 0):
+                 num_radial: int, radial_hidden: int, avg_num_neighbors: float, num_species_features: int = 0,
+                 pretrained_dim: int = 0):
         super().__init__()
         self.cutoff_ang = float(cutoff_ang)
-        self.embedding = AtomEmbedding(embed_dim)
+        self.embedding = AtomEmbedding(embed_dim, pretrained_dim)
         self.species = AtomEmbedding(num_species_features) if num_species_features else None
         irreps_node_attr = self.species.irreps_out if self.species is not None else None
         self.radial_basis = RadialBasis(cutoff_ang, num_radial)
@@ -66,7 +69,8 @@ class EquivariantBackbone(torch.nn.Module):
             keys.EDGE_SH: self.edge_sh(vectors),
             keys.EDGE_RADIAL: self.radial_basis(lengths),
         }
-        x = self.embedding(data[keys.ATOMIC_NUMBERS])
+        pretrained = data[keys.NODE_PRETRAINED] if self.embedding.pretrained_dim else None
+        x = self.embedding(data[keys.ATOMIC_NUMBERS], pretrained)
         attrs = None
         if self.species is not None:
             attrs = out[keys.NODE_ATTRS] = self.species(data[keys.ATOMIC_NUMBERS])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import Optional
 
 import torch
 
@@ -30,6 +31,9 @@ class ModelHyperparameters:
     avg_num_neighbors: float = 20.0
     num_species_features: int = 0
     gamma_aux: bool = False
+    atom_sum_rule: bool = False
+    dropout: float = 0.0  # in the readout MLP
+    pretrained: Optional[str] = None  # frozen per-atom features, a key of data.pretrained.PRETRAINED_FEATURES
 
     @classmethod
     def from_dict(cls, values: dict, source: str = "model") -> "ModelHyperparameters":
@@ -88,10 +92,24 @@ class EnsembleModel(torch.nn.Module):
         return out
 
 
+def _pretrained_dim(name: Optional[str]) -> int:
+    from ..data.pretrained import PRETRAINED_FEATURES
+
+    if name is None:
+        return 0
+    if name not in PRETRAINED_FEATURES:
+        raise ConfigError("model.pretrained", f"unknown pretrained features '{name}' "
+                                              f"(known: {', '.join(PRETRAINED_FEATURES)})")
+    _, blocks, channels = PRETRAINED_FEATURES[name]
+    return blocks * channels
+
+
 def _phdos_gate_v1(hp: ModelHyperparameters) -> SpectrumModel:
     backbone = EquivariantBackbone(hp.cutoff_ang, hp.num_layers, hp.mul, hp.lmax, hp.embed_dim, hp.num_radial,
-                                   hp.radial_hidden, hp.avg_num_neighbors, hp.num_species_features)
-    return SpectrumModel(backbone, PhononDosHead(backbone.irreps_out, hp.n_out, hp.readout_hidden, hp.gamma_aux))
+                                   hp.radial_hidden, hp.avg_num_neighbors, hp.num_species_features,
+                                   _pretrained_dim(hp.pretrained))
+    return SpectrumModel(backbone, PhononDosHead(backbone.irreps_out, hp.n_out, hp.readout_hidden, hp.gamma_aux,
+                                                     hp.atom_sum_rule, hp.dropout))
 
 
 #: Registry of architecture names stored in configs and ``model.json``.

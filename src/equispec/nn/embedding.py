@@ -45,18 +45,39 @@ def element_descriptors() -> np.ndarray:
 
 
 class AtomEmbedding(torch.nn.Module):
-    """Z -> ``{num_features}x0e``: a learned per-element vector plus a projection of physical descriptors."""
+    """Z (and optional frozen per-atom features) -> ``{num_features}x0e``.
 
-    def __init__(self, num_features: int):
+    The sum of a learned per-element vector, a projection of physical element descriptors and, with
+    ``pretrained_dim > 0``, an MLP of standardised pretrained features (their mean and standard
+    deviation over the training set are buffers, set once by :meth:`set_pretrained_statistics`).
+    """
+
+    def __init__(self, num_features: int, pretrained_dim: int = 0):
         super().__init__()
         self.irreps_out = o3.Irreps(f"{num_features}x0e")
         self.table = torch.nn.Embedding(MAX_Z + 1, num_features)
         self.register_buffer("descriptors", torch.tensor(element_descriptors(), dtype=torch.get_default_dtype()))
         self.project = torch.nn.Linear(self.descriptors.shape[1], num_features)
+        self.pretrained_dim = pretrained_dim
+        if pretrained_dim:
+            self.register_buffer("pretrained_mean", torch.zeros(pretrained_dim))
+            self.register_buffer("pretrained_std", torch.ones(pretrained_dim))
+            self.pretrained = torch.nn.Sequential(torch.nn.Linear(pretrained_dim, 2 * num_features), torch.nn.SiLU(),
+                                                  torch.nn.Linear(2 * num_features, num_features))
 
-    def forward(self, atomic_numbers: torch.Tensor) -> torch.Tensor:
-        """(num_nodes,) long -> (num_nodes, irreps_out.dim)."""
-        return self.table(atomic_numbers) + self.project(self.descriptors[atomic_numbers])
+    def set_pretrained_statistics(self, features: torch.Tensor) -> None:
+        """Standardise pretrained features with the statistics of ``features`` (num_atoms, pretrained_dim)."""
+        self.pretrained_mean.copy_(features.mean(0))
+        self.pretrained_std.copy_(features.std(0).clamp_min(1e-6))
+
+    def forward(self, atomic_numbers: torch.Tensor, pretrained: torch.Tensor | None = None) -> torch.Tensor:
+        """(num_nodes,) long [, (num_nodes, pretrained_dim)] -> (num_nodes, irreps_out.dim)."""
+        x = self.table(atomic_numbers) + self.project(self.descriptors[atomic_numbers])
+        if self.pretrained_dim:
+            if pretrained is None:
+                raise ValueError("this model needs pretrained node features (keys.NODE_PRETRAINED)")
+            x = x + self.pretrained((pretrained - self.pretrained_mean) / self.pretrained_std)
+        return x
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__} (Z -> {self.irreps_out})"

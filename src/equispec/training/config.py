@@ -26,6 +26,7 @@ class DataConfig:
     valid_ids: str = ""
     limit_train: Optional[int] = None  # use only the first N training ids (quick runs, tests)
     limit_valid: Optional[int] = None
+    feature_cache: Optional[str] = None  # .npz that keeps pretrained per-atom features between runs
     gamma_json: Optional[str] = None  # Γ-point frequencies per mp-id: enables the auxiliary Γ-spectrum task
 
 

@@ -16,7 +16,8 @@ from lightning.pytorch.loggers import CSVLogger
 
 from ..data.datamodule import GraphDataModule
 from ..data import keys
-from ..data.datasets import build_graphs, gamma_spectrum, read_gamma_frequencies, read_ids, read_phdos_csv
+from ..data.datasets import (build_graphs, gamma_spectrum, pretrained_features, read_gamma_frequencies, read_ids,
+                             read_phdos_csv)
 from ..io.checkpoint import save_model_dir, sha256
 from ..metrics import spectrum_metrics
 from ..models.build import ModelHyperparameters, build_model
@@ -64,13 +65,23 @@ def train(config: TrainConfig) -> Path:
         extra[keys.GAMMA_TARGET] = np.stack([
             gamma_spectrum(gamma[i], table.freq_cm1, config.optim.gamma_sigma_cm1) if i in gamma else missing
             for i in train_table.ids])
+    train_features = valid_features = None
+    if hyper.pretrained:
+        train_features = pretrained_features(train_table.structures, hyper.pretrained, train_table.ids,
+                                             data.feature_cache, progress)
+        valid_features = pretrained_features(valid_table.structures, hyper.pretrained, valid_table.ids,
+                                             data.feature_cache, progress)
     train_graphs = build_graphs(train_table.structures, hyper.cutoff_ang, train_table.ids, train_table.dos, progress,
-                                extra)
-    valid_graphs = build_graphs(valid_table.structures, hyper.cutoff_ang, valid_table.ids, valid_table.dos, progress)
+                                extra, train_features)
+    valid_graphs = build_graphs(valid_table.structures, hyper.cutoff_ang, valid_table.ids, valid_table.dos, progress,
+                                pretrained=valid_features)
     if "avg_num_neighbors" not in config.model:
         hyper.avg_num_neighbors = round(_average_neighbors(train_graphs), 4)
 
     module = SpectrumTask(config.architecture, hyper.to_dict(), dataclasses.asdict(config.optim))
+    if train_features is not None:
+        module.model.backbone.embedding.set_pretrained_statistics(
+            torch.as_tensor(np.concatenate(train_features), dtype=torch.get_default_dtype()))
     datamodule = GraphDataModule(train_graphs, valid_graphs, config.optim.batch_size, config.trainer.num_workers)
     best = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="valid/loss", mode="min",
                            save_last=True)

@@ -1,0 +1,87 @@
+"""Frozen per-atom features from a pretrained universal interatomic potential.
+
+SevenNet-0 (Park et al., J. Chem. Theory Comput. 20, 4857 (2024); MIT licence) is a NequIP-style e3nn
+network trained on forces and energies of ~1.6 M DFT structures (MPtrj). The invariant (``0e``) channels
+after each of its five interaction blocks describe each atom's bonding environment as the potential
+sees it, which is what sets force constants and hence phonon frequencies. Its weights ship inside the
+``sevenn`` wheel (no download); we run it once per structure, without gradients, and store the result
+as a node field (``keys.NODE_PRETRAINED``) of the graph.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import numpy as np
+from pymatgen.core import Structure
+
+from ..errors import ModelError
+
+__all__ = ["PRETRAINED_FEATURES", "PretrainedFeaturizer", "get_featurizer"]
+
+#: name -> (sevenn model name, number of interaction blocks, scalar channels per block)
+PRETRAINED_FEATURES = {"sevennet-0": ("7net-0", 5, 128)}
+
+
+class PretrainedFeaturizer:
+    """Structure -> (num_atoms, feature_dim) float32 invariant features of a frozen pretrained potential."""
+
+    def __init__(self, name: str):
+        if name not in PRETRAINED_FEATURES:
+            raise ModelError(name, f"unknown pretrained features (known: {', '.join(PRETRAINED_FEATURES)})")
+        try:
+            import torch
+            from pymatgen.io.ase import AseAtomsAdaptor
+            from sevenn.calculator import SevenNetCalculator
+        except ImportError:
+            raise ModelError(name, "needs the sevenn package: pip install sevenn") from None
+        checkpoint, self.num_blocks, self.channels = PRETRAINED_FEATURES[name]
+        self.name = name
+        self.feature_dim = self.num_blocks * self.channels
+        self._torch = torch
+        self._adaptor = AseAtomsAdaptor
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._calculator = SevenNetCalculator(checkpoint, device="cpu")
+        self._captured: dict[int, object] = {}
+        modules = self._calculator.model._modules
+        for block in range(self.num_blocks):
+            modules[f"{block}_equivariant_gate"].register_forward_hook(self._capture(block))
+
+    def _capture(self, block: int):
+        def hook(module, inputs, output):
+            # the first `channels` entries of the gate output are its 0e scalars
+            self._captured[block] = output["x"][:, : self.channels].detach()
+        return hook
+
+    @property
+    def species(self) -> set[str]:
+        return set(self._calculator.sevennet_config["chemical_species"])
+
+    def _features(self, structure: Structure) -> np.ndarray:
+        atoms = self._adaptor.get_atoms(structure)
+        atoms.calc = self._calculator
+        self._captured.clear()
+        with warnings.catch_warnings():  # the calculator also differentiates for forces; we only read features
+            warnings.simplefilter("ignore")
+            atoms.get_potential_energy()
+        return self._torch.cat([self._captured[b] for b in range(self.num_blocks)], dim=1).numpy()
+
+    def __call__(self, structure: Structure) -> np.ndarray:
+        """Features averaged over the structure and its mirror image.
+
+        SevenNet's scalar channels are rotation invariant but not parity-resolved: some change sign under
+        inversion. Averaging over the inverted copy makes them O(3) invariant, so that enantiomorphs get
+        the same spectrum.
+        """
+        from pymatgen.core import Lattice
+
+        mirror = Structure(Lattice(-structure.lattice.matrix), structure.species, structure.frac_coords)
+        return (0.5 * (self._features(structure) + self._features(mirror))).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=None)
+def get_featurizer(name: str) -> PretrainedFeaturizer:
+    """One featurizer per process (loading the potential takes a second)."""
+    return PretrainedFeaturizer(name)
