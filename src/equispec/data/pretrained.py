@@ -10,6 +10,7 @@ as a node field (``keys.NODE_PRETRAINED``) of the graph.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
 
@@ -19,6 +20,21 @@ from pymatgen.core import Structure
 from ..errors import ModelError
 
 __all__ = ["PRETRAINED_FEATURES", "PretrainedFeaturizer", "get_featurizer"]
+
+
+@contextlib.contextmanager
+def _float32_default():
+    """SevenNet is built and run in float32, whatever the caller's default dtype."""
+    import torch
+
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        torch.set_default_dtype(previous)
 
 #: name -> (sevenn model name, number of interaction blocks, scalar channels per block)
 PRETRAINED_FEATURES = {"sevennet-0": ("7net-0", 5, 128)}
@@ -41,8 +57,7 @@ class PretrainedFeaturizer:
         self.feature_dim = self.num_blocks * self.channels
         self._torch = torch
         self._adaptor = AseAtomsAdaptor
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with _float32_default():
             self._calculator = SevenNetCalculator(checkpoint, device="cpu")
         self._captured: dict[int, object] = {}
         modules = self._calculator.model._modules
@@ -63,8 +78,7 @@ class PretrainedFeaturizer:
         atoms = self._adaptor.get_atoms(structure)
         atoms.calc = self._calculator
         self._captured.clear()
-        with warnings.catch_warnings():  # the calculator also differentiates for forces; we only read features
-            warnings.simplefilter("ignore")
+        with _float32_default():  # the calculator also differentiates for forces; we only read features
             atoms.get_potential_energy()
         return self._torch.cat([self._captured[b] for b in range(self.num_blocks)], dim=1).numpy()
 
