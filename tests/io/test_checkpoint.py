@@ -72,7 +72,7 @@ def test_ensemble_averages_members_and_round_trips(tmp_path):
     from equispec.io.checkpoint import combine_model_dirs
 
     ensemble, info = load_model_dir(combine_model_dirs(dirs, tmp_path / "ens"))
-    assert info["ensemble_size"] == 3 and info["elements"] == ["Mg", "O"] and len(info["members"]) == 3
+    assert info["architecture"] == "ensemble" and info["elements"] == ["Mg", "O"] and len(info["members"]) == 3
     with torch.no_grad():
         out = ensemble(graph)
     mean = torch.stack(outputs).mean(0)
@@ -81,11 +81,14 @@ def test_ensemble_averages_members_and_round_trips(tmp_path):
     torch.testing.assert_close(out[keys.NODE_OUTPUT].sum(0), out[keys.GRAPH_OUTPUT][0])
 
 
-def test_ensemble_members_must_agree(tmp_path):
+def test_ensemble_members_must_read_the_same_graph(tmp_path):
     from equispec.io.checkpoint import combine_model_dirs
 
     a = save_model_dir(build_model("phdos_gate_v1", HP), tmp_path / "a", "phdos_gate_v1", HP, freq_cm1=[0, 1])
-    b = save_model_dir(build_model("phdos_gate_v1", {**HP, "mul": 8}), tmp_path / "b", "phdos_gate_v1",
-                       {**HP, "mul": 8}, freq_cm1=[0, 1])
-    with pytest.raises(ModelError, match="hyperparameters differs"):
-        combine_model_dirs([a, b], tmp_path / "ab")
+    wider = {**HP, "mul": 8}
+    b = save_model_dir(build_model("phdos_gate_v1", wider), tmp_path / "b", "phdos_gate_v1", wider, freq_cm1=[0, 1])
+    assert len(load_model_dir(combine_model_dirs([a, b], tmp_path / "ab"))[1]["members"]) == 2
+    longer = {**HP, "cutoff_ang": 5.0}
+    c = save_model_dir(build_model("phdos_gate_v1", longer), tmp_path / "c", "phdos_gate_v1", longer, freq_cm1=[0, 1])
+    with pytest.raises(ModelError, match="cutoff_ang differs"):
+        combine_model_dirs([a, c], tmp_path / "ac")

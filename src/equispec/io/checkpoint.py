@@ -19,9 +19,13 @@ from safetensors.torch import load_file, save_file
 from .. import __version__
 from ..errors import ModelError
 
-__all__ = ["FORMAT_VERSION", "save_model_dir", "load_model_dir", "combine_model_dirs", "sha256"]
+__all__ = ["ENSEMBLE", "FORMAT_VERSION", "save_model_dir", "load_model_dir", "combine_model_dirs", "sha256"]
 
 FORMAT_VERSION = 1
+#: ``architecture`` of a directory holding several members (each with its own architecture in ``members``)
+ENSEMBLE = "ensemble"
+#: hyper-parameters that decide the input graph, so every member of an ensemble must share them
+GRAPH_HYPERPARAMETERS = ("cutoff_ang", "pretrained", "n_out")
 WEIGHTS = "model.safetensors"
 METADATA = "model.json"
 
@@ -83,7 +87,13 @@ def load_model_dir(directory: str | Path) -> tuple[torch.nn.Module, dict]:
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ModelError(name, f"model format_version {version!r} is newer than this equispec supports "
                                f"({FORMAT_VERSION}); upgrade equispec")
-    model = build_model(info.get("architecture", ""), info.get("hyperparameters", {}), info.get("ensemble_size", 1))
+    if info.get("architecture") == ENSEMBLE:
+        from ..models.build import EnsembleModel
+
+        members = info.get("members") or []
+        model = EnsembleModel([build_model(m.get("architecture", ""), m.get("hyperparameters", {})) for m in members])
+    else:
+        model = build_model(info.get("architecture", ""), info.get("hyperparameters", {}))
     try:
         state = load_file(directory / WEIGHTS)
         model.load_state_dict(state, strict=True)
@@ -94,29 +104,36 @@ def load_model_dir(directory: str | Path) -> tuple[torch.nn.Module, dict]:
 
 
 def combine_model_dirs(directories: list, output: str | Path, **metadata) -> Path:
-    """Merge trained model directories of one architecture into an ensemble directory.
+    """Merge trained model directories into one ensemble directory.
 
-    Members must agree on architecture, hyper-parameters and grid; their provenance is kept in
-    ``members``. ``metadata`` (e.g. ``valid_metrics``) is added to the ensemble's ``model.json``.
+    Members may differ in architecture and hyper-parameters, but they read the same graph and predict on
+    the same grid: ``GRAPH_HYPERPARAMETERS``, ``task`` and the grid must agree. Each member's
+    architecture, hyper-parameters, valid metrics and provenance are kept in ``members``; ``metadata``
+    (e.g. ``valid_metrics``) is added to the ensemble's ``model.json``.
     """
     from ..models.build import EnsembleModel
 
     members, infos = [], []
     for directory in directories:
         model, info = load_model_dir(directory)
-        if info.get("ensemble_size", 1) != 1:
+        if info.get("architecture") == ENSEMBLE:
             raise ModelError(str(directory), "is already an ensemble")
-        for key in ("architecture", "hyperparameters", "freq_cm1", "energy_ev", "task"):
-            if infos and info.get(key) != infos[0].get(key):
-                raise ModelError(str(directory), f"{key} differs from {directories[0]}")
+        shared = {k: info["hyperparameters"].get(k) for k in GRAPH_HYPERPARAMETERS}
+        for key in ("task", "freq_cm1", "energy_ev"):
+            shared[key] = info.get(key)
+        if infos and shared != infos[0][1]:
+            differing = next(k for k in shared if shared[k] != infos[0][1][k])
+            raise ModelError(str(directory), f"{differing} differs from {directories[0]}")
         members.append(model)
-        infos.append(info)
+        infos.append((info, shared))
     if len(members) < 2:
         raise ModelError(str(output), "an ensemble needs at least two members")
-    first = infos[0]
-    keep = {k: first[k] for k in ("task", "freq_cm1", "energy_ev") if k in first}
-    elements = sorted(set.intersection(*(set(i.get("elements", [])) for i in infos)))
-    member_info = [{"directory": str(d), "weights_sha256": i["weights_sha256"], "valid_metrics": i.get("valid_metrics"),
-                    "provenance": i.get("provenance")} for d, i in zip(directories, infos)]
-    return save_model_dir(EnsembleModel(members), output, first["architecture"], first["hyperparameters"],
-                          ensemble_size=len(members), elements=elements, **keep, members=member_info, **metadata)
+    shared = infos[0][1]
+    keep = {k: shared[k] for k in ("task", "freq_cm1", "energy_ev") if shared[k] is not None}
+    elements = sorted(set.intersection(*(set(i.get("elements", [])) for i, _ in infos)))
+    member_info = [{"architecture": i["architecture"], "hyperparameters": i["hyperparameters"],
+                    "source": str(d), "weights_sha256": i["weights_sha256"], "valid_metrics": i.get("valid_metrics"),
+                    "provenance": i.get("provenance")} for d, (i, _) in zip(directories, infos)]
+    graph = {k: shared[k] for k in GRAPH_HYPERPARAMETERS}
+    return save_model_dir(EnsembleModel(members), output, ENSEMBLE, graph, elements=elements, **keep,
+                          members=member_info, **metadata)

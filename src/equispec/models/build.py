@@ -116,14 +116,11 @@ def _phdos_gate_v1(hp: ModelHyperparameters) -> SpectrumModel:
 ARCHITECTURES = {"phdos_gate_v1": _phdos_gate_v1}
 
 
-def build_model(architecture: str, hyperparameters: ModelHyperparameters | dict,
-                ensemble_size: int = 1) -> torch.nn.Module:
-    """Build a registered architecture; ``ensemble_size > 1`` gives an :class:`EnsembleModel` of that many."""
+def build_model(architecture: str, hyperparameters: ModelHyperparameters | dict) -> SpectrumModel:
+    """Build a registered architecture from its hyper-parameters."""
     if architecture not in ARCHITECTURES:
         raise ConfigError("architecture", f"unknown architecture '{architecture}' "
                                           f"(known: {', '.join(sorted(ARCHITECTURES))})")
     if isinstance(hyperparameters, dict):
         hyperparameters = ModelHyperparameters.from_dict(hyperparameters)
-    if ensemble_size > 1:
-        return EnsembleModel([ARCHITECTURES[architecture](hyperparameters) for _ in range(ensemble_size)])
     return ARCHITECTURES[architecture](hyperparameters)
