@@ -12,7 +12,7 @@ from tests.conftest import PHDOS, ROOT
 
 
 def test_short_training_run_learns_and_exports(tmp_path, phdos_csv):
-    config = load_config(ROOT / "configs" / "phdos.yaml", [
+    config = load_config(ROOT / "configs" / "phdos_scratch.yaml", [
         "data.limit_train=96", "data.limit_valid=24", "optim.max_epochs=10", "optim.batch_size=8",
         "optim.warmup_epochs=0", "optim.lr=0.005", "optim.ema_decay=null",
         "model.num_layers=2", "model.mul=8", "model.embed_dim=16", "model.readout_hidden=32",
@@ -37,6 +37,26 @@ def test_short_training_run_learns_and_exports(tmp_path, phdos_csv):
     ids_file.write_text("\n".join((PHDOS / "splits" / "train_mp_ids.txt").read_text().split()[:96]))
     metrics, ids, predictions = predictor.evaluate(phdos_csv, ids_file)
     assert metrics["n"] == 96 and predictions.shape == (96, 51) and metrics["mse"] < losses[0]
+
+
+def test_pretrained_features_are_cached_and_standardised(tmp_path, phdos_csv):
+    config = load_config(ROOT / "configs" / "phdos.yaml", [
+        "data.limit_train=16", "data.limit_valid=8", "optim.max_epochs=1", "optim.ema_decay=null",
+        "trainer.progress_bar=false", "trainer.accelerator=cpu",
+    ])
+    config.data.csv = str(phdos_csv)
+    config.data.train_ids = str(PHDOS / "splits" / "train_mp_ids.txt")
+    config.data.valid_ids = str(PHDOS / "splits" / "valid_mp_ids.txt")
+    config.data.feature_cache = str(tmp_path / "features.npz")
+    config.output_dir = str(tmp_path / "run")
+    predictor = load_model(train(config))
+    with np.load(tmp_path / "features.npz", allow_pickle=False) as cache:
+        assert len(cache.files) == 24 and cache.files[0].startswith("sevennet-0/mp-")
+        first = cache[cache.files[0]]
+    assert first.shape[1] == 640
+    embedding = predictor.model.backbone.embedding
+    assert float(embedding.pretrained_std.min()) > 0 and float(embedding.pretrained_mean.abs().max()) > 0
+    assert predictor.info["hyperparameters"]["pretrained"] == "sevennet-0"
 
 
 def test_config_errors(tmp_path):
