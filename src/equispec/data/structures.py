@@ -79,7 +79,8 @@ def structure_from_ase_dict(text: str) -> Structure:
 def to_structure(obj: StructureLike, name: str | None = None) -> tuple[Structure, str]:
     """Return ``(checked structure, display name)`` for a path, ``Structure`` or ``Atoms``."""
     if isinstance(obj, Structure):
-        structure, label = obj, name or obj.composition.reduced_formula if len(obj) else name or "structure"
+        structure = obj
+        label = name or (obj.composition.reduced_formula if len(obj) else "structure")
     elif isinstance(obj, (str, os.PathLike)):
         structure, label = read_structure(obj), name or str(obj)
     elif type(obj).__name__ == "Atoms" and hasattr(obj, "get_positions"):
