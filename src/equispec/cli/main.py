@@ -92,21 +92,18 @@ def _train(args) -> int:
 
 
 def _ensemble(args) -> int:
-    import tempfile
-    from pathlib import Path
+    from ..api import PhononDosPredictor
+    from ..io.checkpoint import ensemble_from_dirs, save_model_dir
 
-    from ..api import load_model
-    from ..io.checkpoint import combine_model_dirs
-
-    metadata = {}
-    if args.data:
-        with tempfile.TemporaryDirectory() as scratch:
-            combine_model_dirs(args.members, Path(scratch) / "m")
-            metrics, _, _ = load_model(Path(scratch) / "m").evaluate(args.data, args.ids)
+    model, metadata = ensemble_from_dirs(args.members)
+    if args.data:  # score before writing, so that a failed evaluation leaves nothing behind
+        metrics, _, _ = PhononDosPredictor(model, metadata, name=args.output).evaluate(args.data, args.ids)
         metadata["valid_metrics"] = metrics
         metadata["valid_data"] = {"csv": args.data, "ids": args.ids}
         print(json.dumps(metrics))
-    print(f"wrote {combine_model_dirs(args.members, args.output, **metadata)}")
+    directory = save_model_dir(model, args.output, metadata.pop("architecture"), metadata.pop("hyperparameters"),
+                               **metadata)
+    print(f"wrote {directory}")
     return 0
 
 

@@ -10,7 +10,7 @@ from torch_geometric.data import Data
 from ..errors import InputError
 from . import keys
 
-__all__ = ["structure_to_graph", "edge_vectors"]
+__all__ = ["structure_to_graph", "edge_vectors", "graph_index"]
 
 
 def structure_to_graph(structure: Structure, cutoff_ang: float, name: str = "structure",
@@ -53,14 +53,17 @@ def structure_to_graph(structure: Structure, cutoff_ang: float, name: str = "str
     return graph
 
 
+def graph_index(data, num_nodes: int, like: torch.Tensor) -> torch.Tensor:
+    """``data.batch`` (graph index of each node), or zeros (on ``like``'s device) for one unbatched graph."""
+    if keys.BATCH in data and data[keys.BATCH] is not None:
+        return data[keys.BATCH]
+    return like.new_zeros(num_nodes, dtype=torch.long)
+
+
 def edge_vectors(data) -> torch.Tensor:
     """``r_src + shift @ cell - r_dst`` for every edge, (num_edges, 3) in Å, differentiable in positions."""
     src, dst = data[keys.EDGE_INDEX]
     pos = data[keys.POSITIONS]
-    cell = data[keys.CELL]
-    if keys.BATCH in data and data[keys.BATCH] is not None:
-        edge_cell = cell[data[keys.BATCH][dst]]
-    else:
-        edge_cell = cell.expand(len(dst), 3, 3)
+    edge_cell = data[keys.CELL][graph_index(data, len(pos), dst)[dst]]
     shift = torch.einsum("ei,eij->ej", data[keys.EDGE_CELL_SHIFT].to(pos.dtype), edge_cell.to(pos.dtype))
     return pos[src] + shift - pos[dst]

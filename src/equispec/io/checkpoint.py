@@ -19,7 +19,8 @@ from safetensors.torch import load_file, save_file
 from .. import __version__
 from ..errors import ModelError
 
-__all__ = ["ENSEMBLE", "FORMAT_VERSION", "save_model_dir", "load_model_dir", "combine_model_dirs", "sha256"]
+__all__ = ["ENSEMBLE", "FORMAT_VERSION", "save_model_dir", "load_model_dir", "ensemble_from_dirs", "combine_model_dirs",
+           "sha256"]
 
 FORMAT_VERSION = 1
 #: ``architecture`` of a directory holding several members (each with its own architecture in ``members``)
@@ -103,13 +104,12 @@ def load_model_dir(directory: str | Path) -> tuple[torch.nn.Module, dict]:
     return model, info
 
 
-def combine_model_dirs(directories: list, output: str | Path, **metadata) -> Path:
-    """Merge trained model directories into one ensemble directory.
+def ensemble_from_dirs(directories: list) -> tuple[torch.nn.Module, dict]:
+    """Load trained model directories as one ensemble; returns (model, metadata for ``model.json``).
 
     Members may differ in architecture and hyper-parameters, but they read the same graph and predict on
     the same grid: ``GRAPH_HYPERPARAMETERS``, ``task`` and the grid must agree. Each member's
-    architecture, hyper-parameters, valid metrics and provenance are kept in ``members``; ``metadata``
-    (e.g. ``valid_metrics``) is added to the ensemble's ``model.json``.
+    architecture, hyper-parameters, valid metrics and provenance are kept in ``members``.
     """
     from ..models.build import EnsembleModel
 
@@ -127,13 +127,22 @@ def combine_model_dirs(directories: list, output: str | Path, **metadata) -> Pat
         members.append(model)
         infos.append((info, shared))
     if len(members) < 2:
-        raise ModelError(str(output), "an ensemble needs at least two members")
+        raise ModelError(str(directories[0]) if directories else "ensemble", "an ensemble needs at least two members")
     shared = infos[0][1]
-    keep = {k: shared[k] for k in ("task", "freq_cm1", "energy_ev") if shared[k] is not None}
-    elements = sorted(set.intersection(*(set(i.get("elements", [])) for i, _ in infos)))
-    member_info = [{"architecture": i["architecture"], "hyperparameters": i["hyperparameters"],
-                    "source": str(d), "weights_sha256": i["weights_sha256"], "valid_metrics": i.get("valid_metrics"),
-                    "provenance": i.get("provenance")} for d, (i, _) in zip(directories, infos)]
-    graph = {k: shared[k] for k in GRAPH_HYPERPARAMETERS}
-    return save_model_dir(EnsembleModel(members), output, ENSEMBLE, graph, elements=elements, **keep,
-                          members=member_info, **metadata)
+    metadata = {k: shared[k] for k in ("task", "freq_cm1", "energy_ev") if shared[k] is not None}
+    metadata["architecture"] = ENSEMBLE
+    metadata["hyperparameters"] = {k: shared[k] for k in GRAPH_HYPERPARAMETERS}
+    metadata["elements"] = sorted(set.intersection(*(set(i.get("elements", [])) for i, _ in infos)))
+    metadata["members"] = [{"architecture": i["architecture"], "hyperparameters": i["hyperparameters"],
+                            "source": str(d), "weights_sha256": i["weights_sha256"],
+                            "valid_metrics": i.get("valid_metrics"), "provenance": i.get("provenance")}
+                           for d, (i, _) in zip(directories, infos)]
+    return EnsembleModel(members).eval(), metadata
+
+
+def combine_model_dirs(directories: list, output: str | Path, **extra) -> Path:
+    """Merge trained model directories into one ensemble directory (see :func:`ensemble_from_dirs`);
+    ``extra`` (e.g. ``valid_metrics``) is added to its ``model.json``."""
+    model, metadata = ensemble_from_dirs(directories)
+    return save_model_dir(model, output, metadata.pop("architecture"), metadata.pop("hyperparameters"),
+                          **metadata, **extra)

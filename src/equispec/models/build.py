@@ -8,9 +8,10 @@ from typing import Optional
 import torch
 
 from ..data import keys
+from ..data.graphs import graph_index
 from ..errors import ConfigError
 from .backbone import EquivariantBackbone
-from .heads import PhononDosHead, graph_index
+from .heads import PhononDosHead
 
 __all__ = ["ModelHyperparameters", "SpectrumModel", "EnsembleModel", "ARCHITECTURES", "build_model"]
 
@@ -64,7 +65,8 @@ class SpectrumModel(torch.nn.Module):
 
 
 class EnsembleModel(torch.nn.Module):
-    """Average of independently trained members with the same architecture and grid.
+    """Average of independently trained members that read the same graph and predict on the same grid
+    (their architectures and hyper-parameters may differ otherwise).
 
     Writes the mean prediction (re-normalised to a maximum of 1, like the data) to ``GRAPH_OUTPUT`` and
     ``NODE_OUTPUT``, and the spread of the members to ``GRAPH_OUTPUT_STD``.

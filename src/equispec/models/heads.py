@@ -6,6 +6,7 @@ import torch
 from e3nn import o3
 
 from ..data import keys
+from ..data.graphs import graph_index
 from ..nn import AtomwiseReadout
 
 __all__ = ["PhononDosHead"]
@@ -16,13 +17,6 @@ def normalised_sum(per_atom: torch.Tensor, batch: torch.Tensor, num_graphs: int)
     total = per_atom.new_zeros(num_graphs, per_atom.shape[1]).index_add_(0, batch, per_atom)
     scale = total.amax(dim=1, keepdim=True).clamp_min(1e-8)
     return per_atom / scale[batch], total / scale
-
-
-def graph_index(data, num_nodes: int, like: torch.Tensor) -> torch.Tensor:
-    """``data.batch``, or zeros for a single unbatched graph."""
-    if keys.BATCH in data and data[keys.BATCH] is not None:
-        return data[keys.BATCH]
-    return like.new_zeros(num_nodes, dtype=torch.long)
 
 
 class PhononDosHead(torch.nn.Module):

@@ -67,10 +67,9 @@ def train(config: TrainConfig) -> Path:
             for i in train_table.ids])
     train_features = valid_features = None
     if hyper.pretrained:
-        train_features = pretrained_features(train_table.structures, hyper.pretrained, train_table.ids,
-                                             data.feature_cache, progress)
-        valid_features = pretrained_features(valid_table.structures, hyper.pretrained, valid_table.ids,
-                                             data.feature_cache, progress)
+        features = pretrained_features(train_table.structures + valid_table.structures, hyper.pretrained,
+                                       train_table.ids + valid_table.ids, data.feature_cache, progress)
+        train_features, valid_features = features[: len(train_ids)], features[len(train_ids):]
     train_graphs = build_graphs(train_table.structures, hyper.cutoff_ang, train_table.ids, train_table.dos, progress,
                                 extra, train_features)
     valid_graphs = build_graphs(valid_table.structures, hyper.cutoff_ang, valid_table.ids, valid_table.dos, progress,
