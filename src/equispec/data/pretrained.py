@@ -4,8 +4,9 @@ SevenNet-0 (Park et al., J. Chem. Theory Comput. 20, 4857 (2024); MIT licence) i
 network trained on forces and energies of ~1.6 M DFT structures (MPtrj). The invariant (``0e``) channels
 after each of its five interaction blocks describe each atom's bonding environment as the potential
 sees it, which is what sets force constants and hence phonon frequencies. Its weights ship inside the
-``sevenn`` wheel (no download); we run it once per structure, without gradients, and store the result
-as a node field (``keys.NODE_PRETRAINED``) of the graph.
+``sevenn`` wheel (no download); we run it on each structure and its mirror image (the calculator also
+computes forces, which are discarded) and store the averaged features as a node field
+(``keys.NODE_PRETRAINED``) of the graph.
 """
 
 from __future__ import annotations
@@ -69,10 +70,6 @@ class PretrainedFeaturizer:
             # the first `channels` entries of the gate output are its 0e scalars
             self._captured[block] = output["x"][:, : self.channels].detach()
         return hook
-
-    @property
-    def species(self) -> set[str]:
-        return set(self._calculator.sevennet_config["chemical_species"])
 
     def _features(self, structure: Structure) -> np.ndarray:
         atoms = self._adaptor.get_atoms(structure)
