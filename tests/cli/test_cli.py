@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import re
 import subprocess
 import sys
@@ -32,6 +33,10 @@ def test_predict_writes_csv_json_and_plot(tmp_path, capsys):
     table = np.array(rows[1:], dtype=float)
     assert np.allclose(table[:, 1:].max(axis=0), 1.0, atol=1e-5) and (table >= 0).all()
     assert (tmp_path / "dos.png").read_bytes()[:4] == b"\x89PNG"
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("dos.csv", "dos.png"):  # written atomically, yet with the usual permissions
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask
 
     assert main(["predict", str(files[0]), "-o", str(tmp_path / "dos.json")]) == 0
     record = json.loads((tmp_path / "dos.json").read_text())[0]
