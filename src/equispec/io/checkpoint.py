@@ -9,8 +9,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -18,6 +16,7 @@ from safetensors.torch import load_file, save_file
 
 from .. import __version__
 from ..errors import ModelError
+from .files import atomic_write
 
 __all__ = ["ENSEMBLE", "FORMAT_VERSION", "save_model_dir", "load_model_dir", "ensemble_from_dirs", "combine_model_dirs",
            "sha256"]
@@ -39,25 +38,6 @@ def sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename: never a half-written file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_model_dir(model: torch.nn.Module, directory: str | Path, architecture: str, hyperparameters: dict,
                    **metadata) -> Path:
     """Write weights and metadata; ``metadata`` holds e.g. ``elements``, ``freq_cm1``, ``provenance``,
@@ -65,7 +45,7 @@ def save_model_dir(model: torch.nn.Module, directory: str | Path, architecture: 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    _atomic_write(directory / WEIGHTS, lambda tmp: save_file(state, tmp))
+    atomic_write(directory / WEIGHTS, lambda tmp: save_file(state, tmp))
     info = {
         "format_version": FORMAT_VERSION,
         "equispec_version": __version__,
@@ -75,7 +55,7 @@ def save_model_dir(model: torch.nn.Module, directory: str | Path, architecture: 
         "weights_sha256": sha256(directory / WEIGHTS),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    _atomic_write(directory / METADATA, lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2) + "\n"))
+    atomic_write(directory / METADATA, lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2) + "\n"))
     return directory
 
 

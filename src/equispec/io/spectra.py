@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .checkpoint import _atomic_write
+from .files import atomic_write
 from .units import CM1_PER_MEV
 
 __all__ = ["write_phdos", "plot_phdos", "summary_line"]
@@ -47,7 +47,7 @@ def write_phdos(predictions, path: str | Path) -> Path:
         text = buffer.getvalue()
     else:
         text = json.dumps([p.to_dict() for p in predictions], indent=1) + "\n"
-    _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
     return path
 
 
@@ -76,7 +76,7 @@ def plot_phdos(predictions, path: str | Path) -> Path:
     ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     suffix = path.suffix.lstrip(".") or "png"
-    _atomic_write(path, lambda tmp: fig.savefig(tmp, format=suffix))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=suffix))
     plt.close(fig)
     return path
 
