@@ -35,6 +35,11 @@ def main() -> None:
         "MgO.cif": rocksalt("Mg", "O", 4.212),
         "SrTiO3.cif": Structure(Lattice.cubic(3.905), ["Sr", "Ti", "O", "O", "O"],
                                 [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]]),
+        "Cu.cif": Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.615), ["Cu"], [[0, 0, 0]]).get_primitive_structure(),
+        # cuprite: O on a bcc lattice, Cu linearly coordinated between them
+        "Cu2O.cif": Structure(Lattice.cubic(4.2696), ["O", "O", "Cu", "Cu", "Cu", "Cu"],
+                              [[0, 0, 0], [0.5, 0.5, 0.5], [0.25, 0.25, 0.25], [0.75, 0.75, 0.25],
+                               [0.75, 0.25, 0.75], [0.25, 0.75, 0.75]]),
     }
     for name, structure in examples.items():
         structure.to(filename=str(OUT / name))

@@ -10,22 +10,25 @@ from pathlib import Path
 import numpy as np
 import torch
 from pymatgen.core import Element, Structure
+from pymatgen.analysis.xas.spectrum import XAS
 from pymatgen.phonon.dos import PhononDos
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
 from .data import keys
 from .data.datasets import build_graphs, pretrained_features, read_ids, read_phdos_csv
+from .data.xas import absorbing_sites, read_xas_dataset, site_graphs
 from .data.structures import StructureLike, to_structure
 from .errors import InputError, ModelError
 from .io.checkpoint import load_model_dir
 from .io.units import CM1_PER_THZ
-from .metrics import spectrum_metrics
+from .metrics import spectrum_metrics, xas_metrics
 
-__all__ = ["PRETRAINED", "load_model", "resolve_model_dir", "PhononDosPrediction", "PhononDosPredictor"]
+__all__ = ["PRETRAINED", "load_model", "resolve_model_dir", "PhononDosPrediction", "PhononDosPredictor",
+           "XasPrediction", "XasPredictor"]
 
 #: Shipped models: name -> folder under ``checkpoints/``.
-PRETRAINED = {"phdos": "phdos"}
+PRETRAINED = {"phdos": "phdos", "xas-cu-k": "xas-cu-k"}
 
 
 def _checkpoint_roots() -> list[Path]:
@@ -53,8 +56,10 @@ def load_model(name_or_dir: str | os.PathLike = "phdos", device: str | torch.dev
     """Load a shipped model by name or a trained model directory and wrap it in a predictor."""
     directory = resolve_model_dir(name_or_dir)
     model, info = load_model_dir(directory)
+    if "energy_ev" in info:
+        return XasPredictor(model.to(device), info, name=str(name_or_dir))
     if "freq_cm1" not in info:
-        raise ModelError(str(directory), "model.json has no freq_cm1 grid: not a phonon-DOS model")
+        raise ModelError(str(directory), "model.json has neither a freq_cm1 nor an energy_ev grid")
     return PhononDosPredictor(model.to(device), info, name=str(name_or_dir))
 
 
@@ -87,14 +92,13 @@ class PhononDosPrediction:
                 "partial_dos": {el: v.tolist() for el, v in self.partial_dos.items()}}
 
 
-class PhononDosPredictor:
-    """A loaded phonon-DOS model with the grid, element list and cutoff it was trained with."""
+class _Predictor:
+    """A loaded model with the element list and cutoff it was trained with: checks inputs, runs batches."""
 
     def __init__(self, model: torch.nn.Module, info: dict, name: str = "model"):
         self.model = model.eval()
         self.info = info
         self.name = name
-        self.freq_cm1 = np.asarray(info["freq_cm1"], dtype=float)
         self.elements = list(info.get("elements", []))
         self.cutoff_ang = float(info["hyperparameters"]["cutoff_ang"])
 
@@ -116,24 +120,45 @@ class PhononDosPredictor:
         self.check_elements(structure, label)
         return structure, label
 
-    def graphs(self, structures: list[Structure], labels: list[str], progress: bool = False) -> list:
-        """The model's graphs for checked structures (with pretrained features where the model uses them)."""
+    def features(self, structures: list[Structure], progress: bool = False) -> list[np.ndarray] | None:
+        """Pretrained per-atom features where the model uses them."""
         pretrained = self.info["hyperparameters"].get("pretrained")
-        features = pretrained_features(structures, pretrained, progress=progress) if pretrained else None
-        return build_graphs(structures, self.cutoff_ang, labels, progress=progress, pretrained=features)
+        return pretrained_features(structures, pretrained, progress=progress) if pretrained else None
 
     @torch.no_grad()
-    def predict_graphs(self, graphs: list, batch_size: int = 64, progress: bool = False):
-        """Run the model on pre-built graphs. Returns (n, n_bins) total DOS and a list of per-atom arrays."""
-        totals, per_atom = [], []
+    def _batches(self, graphs: list, batch_size: int, progress: bool):
+        """Yield ``(batch, model output)`` over pre-built graphs, in order."""
         loader = DataLoader(graphs, batch_size=batch_size, shuffle=False)
         dtype = next(self.model.parameters()).dtype
         for batch in tqdm(loader, desc="predict", disable=not progress, leave=False):
             batch = batch.to(self.device)
-            for key in (keys.POSITIONS, keys.CELL, keys.EDGE_CELL_SHIFT, keys.NODE_PRETRAINED):
+            for key in (keys.POSITIONS, keys.CELL, keys.EDGE_CELL_SHIFT, keys.NODE_PRETRAINED, keys.SITE_WEIGHT):
                 if key in batch:
                     batch[key] = batch[key].to(dtype)
-            out = self.model(batch)
+            yield batch, self.model(batch)
+
+    @staticmethod
+    def _as_list(structures, names):
+        if isinstance(structures, (str, os.PathLike, Structure)) or type(structures).__name__ == "Atoms":
+            structures = [structures]
+        return structures, names or [None] * len(structures)
+
+
+class PhononDosPredictor(_Predictor):
+    """A loaded phonon-DOS model with the grid, element list and cutoff it was trained with."""
+
+    def __init__(self, model: torch.nn.Module, info: dict, name: str = "model"):
+        super().__init__(model, info, name)
+        self.freq_cm1 = np.asarray(info["freq_cm1"], dtype=float)
+
+    def graphs(self, structures: list[Structure], labels: list[str], progress: bool = False) -> list:
+        """The model's graphs for checked structures (with pretrained features where the model uses them)."""
+        return build_graphs(structures, self.cutoff_ang, labels, progress=progress, pretrained=self.features(structures, progress))
+
+    def predict_graphs(self, graphs: list, batch_size: int = 64, progress: bool = False):
+        """Run the model on pre-built graphs. Returns (n, n_bins) total DOS and a list of per-atom arrays."""
+        totals, per_atom = [], []
+        for batch, out in self._batches(graphs, batch_size, progress):
             totals.append(out[keys.GRAPH_OUTPUT].cpu().numpy())
             nodes = out[keys.NODE_OUTPUT].cpu().numpy()
             splits = np.cumsum(np.bincount(batch[keys.BATCH].cpu().numpy(), minlength=batch.num_graphs))[:-1]
@@ -146,9 +171,7 @@ class PhononDosPredictor:
 
         All inputs are checked before anything is predicted, so one bad input fails the call early.
         """
-        if isinstance(structures, (str, os.PathLike, Structure)) or type(structures).__name__ == "Atoms":
-            structures = [structures]
-        names = names or [None] * len(structures)
+        structures, names = self._as_list(structures, names)
         checked, labels = zip(*(self.check(obj, name) for obj, name in zip(structures, names)))
         totals, per_atom = self.predict_graphs(self.graphs(list(checked), list(labels), progress), batch_size, progress)
         results = []
@@ -175,3 +198,142 @@ class PhononDosPredictor:
             self.check_elements(structure, label)
         predictions, _ = self.predict_graphs(self.graphs(table.structures, labels, progress), batch_size, progress)
         return spectrum_metrics(self.freq_cm1, table.dos, predictions), table.ids, predictions
+
+
+@dataclass
+class XasPrediction:
+    """Predicted X-ray absorption of one structure: one spectrum per symmetry-inequivalent absorber.
+
+    Attributes:
+        name: file name or formula of the input.
+        structure: the structure that was predicted.
+        element, edge: absorbing element and edge (e.g. ``"Cu"``, ``"K"``).
+        energy_ev: (n,) energies in eV (FEFF's absolute scale for FEFF-trained models).
+        site_indices: index in ``structure`` of each inequivalent absorber.
+        multiplicities: number of equivalent absorbers each stands for.
+        site_mu: (n_sites, n) absorption per inequivalent site, in the training data's units.
+        site_mu_std: spread of ensemble members (None for a single model).
+    """
+
+    name: str
+    structure: Structure
+    element: str
+    edge: str
+    energy_ev: np.ndarray
+    site_indices: list
+    multiplicities: list
+    site_mu: np.ndarray
+    site_mu_std: np.ndarray | None = None
+
+    @property
+    def mu(self) -> np.ndarray:
+        """The spectrum a measurement sees: the multiplicity-weighted average over absorbing sites."""
+        weights = np.asarray(self.multiplicities, dtype=float)
+        return weights @ self.site_mu / weights.sum()
+
+    def _xas(self, mu: np.ndarray, index: int | None) -> XAS:
+        return XAS(self.energy_ev, mu, self.structure, self.element, edge=self.edge, spectrum_type="XANES",
+                   absorbing_index=index)
+
+    @property
+    def site_spectra(self) -> list[XAS]:
+        """pymatgen ``XAS`` per inequivalent absorbing site (``absorbing_index`` set)."""
+        return [self._xas(mu, int(i)) for i, mu in zip(self.site_indices, self.site_mu)]
+
+    @property
+    def average(self) -> XAS:
+        """pymatgen ``XAS`` of the site average (``absorbing_index`` None)."""
+        return self._xas(self.mu, None)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "formula": self.structure.composition.reduced_formula, "element": self.element,
+                "edge": self.edge, "energy_ev": self.energy_ev.tolist(), "mu": self.mu.tolist(),
+                "sites": [{"site_index": int(i), "multiplicity": int(m), "mu": mu.tolist()}
+                          for i, m, mu in zip(self.site_indices, self.multiplicities, self.site_mu)]}
+
+
+class XasPredictor(_Predictor):
+    """A loaded site-resolved XAS model: energy grid, the absorbers (element, edge) it was trained on."""
+
+    def __init__(self, model: torch.nn.Module, info: dict, name: str = "model"):
+        super().__init__(model, info, name)
+        self.energy_ev = np.asarray(info["energy_ev"], dtype=float)
+        absorbers = info.get("absorbers") or [{"element": "Cu", "edge": "K"}]
+        self.element, self.edge = absorbers[0]["element"], absorbers[0]["edge"]
+        self.train_mean_spectrum = np.asarray(info.get("train_mean_spectrum", []), dtype=float)
+
+    def check(self, obj: StructureLike, name: str | None = None) -> tuple[Structure, str]:
+        structure, label = to_structure(obj, name)
+        absorbing_sites(structure, self.element, label)  # raises when there is no absorber
+        self.check_elements(structure, label)
+        return structure, label
+
+    def graphs(self, structures: list[Structure], labels: list[str], progress: bool = False) -> list:
+        """Graphs with each structure's inequivalent absorbers marked and weighted by multiplicity."""
+        sites = [absorbing_sites(s, self.element, label) for s, label in zip(structures, labels)]
+        return site_graphs(structures, labels, [s for s, _ in sites], self.edge, self.cutoff_ang,
+                           weights=[m for _, m in sites], pretrained=self.features(structures, progress),
+                           progress=progress)
+
+    def predict_site_graphs(self, graphs: list, batch_size: int = 64, progress: bool = False,
+                            with_std: bool = False):
+        """(n_sites, n) spectra of every absorber of pre-built graphs, in graph and node order
+        (and their ensemble spread, or None, with ``with_std``)."""
+        sites, spread = [], []
+        for _, out in self._batches(graphs, batch_size, progress):
+            sites.append(out[keys.SITE_OUTPUT].cpu().numpy())
+            if keys.SITE_OUTPUT_STD in out:
+                spread.append(out[keys.SITE_OUTPUT_STD].cpu().numpy())
+        sites = np.concatenate(sites).astype(float)
+        if with_std:
+            return sites, np.concatenate(spread).astype(float) if spread else None
+        return sites
+
+    def predict(self, structures, names: list[str] | None = None, batch_size: int = 64,
+                progress: bool = False) -> list[XasPrediction]:
+        """Site and average spectra of structures (paths, ``Structure`` or ``Atoms``).
+
+        All inputs are checked first (a structure without the absorbing element is an ``InputError``).
+        """
+        structures, names = self._as_list(structures, names)
+        checked, labels = zip(*(self.check(obj, name) for obj, name in zip(structures, names)))
+        graphs = self.graphs(list(checked), list(labels), progress)
+        sites, spread = self.predict_site_graphs(graphs, batch_size, progress, with_std=True)
+        results, start = [], 0
+        for label, structure, graph in zip(labels, checked, graphs):
+            index = torch.nonzero(graph[keys.ABSORBER_MASK], as_tuple=True)[0]
+            weights = graph[keys.SITE_WEIGHT][index]
+            stop = start + len(index)
+            results.append(XasPrediction(label, structure, self.element, self.edge, self.energy_ev.copy(),
+                                         index.tolist(), [int(round(float(w))) for w in weights], sites[start:stop],
+                                         None if spread is None else spread[start:stop]))
+            start = stop
+        return results
+
+    def evaluate(self, folder: str | os.PathLike, split: str = "val", batch_size: int = 64,
+                 progress: bool = False, feature_cache: str | None = None) -> tuple[dict, object, np.ndarray]:
+        """Score on one split of a site-spectrum folder. Returns (metrics, rows scored, site predictions)
+        with the rows in the order of the predictions. ``feature_cache`` as in ``pretrained_features``.
+
+        The eta baseline is the mean spectrum of the folder's ``train`` split when it has one (as in
+        OmniXAS), else the training mean stored with the model.
+        """
+        from .data.xas import dataset_graphs, graph_row_order
+
+        dataset = read_xas_dataset(folder)
+        if not np.allclose(dataset.energy_ev, self.energy_ev):
+            raise InputError(str(folder), "energy grid differs from the model's")
+        rows = dataset.split_rows(split)
+        if np.isnan(rows.spectrum).any():
+            raise InputError(str(folder), f"split {split!r} has withheld (NaN) spectra: nothing to score against")
+        train = dataset.split == "train"
+        train_mean = dataset.spectrum[train].mean(axis=0) if train.any() else self.train_mean_spectrum
+        if len(train_mean) != len(self.energy_ev):
+            raise InputError(str(folder), "has no train split and the model stores no training mean for eta")
+        for material in rows.materials():
+            self.check_elements(rows.structure(material), f"{folder}: {material}")
+        graphs = dataset_graphs(rows, self.cutoff_ang, self.info["hyperparameters"].get("pretrained"), feature_cache,
+                                progress)
+        predictions = self.predict_site_graphs(graphs, batch_size, progress)
+        rows = rows.select(graph_row_order(rows))
+        return xas_metrics(rows.spectrum, predictions, train_mean), rows, predictions

@@ -9,7 +9,7 @@ import numpy as np
 from scipy.stats import wasserstein_distance
 from sklearn.metrics import r2_score
 
-__all__ = ["mse", "mae", "r2", "wasserstein", "spectrum_metrics"]
+__all__ = ["mse", "mae", "r2", "wasserstein", "spectrum_metrics", "xas_metrics"]
 
 
 def mse(y_true, y_pred) -> float:
@@ -48,4 +48,24 @@ def spectrum_metrics(grid, y_true, y_pred) -> dict:
         "mae": mae(y_true, y_pred),
         "r2": r2(y_true, y_pred),
         "wasserstein_cm1": wasserstein(grid, y_true, y_pred),
+    }
+
+
+def xas_metrics(y_true, y_pred, train_mean) -> dict:
+    """``{n, mse, median_mse, baseline_median_mse, eta}`` for site spectra (rows) in the data's units.
+
+    ``eta`` is OmniXAS's figure of merit (Kharel et al. 2024): the median over spectra of the per-spectrum
+    MSE of always predicting ``train_mean`` (the mean training spectrum), divided by that median for the
+    model. Medians make it robust to a few badly predicted sites; higher is better, 1 is no skill.
+    """
+    y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    per_spectrum = np.mean((y_true - y_pred) ** 2, axis=1)
+    baseline = np.mean((y_true - np.asarray(train_mean, dtype=float)[None, :]) ** 2, axis=1)
+    median = float(np.median(per_spectrum))
+    return {
+        "n": int(len(y_true)),
+        "mse": float(per_spectrum.mean()),
+        "median_mse": median,
+        "baseline_median_mse": float(np.median(baseline)),
+        "eta": float(np.median(baseline) / median) if median > 0 else float("inf"),
     }

@@ -15,23 +15,27 @@ __all__ = ["main", "build_parser"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="equispec", description="Predict phonon DOS (and more) of crystals "
+    parser = argparse.ArgumentParser(prog="equispec", description="Predict phonon DOS and X-ray absorption spectra of crystals "
                                      "with E(3)-equivariant networks.")
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("predict", help="predict spectra of structure files")
+    p = sub.add_parser("predict", help="predict spectra of structure files (phonon DOS, or XAS per absorbing site)")
     p.add_argument("files", nargs="+", metavar="FILE", help="CIF, POSCAR or any file pymatgen/ASE reads")
-    p.add_argument("--model", default="phdos", help="shipped model name or model directory (default: phdos)")
+    p.add_argument("--model", default="phdos",
+                   help="shipped model (phdos, xas-cu-k) or model directory (default: phdos)")
     p.add_argument("-o", "--output", metavar="OUT", help="write spectra to OUT.csv or OUT.json")
     p.add_argument("--plot", metavar="OUT.png", help="write a plot of the spectra")
     p.add_argument("--batch-size", type=int, default=64)
 
-    e = sub.add_parser("evaluate", help="score a model on a labelled CSV")
+    e = sub.add_parser("evaluate", help="score a model on labelled data")
     e.add_argument("--model", default="phdos", help="shipped model name or model directory")
-    e.add_argument("--data", required=True, metavar="CSV", help="CSV in the phonon-DOS data set format")
-    e.add_argument("--ids", metavar="IDS.txt", help="score only these mp-ids (one per line)")
-    e.add_argument("--json", action="store_true", help="print one JSON object with n, mse, mae, r2, wasserstein_cm1")
+    e.add_argument("--data", required=True, metavar="CSV|DIR",
+                   help="phonon DOS: CSV in the data set format; XAS: site-spectrum folder")
+    e.add_argument("--ids", metavar="IDS.txt", help="phonon DOS: score only these mp-ids (one per line)")
+    e.add_argument("--split", metavar="NAME", help="XAS: the split to score (val, test; default val)")
+    e.add_argument("--json", action="store_true", help="print one JSON object (phonon DOS: n, mse, mae, r2, "
+                   "wasserstein_cm1; XAS: n, mse, median_mse, baseline_median_mse, eta)")
 
     t = sub.add_parser("train", help="train a model from a YAML config")
     t.add_argument("config", metavar="CONFIG.yaml")
@@ -54,29 +58,41 @@ def _version() -> str:
 
 
 def _predict(args) -> int:
-    from ..api import load_model
-    from ..io.spectra import plot_phdos, summary_line, write_phdos
+    from ..api import XasPredictor, load_model
+    from ..io import spectra
 
     predictor = load_model(args.model)
+    if isinstance(predictor, XasPredictor):
+        summary, write, plot = spectra.xas_summary_line, spectra.write_xas, spectra.plot_xas
+    else:
+        summary, write, plot = spectra.summary_line, spectra.write_phdos, spectra.plot_phdos
     predictions = predictor.predict(args.files, batch_size=args.batch_size, progress=len(args.files) > 100)
     for prediction in predictions:
-        print(summary_line(prediction))
+        print(summary(prediction))
     if args.output:
-        print(f"wrote {write_phdos(predictions, args.output)}")
+        print(f"wrote {write(predictions, args.output)}")
     if args.plot:
-        print(f"wrote {plot_phdos(predictions, args.plot)}")
+        print(f"wrote {plot(predictions, args.plot)}")
     return 0
 
 
 def _evaluate(args) -> int:
-    from ..api import load_model
+    from ..api import XasPredictor, load_model
+    from ..errors import InputError
 
-    metrics, _, _ = load_model(args.model).evaluate(args.data, args.ids)
+    predictor = load_model(args.model)
+    if isinstance(predictor, XasPredictor):
+        if args.ids:
+            raise InputError("--ids", "XAS data folders select spectra with --split, not --ids")
+        metrics, _, _ = predictor.evaluate(args.data, args.split or "val")
+    else:
+        if args.split:
+            raise InputError("--split", "phonon-DOS CSVs select materials with --ids, not --split")
+        metrics, _, _ = predictor.evaluate(args.data, args.ids)
     if args.json:
         print(json.dumps(metrics))
     else:
-        print(f"n = {metrics['n']}\nmse = {metrics['mse']:.5f}\nmae = {metrics['mae']:.5f}\n"
-              f"r2 = {metrics['r2']:.4f}\nwasserstein_cm1 = {metrics['wasserstein_cm1']:.2f}")
+        print("\n".join(f"{key} = {value:.6g}" for key, value in metrics.items()))
     return 0
 
 

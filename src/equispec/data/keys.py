@@ -15,6 +15,14 @@ NODE_PRETRAINED = "node_pretrained"  # (num_nodes, d) | float | frozen invariant
 NODE_ATTRS = "node_attrs"  # (num_nodes, num_species_features) | float | invariant species features
 NODE_FEATURES = "node_features"  # (num_nodes, irreps.dim) | float | hidden equivariant features
 NODE_OUTPUT = "node_output"  # (num_nodes, n_out) | float | per-atom head output (e.g. partial DOS)
+ABSORBER_MASK = "absorber_mask"  # (num_nodes,) | bool | sites whose X-ray absorption spectrum is read out
+SITE_WEIGHT = "site_weight"  # (num_nodes,) | float | weight of each absorber in the site average (multiplicity)
+NODE_TARGET = "node_y"  # (num_nodes, n_out) | float | per-site training target (NaN where unlabelled)
+
+# --- absorbing-site fields (one row per absorber, in node order) ---------------------------------
+SITE_NODE = "site_node"  # (num_sites,) | long | node index of each absorber in the batch
+SITE_OUTPUT = "site_output"  # (num_sites, n_out) | float | predicted spectrum of each absorber
+SITE_OUTPUT_STD = "site_output_std"  # (num_sites, n_out) | float | spread of ensemble members' site spectra
 
 # --- edge fields -------------------------------------------------------------------------------
 EDGE_INDEX = "edge_index"  # (2, num_edges) | long | [0] = source j (neighbour), [1] = destination i (centre)
@@ -32,8 +40,9 @@ GAMMA_TARGET = "y_gamma"  # (num_graphs, n_out) | float | broadened Γ-point mod
 GAMMA_OUTPUT = "gamma_output"  # (num_graphs, n_out) | float | auxiliary prediction of GAMMA_TARGET (training only)
 GRAPH_OUTPUT = "graph_output"  # (num_graphs, n_out) | float | model prediction per graph
 GRAPH_OUTPUT_STD = "graph_output_std"  # (num_graphs, n_out) | float | spread of ensemble members' predictions
+ABSORPTION_EDGE = "absorption_edge"  # (num_graphs,) | long | index into data.xas.XAS_EDGES (K, L1, ...)
 STRUCTURE_ID = "structure_id"  # list[str] | identifier of each graph (mp-id or file name)
 
-NODE_FIELDS = (POSITIONS, ATOMIC_NUMBERS, NODE_PRETRAINED)
+NODE_FIELDS = (POSITIONS, ATOMIC_NUMBERS, NODE_PRETRAINED, ABSORBER_MASK, SITE_WEIGHT, NODE_TARGET)
 EDGE_FIELDS = (EDGE_INDEX, EDGE_CELL_SHIFT)
-GRAPH_FIELDS = (CELL, TARGET)
+GRAPH_FIELDS = (CELL, TARGET, ABSORPTION_EDGE)

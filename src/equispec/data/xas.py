@@ -28,8 +28,11 @@ from pymatgen.core import Structure
 
 from ..errors import InputError
 from ..io.files import atomic_write
+from . import keys
 
-__all__ = ["XasDataset", "read_xas_dataset", "write_xas_dataset", "XAS_EDGES", "omnixas_grid_ev",
+__all__ = ["XasDataset", "read_xas_dataset", "write_xas_dataset", "absorbing_sites", "site_graphs", "dataset_graphs",
+           "graph_row_order",
+           "XAS_EDGES", "omnixas_grid_ev",
            "OMNIXAS_START_EV"]
 
 #: Absorption edges a model can be conditioned on (index = embedding row).
@@ -94,7 +97,7 @@ class XasDataset:
         return self._structures[material_id]
 
     def select(self, mask: np.ndarray) -> "XasDataset":
-        """Rows where ``mask`` is true (structures are shared, not copied)."""
+        """Rows where ``mask`` is true, or the rows of an index array (structures are shared, not copied)."""
         subset = XasDataset(self.material_id[mask], self.site_index[mask], self.absorbing_element[mask],
                             self.edge[mask], self.split[mask], self.energy_ev, self.spectrum[mask], self.poscars,
                             self.source)
@@ -209,3 +212,99 @@ def write_xas_dataset(folder: str | os.PathLike, dataset: XasDataset) -> Path:
 def _save_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
     with open(path, "wb") as handle:  # a file object keeps numpy from appending ".npz" to the name
         np.savez(handle, **arrays)
+
+
+def absorbing_sites(structure: Structure, element: str, name: str = "structure",
+                    symprec: float = 0.01) -> tuple[list[int], list[int]]:
+    """Symmetry-inequivalent sites of ``element`` and their multiplicities (spglib via pymatgen).
+
+    Equivalent absorbers have the same spectrum, so each orbit is predicted once and weighted by its
+    size in the average. Raises ``InputError`` when the structure has no such atom.
+    """
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    if not any(site.specie.symbol == element for site in structure):
+        raise InputError(name, f"has no {element} atom to absorb ({structure.composition.reduced_formula})")
+    try:
+        orbits = SpacegroupAnalyzer(structure, symprec=symprec).get_symmetry_dataset().equivalent_atoms
+    except Exception:  # spglib can fail on odd cells: then every site is its own orbit
+        orbits = np.arange(len(structure))
+    representatives, multiplicities = [], []
+    for i, site in enumerate(structure):
+        if site.specie.symbol == element and orbits[i] == i:
+            representatives.append(i)
+            multiplicities.append(int(np.sum(orbits == i)))
+    return representatives, multiplicities
+
+
+def site_graphs(structures: list[Structure], names: list[str], sites: list[list[int]], edge: str, cutoff_ang: float,
+                targets: list[np.ndarray] | None = None, weights: list[list[float]] | None = None,
+                pretrained: list[np.ndarray] | None = None, progress: bool = True) -> list:
+    """Periodic graphs whose absorbers (``sites[i]``, node indices) carry the spectra to learn or predict.
+
+    Args:
+        targets: per structure, (len(sites[i]), n) spectra of those sites (``keys.NODE_TARGET``).
+        weights: per structure, the weight of each site in the structure's average (``keys.SITE_WEIGHT``).
+    """
+    import torch
+
+    from .datasets import build_graphs
+
+    if edge not in XAS_EDGES:
+        raise InputError(edge, f"unknown absorption edge (known: {', '.join(XAS_EDGES)})")
+    graphs = build_graphs(structures, cutoff_ang, names, progress=progress, pretrained=pretrained)
+    dtype = torch.get_default_dtype()
+    for i, graph in enumerate(graphs):
+        index = torch.as_tensor(sites[i], dtype=torch.long)
+        mask = torch.zeros(graph.num_nodes, dtype=torch.bool)
+        mask[index] = True
+        graph[keys.ABSORBER_MASK] = mask
+        graph[keys.ABSORPTION_EDGE] = torch.tensor([XAS_EDGES.index(edge)])
+        if weights is not None:
+            weight = torch.zeros(graph.num_nodes, dtype=dtype)
+            weight[index] = torch.as_tensor(weights[i], dtype=dtype)
+            graph[keys.SITE_WEIGHT] = weight
+        if targets is not None:
+            target = torch.full((graph.num_nodes, targets[i].shape[1]), float("nan"), dtype=dtype)
+            target[index] = torch.as_tensor(targets[i], dtype=dtype)
+            graph[keys.NODE_TARGET] = target
+    return graphs
+
+
+def _groups(dataset: XasDataset) -> dict[tuple[str, str], list[int]]:
+    """(edge, material) -> row indices sorted by site, in the order graphs are built."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for row, (material, edge) in enumerate(zip(dataset.material_id, dataset.edge)):
+        groups.setdefault((edge, material), []).append(row)
+    ordered = sorted(groups, key=lambda key: key[0])  # stable: materials keep their order within an edge
+    return {key: sorted(groups[key], key=lambda r: int(dataset.site_index[r])) for key in ordered}
+
+
+def graph_row_order(dataset: XasDataset) -> np.ndarray:
+    """Row indices of ``dataset`` in the order :func:`dataset_graphs` puts the absorbers (graph, then node)."""
+    return np.array([row for rows in _groups(dataset).values() for row in rows], dtype=np.int64)
+
+
+def dataset_graphs(dataset: XasDataset, cutoff_ang: float, pretrained: str | None = None,
+                   feature_cache: str | None = None, progress: bool = True) -> list:
+    """One graph per material and edge of ``dataset``, its listed sites as absorbers."""
+    from .datasets import pretrained_features
+
+    groups = _groups(dataset)
+    names = [material for _, material in groups]
+    structures = [dataset.structure(material) for material in names]
+    for material, rows, structure in zip(names, groups.values(), structures):
+        for row in rows:
+            site = int(dataset.site_index[row])
+            if not 0 <= site < len(structure) or structure[site].specie.symbol != dataset.absorbing_element[row]:
+                raise InputError(dataset.source, f"{material} site {site} is not a {dataset.absorbing_element[row]} atom")
+    features = pretrained_features(structures, pretrained, names, feature_cache, progress) if pretrained else None
+    graphs = []
+    for edge in dict.fromkeys(edge for edge, _ in groups):
+        chosen = [k for k, (e, _) in enumerate(groups) if e == edge]
+        rows = [list(groups.values())[k] for k in chosen]
+        graphs += site_graphs([structures[k] for k in chosen], [names[k] for k in chosen],
+                              [[int(dataset.site_index[r]) for r in rs] for rs in rows], edge, cutoff_ang,
+                              [dataset.spectrum[rs] for rs in rows], None,
+                              None if features is None else [features[k] for k in chosen], progress)
+    return graphs

@@ -13,7 +13,7 @@ from ..errors import InputError
 from .files import atomic_write
 from .units import CM1_PER_MEV
 
-__all__ = ["write_phdos", "plot_phdos", "summary_line"]
+__all__ = ["write_phdos", "plot_phdos", "summary_line", "write_xas", "plot_xas", "xas_summary_line"]
 
 
 def _unique_labels(predictions) -> list[str]:
@@ -32,23 +32,44 @@ def _unique_labels(predictions) -> list[str]:
 def write_phdos(predictions, path: str | Path) -> Path:
     """``.csv``: column ``freq_cm1`` then one DOS column per structure. ``.json``: a list of records with
     grid, total and per-element partial DOS. Written atomically."""
+    columns = {label: p.dos for label, p in zip(_unique_labels(predictions), predictions)}
+    return _write_table(path, "freq_cm1", predictions[0].freq_cm1, columns, predictions)
+
+
+def _table_path(path: str | Path) -> Path:
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".json"):
+    if path.suffix.lower() not in (".csv", ".json"):
         raise InputError(str(path), "output must end in .csv or .json")
     if not path.parent.is_dir():
         raise InputError(str(path), "output folder does not exist")
-    if suffix == ".csv":
+    return path
+
+
+def _write_table(path: str | Path, grid_name: str, grid, columns: dict, predictions) -> Path:
+    """CSV: the grid then one column per entry of ``columns``; JSON: each prediction's ``to_dict()``."""
+    path = _table_path(path)
+    if path.suffix.lower() == ".csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(["freq_cm1", *_unique_labels(predictions)])
-        for i, freq in enumerate(predictions[0].freq_cm1):
-            writer.writerow([f"{freq:g}", *(f"{p.dos[i]:.6g}" for p in predictions)])
+        writer.writerow([grid_name, *columns])
+        for i, x in enumerate(grid):
+            writer.writerow([f"{x:.10g}", *(f"{v[i]:.6g}" for v in columns.values())])
         text = buffer.getvalue()
     else:
         text = json.dumps([p.to_dict() for p in predictions], indent=1) + "\n"
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
     return path
+
+
+def write_xas(predictions, path: str | Path) -> Path:
+    """``.csv``: column ``energy_ev``, then per structure its site average (``NAME``) and each
+    inequivalent site (``NAME:site<i>``, multiplicity in the JSON). ``.json``: one record per structure."""
+    columns = {}
+    for label, p in zip(_unique_labels(predictions), predictions):
+        columns[label] = p.mu
+        for index, mu in zip(p.site_indices, p.site_mu):
+            columns[f"{label}:site{index}"] = mu
+    return _write_table(path, "energy_ev", predictions[0].energy_ev, columns, predictions)
 
 
 def plot_phdos(predictions, path: str | Path) -> Path:
@@ -58,9 +79,7 @@ def plot_phdos(predictions, path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise InputError(str(path), "output folder does not exist")
+    path = _figure_path(path)
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
     for label, p in zip(_unique_labels(predictions), predictions):
         ax.plot(p.freq_cm1, p.dos, lw=2, label=f"{label} ({p.structure.composition.reduced_formula})")
@@ -74,11 +93,48 @@ def plot_phdos(predictions, path: str | Path) -> Path:
     secondary = ax.secondary_xaxis("top", functions=(lambda x: x / CM1_PER_MEV, lambda x: x * CM1_PER_MEV))
     secondary.set_xlabel("Energy (meV)")
     ax.legend(fontsize=7, frameon=False)
+    return _save_figure(fig, path)
+
+
+def _figure_path(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise InputError(str(path), "output folder does not exist")
+    return path
+
+
+def _save_figure(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     suffix = path.suffix.lstrip(".") or "png"
     atomic_write(path, lambda tmp: fig.savefig(tmp, format=suffix))
     plt.close(fig)
     return path
+
+
+def plot_xas(predictions, path: str | Path) -> Path:
+    """Site-averaged spectra; for a single structure also each inequivalent site (thin, with multiplicity)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = _figure_path(path)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    for label, p in zip(_unique_labels(predictions), predictions):
+        ax.plot(p.energy_ev, p.mu, lw=2, label=f"{label} ({p.structure.composition.reduced_formula}), average")
+    if len(predictions) == 1 and len(predictions[0].site_indices) > 1:
+        p = predictions[0]
+        for index, multiplicity, mu in zip(p.site_indices, p.multiplicities, p.site_mu):
+            ax.plot(p.energy_ev, mu, lw=1, ls="--", label=f"{p.element} site {index} (x{multiplicity})")
+    p = predictions[0]
+    ax.set_xlabel(f"Photon energy (eV, {p.element} {p.edge} edge, FEFF scale)")
+    ax.set_ylabel("Absorption μ (training-data units)")
+    ax.set_xlim(p.energy_ev[0], p.energy_ev[-1])
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7, frameon=False)
+    return _save_figure(fig, path)
 
 
 def summary_line(prediction) -> str:
@@ -87,3 +143,11 @@ def summary_line(prediction) -> str:
     mean = float((f * g).sum() / g.sum()) if g.sum() > 0 else float("nan")
     return (f"{prediction.name}: {prediction.structure.composition.reduced_formula}, {len(prediction.structure)} atoms, "
             f"peak {f[int(np.argmax(g))]:.0f} cm^-1, mean {mean:.0f} cm^-1, max {f[g > 0.01].max(initial=0):.0f} cm^-1")
+
+
+def xas_summary_line(prediction) -> str:
+    """One human line per structure: formula, absorbers, white-line energy."""
+    e, mu = prediction.energy_ev, prediction.mu
+    return (f"{prediction.name}: {prediction.structure.composition.reduced_formula}, "
+            f"{sum(prediction.multiplicities)} {prediction.element} absorbers in {len(prediction.site_indices)} "
+            f"inequivalent sites, {prediction.edge}-edge white line at {e[int(np.argmax(mu))]:.2f} eV")

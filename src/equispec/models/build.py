@@ -11,9 +11,9 @@ from ..data import keys
 from ..data.graphs import graph_index
 from ..errors import ConfigError
 from .backbone import EquivariantBackbone
-from .heads import PhononDosHead
+from .heads import PhononDosHead, SiteSpectrumHead
 
-__all__ = ["ModelHyperparameters", "SpectrumModel", "EnsembleModel", "ARCHITECTURES", "build_model"]
+__all__ = ["ModelHyperparameters", "SpectrumModel", "EnsembleModel", "ARCHITECTURES", "ARCHITECTURE_TASKS", "build_model"]
 
 
 @dataclass
@@ -35,6 +35,8 @@ class ModelHyperparameters:
     atom_sum_rule: bool = False
     dropout: float = 0.0  # in the readout MLP
     pretrained: Optional[str] = None  # frozen per-atom features, a key of data.pretrained.PRETRAINED_FEATURES
+    env_cutoff_ang: float = 6.0  # XAS: radius of the absorber's radial distribution (<= cutoff_ang)
+    output_scale: float = 1.0  # XAS: spectra in data units = MLP output * output_scale
 
     @classmethod
     def from_dict(cls, values: dict, source: str = "model") -> "ModelHyperparameters":
@@ -68,8 +70,9 @@ class EnsembleModel(torch.nn.Module):
     """Average of independently trained members that read the same graph and predict on the same grid
     (their architectures and hyper-parameters may differ otherwise).
 
-    Writes the mean prediction (re-normalised to a maximum of 1, like the data) to ``GRAPH_OUTPUT`` and
-    ``NODE_OUTPUT``, and the spread of the members to ``GRAPH_OUTPUT_STD``.
+    Writes the mean prediction to ``GRAPH_OUTPUT`` (and ``NODE_OUTPUT`` or ``SITE_OUTPUT``) and the spread
+    of the members to ``GRAPH_OUTPUT_STD`` (and ``SITE_OUTPUT_STD``). Phonon DOS means are re-normalised to a
+    maximum of 1, like the data; site spectra keep their absolute scale.
     """
 
     def __init__(self, members: list[SpectrumModel]):
@@ -83,10 +86,15 @@ class EnsembleModel(torch.nn.Module):
     def forward(self, data) -> dict:
         outs = [member(data) for member in self.members]
         graph = torch.stack([o[keys.GRAPH_OUTPUT] for o in outs])
+        out = dict(outs[0])
+        if keys.SITE_OUTPUT in out:
+            sites = torch.stack([o[keys.SITE_OUTPUT] for o in outs])
+            out[keys.SITE_OUTPUT], out[keys.SITE_OUTPUT_STD] = sites.mean(0), sites.std(0, unbiased=False)
+            out[keys.GRAPH_OUTPUT], out[keys.GRAPH_OUTPUT_STD] = graph.mean(0), graph.std(0, unbiased=False)
+            return out
         nodes = torch.stack([o[keys.NODE_OUTPUT] for o in outs]).mean(0)
         mean = graph.mean(0)
         scale = mean.amax(dim=1, keepdim=True).clamp_min(1e-8)
-        out = dict(outs[0])
         batch = graph_index(data, len(nodes), nodes)
         out[keys.GRAPH_OUTPUT] = mean / scale
         out[keys.NODE_OUTPUT] = nodes / scale[batch]
@@ -106,16 +114,32 @@ def _pretrained_dim(name: Optional[str]) -> int:
     return blocks * channels
 
 
+def _backbone(hp: ModelHyperparameters) -> EquivariantBackbone:
+    return EquivariantBackbone(hp.cutoff_ang, hp.num_layers, hp.mul, hp.lmax, hp.embed_dim, hp.num_radial,
+                               hp.radial_hidden, hp.avg_num_neighbors, hp.num_species_features,
+                               _pretrained_dim(hp.pretrained))
+
+
 def _phdos_gate_v1(hp: ModelHyperparameters) -> SpectrumModel:
-    backbone = EquivariantBackbone(hp.cutoff_ang, hp.num_layers, hp.mul, hp.lmax, hp.embed_dim, hp.num_radial,
-                                   hp.radial_hidden, hp.avg_num_neighbors, hp.num_species_features,
-                                   _pretrained_dim(hp.pretrained))
+    backbone = _backbone(hp)
     return SpectrumModel(backbone, PhononDosHead(backbone.irreps_out, hp.n_out, hp.readout_hidden, hp.gamma_aux,
-                                                     hp.atom_sum_rule, hp.dropout))
+                                                 hp.atom_sum_rule, hp.dropout))
+
+
+def _xas_site_v1(hp: ModelHyperparameters) -> SpectrumModel:
+    from ..data.xas import XAS_EDGES
+
+    if hp.env_cutoff_ang > hp.cutoff_ang:
+        raise ConfigError("model.env_cutoff_ang", f"{hp.env_cutoff_ang} Å exceeds the graph cutoff {hp.cutoff_ang} Å")
+    backbone = _backbone(hp)
+    return SpectrumModel(backbone, SiteSpectrumHead(backbone.irreps_out, hp.n_out, hp.readout_hidden, hp.env_cutoff_ang,
+                                                    len(XAS_EDGES), hp.dropout, hp.output_scale))
 
 
 #: Registry of architecture names stored in configs and ``model.json``.
-ARCHITECTURES = {"phdos_gate_v1": _phdos_gate_v1}
+ARCHITECTURES = {"phdos_gate_v1": _phdos_gate_v1, "xas_site_v1": _xas_site_v1}
+#: The task (kind of spectrum) each architecture predicts.
+ARCHITECTURE_TASKS = {"phdos_gate_v1": "phdos", "xas_site_v1": "xas"}
 
 
 def build_model(architecture: str, hyperparameters: ModelHyperparameters | dict) -> SpectrumModel:

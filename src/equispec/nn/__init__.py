@@ -1,9 +1,10 @@
 """Small e3nn modules; each states the irreps it reads and writes."""
 
 from .convolution import Convolution
+from .environment import RadialSpeciesDistribution
 from .embedding import AtomEmbedding, EdgeSphericalHarmonics, RadialBasis
 from .gate_block import GatedInteraction
 from .readout import AtomwiseReadout
 
 __all__ = ["AtomEmbedding", "AtomwiseReadout", "Convolution", "EdgeSphericalHarmonics", "GatedInteraction",
-           "RadialBasis"]
+           "RadialBasis", "RadialSpeciesDistribution"]

@@ -14,16 +14,19 @@ from ..models.build import ModelHyperparameters
 
 __all__ = ["DataConfig", "OptimConfig", "TrainerConfig", "TrainConfig", "load_config"]
 
-TASKS = ("phdos",)
+TASKS = ("phdos", "xas")
 
 
 @dataclass
 class DataConfig:
     """Where the labelled data live. Relative paths are taken from the current directory."""
 
-    csv: str = ""
+    csv: str = ""  # phdos: labelled CSV, with id lists for the splits
     train_ids: str = ""
     valid_ids: str = ""
+    folder: str = ""  # xas: site-spectrum folder (equispec or OmniXAS layout), with split names
+    train_split: str = "train"
+    valid_split: str = "val"
     limit_train: Optional[int] = None  # use only the first N training ids (quick runs, tests)
     limit_valid: Optional[int] = None
     feature_cache: Optional[str] = None  # .npz that keeps pretrained per-atom features between runs
@@ -116,7 +119,12 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
     if config.task not in TASKS:
         raise ConfigError("task", f"unknown task '{config.task}' (known: {', '.join(TASKS)})")
     ModelHyperparameters.from_dict(config.model, "model")  # validate keys early
-    for name in ("csv", "train_ids", "valid_ids"):
+    from ..models.build import ARCHITECTURE_TASKS
+
+    if ARCHITECTURE_TASKS.get(config.architecture, config.task) != config.task:
+        raise ConfigError("architecture", f"'{config.architecture}' predicts {ARCHITECTURE_TASKS[config.architecture]}, "
+                                          f"not task '{config.task}'")
+    for name in ("csv", "train_ids", "valid_ids") if config.task == "phdos" else ("folder",):
         if not getattr(config.data, name):
             raise ConfigError(f"data.{name}", "is required")
     if config.optim.scheduler not in ("cosine", "exponential", "plateau", "none"):

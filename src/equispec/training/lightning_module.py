@@ -26,9 +26,14 @@ class SpectrumTask(L.LightningModule):
 
     def _step(self, batch, stage: str) -> torch.Tensor:
         out = self.model(batch)
-        prediction = out[keys.GRAPH_OUTPUT]
-        target = batch[keys.TARGET]
-        error = prediction - target
+        if keys.SITE_OUTPUT in out:  # one spectrum per absorber, compared on the model's O(1) scale
+            prediction = out[keys.SITE_OUTPUT]
+            target = batch[keys.NODE_TARGET][out[keys.SITE_NODE]]
+            error = (prediction - target) / self.hparams["hyperparameters"].get("output_scale", 1.0)
+        else:
+            prediction = out[keys.GRAPH_OUTPUT]
+            target = batch[keys.TARGET]
+            error = prediction - target
         mse = error.pow(2).mean()
         mae = error.abs().mean()
         loss = mse if self.optim["loss"] == "mse" else mae

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import lightning as L
 import numpy as np
@@ -19,7 +21,8 @@ from ..data import keys
 from ..data.datasets import (build_graphs, gamma_spectrum, pretrained_features, read_gamma_frequencies, read_ids,
                              read_phdos_csv)
 from ..io.checkpoint import save_model_dir, sha256
-from ..metrics import spectrum_metrics
+from ..data.xas import dataset_graphs, read_xas_dataset
+from ..metrics import spectrum_metrics, xas_metrics
 from ..models.build import ModelHyperparameters, build_model
 from ..errors import ConfigError
 from .config import TrainConfig
@@ -29,24 +32,30 @@ __all__ = ["train"]
 
 PHDOS_SOURCE = ("Petretto et al., Sci. Data 5, 180065 (2018), DFPT phonons; 51-bin processing of "
                 "Chen et al., Adv. Sci. 8, 2004214 (2021)")
+XAS_SOURCE = ("Kharel et al., arXiv:2409.19552 (OmniXAS), FEFF9 site spectra computed with Lightshow "
+              "(Carbone et al., J. Open Source Softw. 8, 5182 (2023))")
 
 
 def _average_neighbors(graphs: list) -> float:
     return float(np.mean([g.edge_index.shape[1] / g.num_nodes for g in graphs]))
 
 
-def train(config: TrainConfig) -> Path:
-    """Train, keep the best epoch by valid loss and export it to ``{output_dir}/model``.
+@dataclass
+class PreparedData:
+    """What a task hands the common training loop."""
 
-    Returns the exported model directory.
-    """
-    started = time.time()
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-    L.seed_everything(config.trainer.seed, workers=True)
+    train_graphs: list
+    valid_graphs: list
+    train_features: list | None  # per-structure pretrained features, for the embedding's statistics
+    output_offset: np.ndarray | None  # a head's starting point (mean training spectrum), where it has one
+    n_out: int
+    metadata: dict  # extra model.json fields (grid, elements, ...)
+    provenance: dict  # data files and their hashes
+    score: Callable  # (model, hyperparameters, metadata) -> valid metrics dict
 
-    data = config.data
+
+def _phdos_data(config: TrainConfig, hyper: ModelHyperparameters) -> PreparedData:
+    data, progress = config.data, config.trainer.progress_bar
     table = read_phdos_csv(data.csv)
     if table.dos is None:
         raise ConfigError("data.csv", f"{data.csv} has no phdos labels")
@@ -54,9 +63,6 @@ def train(config: TrainConfig) -> Path:
     valid_ids = read_ids(data.valid_ids)[: data.limit_valid]
     train_table = table.subset(train_ids, data.train_ids)
     valid_table = table.subset(valid_ids, data.valid_ids)
-
-    hyper = ModelHyperparameters.from_dict({**config.model, "n_out": len(table.freq_cm1)}, "model")
-    progress = config.trainer.progress_bar
     extra = {}
     if data.gamma_json:
         hyper.gamma_aux = True
@@ -74,26 +80,104 @@ def train(config: TrainConfig) -> Path:
                                 extra, train_features)
     valid_graphs = build_graphs(valid_table.structures, hyper.cutoff_ang, valid_table.ids, valid_table.dos, progress,
                                 pretrained=valid_features)
+    elements = sorted({el.symbol for s in train_table.structures for el in s.composition.elements})
+
+    def score(model, hyperparameters: dict, metadata: dict) -> dict:
+        from ..api import PhononDosPredictor
+
+        predictions, _ = PhononDosPredictor(model, {**metadata, "hyperparameters": hyperparameters}).predict_graphs(
+            valid_graphs)
+        return spectrum_metrics(table.freq_cm1, valid_table.dos, predictions)
+
+    provenance = {"source": PHDOS_SOURCE, "csv": str(data.csv), "csv_sha256": sha256(data.csv),
+                  "train_ids": str(data.train_ids), "train_ids_sha256": sha256(data.train_ids),
+                  "valid_ids": str(data.valid_ids), "valid_ids_sha256": sha256(data.valid_ids),
+                  "n_train": len(train_ids), "n_valid": len(valid_ids)}
+    return PreparedData(train_graphs, valid_graphs, train_features, None, len(table.freq_cm1),
+                        {"freq_cm1": table.freq_cm1.tolist(), "elements": elements}, provenance, score)
+
+
+def _xas_data(config: TrainConfig, hyper: ModelHyperparameters) -> PreparedData:
+    data, progress = config.data, config.trainer.progress_bar
+    dataset = read_xas_dataset(data.folder)
+    train_set = _first_materials(dataset.split_rows(data.train_split), data.limit_train)
+    valid_set = _first_materials(dataset.split_rows(data.valid_split), data.limit_valid)
+    for part, split in ((train_set, data.train_split), (valid_set, data.valid_split)):
+        if np.isnan(part.spectrum).any():
+            raise ConfigError("data.folder", f"split {split!r} of {data.folder} has withheld (NaN) spectra")
+    absorbers = sorted(set(zip(train_set.absorbing_element, train_set.edge)))
+    train_graphs = dataset_graphs(train_set, hyper.cutoff_ang, hyper.pretrained, data.feature_cache, progress)
+    valid_graphs = dataset_graphs(valid_set, hyper.cutoff_ang, hyper.pretrained, data.feature_cache, progress)
+    train_features = [g[keys.NODE_PRETRAINED].numpy() for g in train_graphs] if hyper.pretrained else None
+    elements = sorted({el.symbol for m in train_set.materials() for el in train_set.structure(m).composition.elements})
+    train_mean = train_set.spectrum.mean(axis=0)
+
+    def score(model, hyperparameters: dict, metadata: dict) -> dict:
+        from ..api import XasPredictor
+
+        predictor = XasPredictor(model, {**metadata, "hyperparameters": hyperparameters})
+        sites = predictor.predict_site_graphs(valid_graphs)
+        targets = np.concatenate([g[keys.NODE_TARGET][g[keys.ABSORBER_MASK]].numpy() for g in valid_graphs])
+        return xas_metrics(targets, sites, train_mean)
+
+    provenance = {"source": XAS_SOURCE, "folder": str(data.folder), "train_split": data.train_split,
+                  "valid_split": data.valid_split, "n_train": len(train_set), "n_valid": len(valid_set)}
+    metadata = {"energy_ev": dataset.energy_ev.tolist(), "elements": elements,
+                "absorbers": [{"element": el, "edge": edge} for el, edge in absorbers],
+                "train_mean_spectrum": train_mean.tolist()}
+    return PreparedData(train_graphs, valid_graphs, train_features, train_mean, len(dataset.energy_ev), metadata,
+                        provenance, score)
+
+
+def _first_materials(dataset, limit: int | None):
+    """The sites of the first ``limit`` materials (all with ``None``): quick runs keep whole structures."""
+    if limit is None:
+        return dataset
+    keep = set(dataset.materials()[:limit])
+    return dataset.select(np.isin(dataset.material_id, list(keep)))
+
+
+TASK_DATA = {"phdos": _phdos_data, "xas": _xas_data}
+
+
+def train(config: TrainConfig) -> Path:
+    """Train, keep the best epoch by valid loss and export it to ``{output_dir}/model``.
+
+    Returns the exported model directory.
+    """
+    started = time.time()
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    L.seed_everything(config.trainer.seed, workers=True)
+
+    hyper = ModelHyperparameters.from_dict(config.model, "model")
+    prepared = TASK_DATA[config.task](config, hyper)
+    hyper.n_out = prepared.n_out
     if "avg_num_neighbors" not in config.model:
-        hyper.avg_num_neighbors = round(_average_neighbors(train_graphs), 4)
+        hyper.avg_num_neighbors = round(_average_neighbors(prepared.train_graphs), 4)
 
     module = SpectrumTask(config.architecture, hyper.to_dict(), dataclasses.asdict(config.optim))
-    if train_features is not None:
+    if prepared.train_features is not None:
         module.model.backbone.embedding.set_pretrained_statistics(
-            torch.as_tensor(np.concatenate(train_features), dtype=torch.get_default_dtype()))
-    datamodule = GraphDataModule(train_graphs, valid_graphs, config.optim.batch_size, config.trainer.num_workers)
+            torch.as_tensor(np.concatenate(prepared.train_features), dtype=torch.get_default_dtype()))
+    if prepared.output_offset is not None:
+        module.model.head.set_offset(torch.as_tensor(prepared.output_offset, dtype=torch.get_default_dtype()))
+    datamodule = GraphDataModule(prepared.train_graphs, prepared.valid_graphs, config.optim.batch_size,
+                                 config.trainer.num_workers)
     best = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="valid/loss", mode="min",
                            save_last=True)
     callbacks = [best, LearningRateMonitor(logging_interval="epoch")]
     if config.optim.ema_decay:
         callbacks.append(EMAWeightAveraging(decay=config.optim.ema_decay))
-    if progress:
+    if config.trainer.progress_bar:
         callbacks.append(TQDMProgressBar(refresh_rate=10))
     trainer = L.Trainer(
         accelerator=config.trainer.accelerator, devices=config.trainer.devices, num_nodes=config.trainer.num_nodes,
         precision=config.trainer.precision, max_epochs=config.optim.max_epochs,
         gradient_clip_val=config.trainer.gradient_clip_val, logger=CSVLogger(out, name="logs", version=""),
-        callbacks=callbacks, enable_progress_bar=progress, enable_model_summary=False, log_every_n_steps=10,
+        callbacks=callbacks, enable_progress_bar=config.trainer.progress_bar, enable_model_summary=False,
+        log_every_n_steps=10,
     )
     trainer.fit(module, datamodule=datamodule)
     if not trainer.is_global_zero:
@@ -105,25 +189,15 @@ def train(config: TrainConfig) -> Path:
     model.load_state_dict(state, strict=True)
     model.eval()
 
-    from ..api import PhononDosPredictor
-
-    elements = sorted({el.symbol for s in train_table.structures for el in s.composition.elements})
-    info = {"freq_cm1": table.freq_cm1.tolist(), "hyperparameters": hyper.to_dict(), "elements": elements}
-    predictions, _ = PhononDosPredictor(model, info).predict_graphs(valid_graphs)
-    valid_metrics = spectrum_metrics(table.freq_cm1, valid_table.dos, predictions)
+    valid_metrics = prepared.score(model, hyper.to_dict(), prepared.metadata)
     provenance = {
-        "source": PHDOS_SOURCE,
-        "data": {"csv": str(data.csv), "csv_sha256": sha256(data.csv),
-                 "train_ids": str(data.train_ids), "train_ids_sha256": sha256(data.train_ids),
-                 "valid_ids": str(data.valid_ids), "valid_ids_sha256": sha256(data.valid_ids),
-                 "n_train": len(train_ids), "n_valid": len(valid_ids)},
+        "data": prepared.provenance,
         "config": config.to_dict(),
         "best_epoch": int(checkpoint.get("epoch", -1)),
         "train_seconds": round(time.time() - started, 1),
         "device": str(trainer.strategy.root_device),
     }
     directory = save_model_dir(model, out / "model", config.architecture, hyper.to_dict(), task=config.task,
-                               freq_cm1=table.freq_cm1.tolist(), elements=elements, valid_metrics=valid_metrics,
-                               provenance=provenance)
+                               **prepared.metadata, valid_metrics=valid_metrics, provenance=provenance)
     (out / "valid_metrics.json").write_text(json.dumps(valid_metrics, indent=2) + "\n")
     return directory

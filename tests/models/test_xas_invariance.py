@@ -1,0 +1,111 @@
+"""A site spectrum belongs to one absorbing atom: it must not depend on orientation (incl. inversion),
+origin, the order of the other atoms or the cell, and it must follow its absorber under permutation."""
+
+import numpy as np
+import pytest
+import torch
+from e3nn import o3
+from pymatgen.core import Lattice, Structure
+
+from equispec.data import keys
+from equispec.data.datasets import pretrained_features
+from equispec.data.xas import absorbing_sites, site_graphs
+from equispec.models import build_model
+from tests.conftest import TOLERANCE
+
+CUTOFF = 5.0
+
+VARIANTS = {
+    "gated": {"num_layers": 2},
+    "readout-only": {"num_layers": 0},
+    "pretrained": {"num_layers": 1, "pretrained": "sevennet-0"},  # SevenNet runs in float32
+}
+
+
+@pytest.fixture(params=list(VARIANTS))
+def model(float64, request):
+    torch.manual_seed(0)
+    hp = dict(cutoff_ang=CUTOFF, env_cutoff_ang=4.5, mul=8, lmax=2, embed_dim=16, num_radial=8, radial_hidden=16,
+              readout_hidden=16, n_out=141, avg_num_neighbors=20.0, **VARIANTS[request.param])
+    model = build_model("xas_site_v1", hp).eval()
+    model.tolerance = TOLERANCE[torch.float32 if "pretrained" in VARIANTS[request.param] else torch.float64]
+    return model
+
+
+@pytest.fixture
+def crystal():
+    """A low-symmetry Cu oxide with two Cu atoms in different environments."""
+    rng = np.random.default_rng(3)
+    lattice = Lattice.from_parameters(4.3, 4.9, 5.6, 83, 97, 104)
+    return Structure(lattice, ["Cu", "Cu", "O", "O", "La"], rng.uniform(0, 1, size=(5, 3)))
+
+
+def site_spectra(model, structure, sites=(0, 1), weights=None):
+    pretrained = model.backbone.embedding.pretrained_dim and pretrained_features([structure], "sevennet-0",
+                                                                                 progress=False)
+    graph = site_graphs([structure], ["crystal"], [list(sites)], "K", CUTOFF, weights=weights,
+                        pretrained=pretrained or None, progress=False)[0]
+    with torch.no_grad():
+        out = model(graph)
+    return out[keys.SITE_OUTPUT], out[keys.GRAPH_OUTPUT][0]
+
+
+def rotate(structure, matrix):
+    return Structure(Lattice(structure.lattice.matrix @ matrix.T), structure.species, structure.frac_coords)
+
+
+def test_one_distinct_spectrum_per_absorber(model, crystal):
+    spectra, _ = site_spectra(model, crystal)
+    assert spectra.shape == (2, 141)
+    assert (spectra[0] - spectra[1]).abs().max() > 1e-6  # different sites, different spectra
+    assert spectra.std(dim=1).min() > 1e-6
+
+
+@pytest.mark.parametrize("parity", [1, -1])
+def test_rotation_and_inversion(model, crystal, parity):
+    spectra, _ = site_spectra(model, crystal)
+    for _ in range(3):
+        rotated, _ = site_spectra(model, rotate(crystal, (parity * o3.rand_matrix()).numpy()))
+        assert (rotated - spectra).abs().max() < model.tolerance * spectra.abs().max()
+
+
+def test_translation_and_supercell(model, crystal):
+    spectra, _ = site_spectra(model, crystal)
+    shifted = crystal.copy()
+    shifted.translate_sites(list(range(len(crystal))), [0.31, -0.17, 0.42], frac_coords=True, to_unit_cell=False)
+    moved, _ = site_spectra(model, shifted)
+    assert (moved - spectra).abs().max() < model.tolerance * spectra.abs().max()
+    supercell = crystal.make_supercell([2, 1, 1], in_place=False)
+    cu = [i for i, site in enumerate(supercell) if site.specie.symbol == "Cu"]
+    bigger, _ = site_spectra(model, supercell, cu)
+    for i, index in enumerate(cu):  # each supercell Cu is an image of original Cu 0 or 1
+        frac = crystal.lattice.get_fractional_coords(supercell[index].coords)
+        offsets = (crystal.frac_coords[:2] - frac + 0.5) % 1.0 - 0.5
+        original = int(np.argmin(np.abs(offsets).max(axis=1)))
+        assert (bigger[i] - spectra[original]).abs().max() < model.tolerance * spectra.abs().max()
+
+
+def test_permutation_that_keeps_the_absorber(model, crystal):
+    spectra, _ = site_spectra(model, crystal)
+    order = [4, 2, 1, 3, 0]  # absorbers end up at 4 (was 0) and 2 (was 1)
+    permuted = Structure(crystal.lattice, [crystal.species[i] for i in order], crystal.frac_coords[order])
+    moved, _ = site_spectra(model, permuted, sites=(4, 2))  # outputs come in node order: old 1, then old 0
+    assert (moved - spectra.flip(0)).abs().max() < model.tolerance * spectra.abs().max()
+
+
+def test_weighted_graph_output_is_the_weighted_site_average(model, crystal):
+    spectra, average = site_spectra(model, crystal, weights=[[3.0, 1.0]])
+    torch.testing.assert_close(average, (3 * spectra[0] + spectra[1]) / 4)
+
+
+def test_multiplicity_average_equals_average_over_all_absorbers(model):
+    """Predicting each orbit once and weighting by its size gives the plain mean over every Cu atom."""
+    # Cu on Wyckoff 1a (one atom) and 2e (two atoms): two orbits of different size
+    structure = Structure.from_spacegroup("P4/mmm", Lattice.tetragonal(3.9, 4.4), ["Cu", "Cu", "O", "Ba"],
+                                          [[0, 0, 0], [0, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0.5, 0.5]])
+    cu = [i for i, site in enumerate(structure) if site.specie.symbol == "Cu"]
+    representatives, multiplicities = absorbing_sites(structure, "Cu")
+    assert sorted(multiplicities) == [1, 2] and sum(multiplicities) == len(cu) == 3
+    every, _ = site_spectra(model, structure, cu)
+    _, weighted = site_spectra(model, structure, representatives, weights=[multiplicities])
+    assert (weighted - every.mean(0)).abs().max() < model.tolerance * every.abs().max()
