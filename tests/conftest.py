@@ -28,3 +28,11 @@ def phdos_csv():
     if not path.is_file():
         pytest.fail(f"shared data missing: {path} (set EQUISPEC_SHARED_DATA)")
     return path
+XAS_CU = SHARED_DATA / "xas" / "omnixas_cu_feff"
+
+
+@pytest.fixture(scope="session")
+def xas_cu_folder():
+    if not (XAS_CU / "cu_k_feff_spectra.npz").is_file():
+        pytest.fail(f"shared data missing: {XAS_CU} (set EQUISPEC_SHARED_DATA)")
+    return XAS_CU

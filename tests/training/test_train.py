@@ -70,3 +70,25 @@ def test_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="not valid YAML"):
         config.write_text("a: [1, 2\n")
         load_config(config)
+
+
+def test_short_xas_training_run_learns_and_exports(tmp_path, xas_cu_folder):
+    config = load_config(ROOT / "configs" / "xas_cu_k.yaml", [
+        "data.limit_train=40", "data.limit_valid=10", "optim.max_epochs=8", "optim.batch_size=8",
+        "optim.warmup_epochs=0", "optim.lr=0.003", "optim.ema_decay=null", "model.pretrained=null",
+        "model.mul=8", "model.embed_dim=32", "model.readout_hidden=64", "model.dropout=0.0",
+        "trainer.progress_bar=false", "trainer.accelerator=cpu",
+    ])
+    config.data.folder = str(xas_cu_folder)
+    config.output_dir = str(tmp_path / "run")
+    directory = train(config)
+
+    with open(tmp_path / "run" / "logs" / "metrics.csv") as handle:
+        losses = [float(r["train/loss"]) for r in csv.DictReader(handle) if r.get("train/loss")]
+    assert len(losses) == 8 and losses[-1] < 0.5 * losses[0]
+
+    predictor = load_model(directory)
+    assert predictor.element == "Cu" and predictor.edge == "K" and len(predictor.energy_ev) == 141
+    metrics = predictor.info["valid_metrics"]
+    assert set(metrics) == {"n", "mse", "median_mse", "baseline_median_mse", "eta"} and metrics["n"] >= 10
+    assert metrics["eta"] > 0.5  # starts from the training mean (eta ~ 1), must not have diverged
