@@ -111,6 +111,7 @@ class SiteSpectrumHead(torch.nn.Module):
         edge_index = data[keys.EDGE_INDEX]
         to_site = data[keys.ABSORBER_MASK][edge_index[1]]
         environment = self.environment(out[keys.EDGE_LENGTHS][to_site], edge_index[:, to_site], z, num_nodes)[sites]
+        environment = torch.log1p(environment)  # neighbour counts span orders of magnitude across the radial grid
         batch = graph_index(data, num_nodes, features)
         h = (self.site(features[sites]) + self.environment_projection(environment) + self.absorber(z[sites])
              + self.edge(data[keys.ABSORPTION_EDGE][batch[sites]]))
