@@ -64,7 +64,7 @@ def normalize_xas(energy_ev, mu, e0_ev: float | None = None, pre_ev: tuple[float
         energy_ev, mu: (n,) spectrum.
         e0_ev: edge energy; ``None`` finds it with :func:`find_e0`.
         pre_ev: pre-edge fit range relative to E0 (eV). ``None``: from the first point (at most 200 eV
-            below E0) to half way to E0, as Larch chooses by default. With fewer than 3 points in it
+            below E0) to half way to E0 (as Larch chooses by default) but no closer than 30 eV. With fewer than 3 points in it
             (XANES-only data) the first value is used as a constant background.
         post_ev: post-edge fit range relative to E0 (eV). ``None``: 25 eV above E0 to the end. A quadratic
             when the range spans more than 50 eV, else a line; with fewer than 5 points, or a scan that
@@ -79,7 +79,7 @@ def normalize_xas(energy_ev, mu, e0_ev: float | None = None, pre_ev: tuple[float
     rel = energy_ev - e0
     if pre_ev is None:
         start = max(float(rel[0]), -200.0)
-        pre_ev = (start, start / 2.0)
+        pre_ev = (start, min(start / 2.0, -30.0))  # stay clear of pre-edge peaks
     if post_ev is None:
         post_ev = (25.0, float(rel[-1]))
     pre = (rel >= pre_ev[0]) & (rel <= pre_ev[1])
