@@ -28,7 +28,7 @@ from ..errors import InputError
 from ..io.units import CM1_PER_MEV, MEV_PER_THZ
 from .phonon_processing import broaden_dos, neutron_weighted_dos
 from .readers import MeasuredDos, MeasuredXas, read_measured_dos, read_measured_xas
-from .scores import HIGHER_IS_BETTER, SCORE_KEYS, score_spectra
+from .scores import HIGHER_IS_BETTER, SCORE_KEYS, cosine, score_spectra
 from .xas_processing import core_hole_fwhm_ev, find_e0, gaussian_broaden, lorentzian_broaden, normalize_xas
 
 __all__ = ["Comparison", "compare", "identify", "compare_spectra", "compare_xas", "compare_phdos", "is_xas",
@@ -155,8 +155,10 @@ def compare_xas(predicted, measured: MeasuredXas, window_ev: float = 35.0, core_
         return inside, m, p * scale, scale
 
     def objective(shift: float) -> float:
+        # shape only (1 - cosine): scale-free, so a window slid onto the flat pre-edge cannot win by
+        # scaling the prediction to zero, as a least-squares fit with a free scale would
         result = evaluate(shift)
-        return np.inf if result is None else float(np.mean((result[1] - result[2]) ** 2))
+        return np.inf if result is None else 1.0 - cosine(result[1], result[2])
 
     e0_pred = find_e0(pred_grid, pred)
     guess = norm.e0_ev - e0_pred
