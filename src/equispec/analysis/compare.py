@@ -102,6 +102,22 @@ def _area_scale(measured: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.sum(measured)) / total if total != 0 else 1.0
 
 
+#: The onset of absorption: where a spectrum first reaches this fraction of its rise (see ``_onset_ev``).
+ONSET_FRACTION = 0.05
+#: The window starts this far below the onset, to keep the foot of the edge.
+ONSET_MARGIN_EV = 5.0
+
+
+def _onset_ev(energy: np.ndarray, mu: np.ndarray) -> float:
+    """Start of the compared window: ``ONSET_MARGIN_EV`` before mu first rises by ``ONSET_FRACTION`` of the
+    way from its first value to its mean over the last tenth, and no earlier than the first energy. A
+    prediction on a grid that starts at the edge (OmniXAS) starts its window at its first point."""
+    base, top = float(mu[0]), float(np.mean(mu[-max(2, len(mu) // 10):]))
+    rising = np.flatnonzero(mu - base >= ONSET_FRACTION * (top - base)) if top > base else np.array([0])
+    onset = float(energy[rising[0]]) if len(rising) else float(energy[0])
+    return max(float(energy[0]), onset - ONSET_MARGIN_EV)
+
+
 def compare_xas(predicted, measured: MeasuredXas, window_ev: float = 35.0, core_hole_ev: float | None = None,
                 resolution_ev: float = 0.0, max_shift_ev: float = 20.0, shift_ev: float | None = None,
                 step_ev: float = 0.1, name: str | None = None) -> Comparison:
@@ -110,7 +126,8 @@ def compare_xas(predicted, measured: MeasuredXas, window_ev: float = 35.0, core_
     Args:
         predicted: pymatgen ``XAS`` (energies in eV, any absolute scale) or an object with ``.average``.
         measured: a :class:`MeasuredXas` (raw or normalised mu).
-        window_ev: width of the compared window (eV), from the onset of the predicted spectrum.
+        window_ev: width of the compared window (eV), from the onset of the predicted spectrum (a few eV
+            before it first rises; see ``_onset_ev``).
         core_hole_ev: Lorentzian FWHM (eV) applied to the prediction; ``None`` takes the tabulated
             core-hole width of the absorbing element and edge (xraydb); 0 for none (a calculation that
             already includes it, or HERFD data).
@@ -142,8 +159,9 @@ def compare_xas(predicted, measured: MeasuredXas, window_ev: float = 35.0, core_
     norm = normalize_xas(measured.energy_ev, measured.mu, name=measured.name)
     meas_e, meas_mu = norm.energy_ev, norm.mu
     # the window lives on the prediction's grid, from its onset; the measurement is read at grid + shift
-    window = pred_grid[pred_grid <= pred_grid[0] + window_ev + 1e-9]
-    window_pred = pred[: len(window)]
+    onset = _onset_ev(pred_grid, pred)
+    in_window = (pred_grid >= onset - 1e-9) & (pred_grid <= onset + window_ev + 1e-9)
+    window, window_pred = pred_grid[in_window], pred[in_window]
 
     def evaluate(shift: float):
         inside = (window + shift >= meas_e[0]) & (window + shift <= meas_e[-1])
@@ -178,7 +196,8 @@ def compare_xas(predicted, measured: MeasuredXas, window_ev: float = 35.0, core_
     inside, m, p, scale = result
     grid = window[inside] + shift_ev
     details = {"e0_measured_ev": norm.e0_ev, "e0_predicted_ev": e0_pred, "edge_step": norm.edge_step,
-               "core_hole_ev": core_hole_ev, "resolution_ev": resolution_ev, "window_ev": [grid[0], grid[-1]],
+               "core_hole_ev": core_hole_ev, "resolution_ev": resolution_ev,
+               "window_ev": [float(grid[0]), float(grid[-1])],
                "scale": scale}
     return Comparison("xas", name, measured.name, "eV", grid, m, p, score_spectra(grid, m, p), shift_ev, details)
 
