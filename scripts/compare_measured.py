@@ -89,14 +89,19 @@ def main(argv=None) -> int:
             for file, truth in CU_MEASURED.items():
                 if truth not in {Path(c).stem for c in candidates}:
                     continue
-                for rank_by in ("cosine", "mse"):
-                    ranked = identify(data / "measured" / "xas" / "larch_athena_extracted" / file, candidates, model,
-                                      rank_by=rank_by, core_hole_ev=0.0)
+                measured = data / "measured" / "xas" / "larch_athena_extracted" / file
+                # calibration: the other standard whose phase is among the candidates (same beamline and session)
+                others = [(m, (str(folder / f"{m}.POSCAR"), data / "measured" / "xas" / "larch_athena_extracted" / f))
+                          for f, m in CU_MEASURED.items() if f != file and m in {Path(c).stem for c in candidates}]
+                modes = [("per-candidate", {"shift_mode": "per-candidate"}), ("common fit", {})]
+                modes += [(f"calibrated on measured {m}", {"calibration": o}) for m, o in others]
+                for mode, extra in modes:
+                    ranked = identify(measured, candidates, model, rank_by="cosine", **extra)
                     names = [Path(c.name).stem for c in ranked]
                     best = ranked[names.index(truth)]
                     row(f"Cu K {file.split('__')[-1][8:-8]}, {label}",
-                        f"rank of {truth} by {rank_by}: {names.index(truth) + 1}/{len(names)} (first: {names[0]})",
-                        fmt(best))
+                        f"{mode}: rank of {truth} by cosine {names.index(truth) + 1}/{len(names)} (first: {names[0]}"
+                        f" {ranked[0].scores['cosine']:.4f})", fmt(best))
     return 0
 
 

@@ -6,10 +6,13 @@ a bare ``XAS`` or ``PhononDos`` works too. Both spectra are processed as an inst
 scored on one grid in the measurement's energy scale:
 
 - XAS: the measurement is normalised to unit edge step (pre/post-edge lines, E0 at max dmu/dE); the
-  prediction is broadened by the core-hole width (Lorentzian, tabulated by xraydb) and an optional
-  experimental resolution (Gaussian), shifted rigidly by the energy shift that fits best (FEFF energies
-  are not calibrated to experiment), and scaled to the measurement's area over the window, which starts
-  at the onset of the predicted spectrum and spans ``window_ev``.
+  prediction is divided by its own edge step when it states one (``edge_step``), else scaled to the
+  measurement's area; it can be broadened by a core-hole width (Lorentzian; off by default, as FEFF
+  spectra include it) and an experimental resolution (Gaussian), and is shifted rigidly in energy (FEFF
+  energies are not calibrated to experiment). ``compare`` fits that shift; ``identify`` uses ONE shift
+  for all candidates (given, calibrated on a standard, or fitted to all together), so that chemical
+  shifts between candidates stay in the comparison. The whole predicted range that the measurement
+  covers is compared unless ``window_ev`` asks for a window from the onset.
 - Phonon DOS: the prediction is converted to meV, neutron-weighted (``sigma_scatt/M`` per element on the
   per-element partial DOS), broadened by the instrument resolution and scaled to the measurement's area
   on their common energy range.
@@ -31,7 +34,7 @@ from .readers import MeasuredDos, MeasuredXas, read_measured_dos, read_measured_
 from .scores import HIGHER_IS_BETTER, SCORE_KEYS, cosine, score_spectra
 from .xas_processing import core_hole_fwhm_ev, find_e0, gaussian_broaden, lorentzian_broaden, normalize_xas
 
-__all__ = ["Comparison", "compare", "identify", "compare_spectra", "compare_xas", "compare_phdos", "is_xas",
+__all__ = ["Comparison", "compare", "identify", "calibrate_shift", "XAS_SHIFT_MODES", "compare_spectra", "compare_xas", "compare_phdos", "is_xas",
            "candidate_files", "plot_comparison"]
 
 #: Fewest points of the common grid a comparison may rest on.
@@ -109,97 +112,145 @@ ONSET_MARGIN_EV = 5.0
 
 
 def _onset_ev(energy: np.ndarray, mu: np.ndarray) -> float:
-    """Start of the compared window: ``ONSET_MARGIN_EV`` before mu first rises by ``ONSET_FRACTION`` of the
-    way from its first value to its mean over the last tenth, and no earlier than the first energy. A
-    prediction on a grid that starts at the edge (OmniXAS) starts its window at its first point."""
+    """Start of a window of given width: ``ONSET_MARGIN_EV`` before mu first rises by ``ONSET_FRACTION`` of
+    the way from its first value to its mean over the last tenth, and no earlier than the first energy."""
     base, top = float(mu[0]), float(np.mean(mu[-max(2, len(mu) // 10):]))
     rising = np.flatnonzero(mu - base >= ONSET_FRACTION * (top - base)) if top > base else np.array([0])
     onset = float(energy[rising[0]]) if len(rising) else float(energy[0])
     return max(float(energy[0]), onset - ONSET_MARGIN_EV)
 
 
-def compare_xas(predicted, measured: MeasuredXas, window_ev: float = 35.0, core_hole_ev: float | None = None,
+def _edge_step_of(predicted) -> float | None:
+    """The edge step of a prediction in its own unit, when it says (``edge_step`` on the prediction or on
+    its spectrum): dividing by it puts the prediction on the measurement's unit-edge-step scale."""
+    for holder in (predicted, getattr(predicted, "average", None)):
+        step = getattr(holder, "edge_step", None)
+        if step is not None and np.isfinite(step) and step > 0:
+            return float(step)
+    return None
+
+
+class _XasPair:
+    """One processed prediction next to one normalised measurement; evaluates any rigid shift."""
+
+    def __init__(self, predicted, measured: MeasuredXas, window_ev, core_hole_ev, resolution_ev, step_ev, name,
+                 norm=None):
+        spectrum = predicted.average if hasattr(predicted, "average") else predicted
+        self.name = name or _prediction_name(predicted)
+        self.measured = measured
+        element = str(getattr(spectrum, "absorbing_element", "") or "")
+        edge = str(getattr(spectrum, "edge", "K") or "K")
+        if measured.element and element and measured.element != element:
+            raise InputError(measured.name, f"measured {measured.element} {measured.edge or ''} edge cannot be "
+                                            f"compared with a predicted {element} {edge} edge")
+        if measured.edge and edge and measured.edge.upper() != edge.upper():
+            raise InputError(measured.name, f"measured {measured.edge} edge, predicted {edge} edge")
+        energy, mu = np.asarray(spectrum.x, float), np.asarray(spectrum.y, float)
+        if core_hole_ev is None:
+            core_hole_ev = core_hole_fwhm_ev(element, edge) if element else 0.0
+        self.core_hole_ev, self.resolution_ev, self.step_ev = core_hole_ev, resolution_ev, step_ev
+        self.edge_step = _edge_step_of(predicted)
+        grid = np.arange(energy[0], energy[-1] + step_ev / 2, step_ev)
+        pred = np.interp(grid, energy, mu)
+        pred = lorentzian_broaden(grid, pred, core_hole_ev)
+        pred = gaussian_broaden(grid, pred, resolution_ev)
+        if self.edge_step is not None:
+            pred = pred / self.edge_step
+        self.norm = norm if norm is not None else normalize_xas(measured.energy_ev, measured.mu, name=measured.name)
+        if window_ev is None:  # the whole predicted range (where the measurement covers it)
+            inside = np.ones(len(grid), bool)
+        else:
+            onset = _onset_ev(grid, pred)
+            inside = (grid >= onset - 1e-9) & (grid <= onset + window_ev + 1e-9)
+        self.window, self.window_pred = grid[inside], pred[inside]
+        self.e0_pred = find_e0(grid, pred)
+        self.guess = self.norm.e0_ev - self.e0_pred
+
+    def evaluate(self, shift: float):
+        """(inside, measured, predicted, scale) at ``shift``; None when the measurement covers under half
+        of the window (or fewer than ``_MIN_OVERLAP_POINTS``)."""
+        meas_e = self.norm.energy_ev
+        inside = (self.window + shift >= meas_e[0]) & (self.window + shift <= meas_e[-1])
+        if inside.sum() < max(_MIN_OVERLAP_POINTS, len(self.window) // 2):
+            return None
+        m = np.interp(self.window[inside] + shift, meas_e, self.norm.mu)
+        p = self.window_pred[inside]
+        scale = 1.0 if self.edge_step is not None else _area_scale(m, p)
+        return inside, m, p * scale, scale
+
+    def loss(self, shift: float) -> float:
+        """1 - cosine: shape only, so a window slid onto the flat pre-edge cannot win by scaling the
+        prediction to zero, as a least-squares fit with a free scale would."""
+        result = self.evaluate(shift)
+        return np.inf if result is None else 1.0 - cosine(result[1], result[2])
+
+    def comparison(self, shift: float, shift_source: str) -> Comparison:
+        result = self.evaluate(shift)
+        if result is None:
+            raise InputError(self.measured.name, f"with a shift of {shift:g} eV the measurement covers under half "
+                                                 f"of the predicted range of {self.name}")
+        inside, m, p, scale = result
+        grid = self.window[inside] + shift
+        details = {"e0_measured_ev": self.norm.e0_ev, "e0_predicted_ev": self.e0_pred,
+                   "edge_step": self.norm.edge_step, "core_hole_ev": self.core_hole_ev,
+                   "resolution_ev": self.resolution_ev, "window_ev": [float(grid[0]), float(grid[-1])],
+                   "normalisation": "edge step" if self.edge_step is not None else "area",
+                   "scale": scale, "shift": shift_source}
+        return Comparison("xas", self.name, self.measured.name, "eV", grid, m, p, score_spectra(grid, m, p),
+                          float(shift), details)
+
+
+def _fit_shift(pairs: list, measured_name: str, max_shift_ev: float, step_ev: float) -> float:
+    """The one rigid shift at which the best-fitting of ``pairs`` fits best (smallest 1 - cosine over the
+    pairs): searched on a grid within ``max_shift_ev`` of the median E0 difference, then refined. With one
+    pair it is that pair's best shift. (The shift of the best mean over all pairs was tried and rejected:
+    it lands between the candidates' alignments and ranks the wrong compound first on real Cr K data.)"""
+    def objective(shift: float) -> float:
+        return float(min(pair.loss(shift) for pair in pairs))
+
+    guess = float(np.median([pair.guess for pair in pairs]))
+    trial = np.arange(guess - max_shift_ev, guess + max_shift_ev + step_ev / 2, step_ev)
+    losses = np.array([objective(s) for s in trial])
+    if not np.isfinite(losses).any():
+        norm = pairs[0].norm
+        raise InputError(measured_name, f"the measured range {norm.energy_ev[0]:.1f}-{norm.energy_ev[-1]:.1f} eV "
+                                        f"does not overlap the predicted spectra within {max_shift_ev:g} eV of the "
+                                        f"E0 difference")
+    best = float(trial[int(np.argmin(losses))])
+    refined = minimize_scalar(objective, bounds=(best - step_ev, best + step_ev), method="bounded",
+                              options={"xatol": 1e-3})
+    return float(refined.x) if refined.fun <= losses.min() else best
+
+
+def compare_xas(predicted, measured: MeasuredXas, window_ev: float | None = None, core_hole_ev: float | None = 0.0,
                 resolution_ev: float = 0.0, max_shift_ev: float = 20.0, shift_ev: float | None = None,
                 step_ev: float = 0.1, name: str | None = None) -> Comparison:
     """Score a predicted XAS against a measured one.
 
     Args:
-        predicted: pymatgen ``XAS`` (energies in eV, any absolute scale) or an object with ``.average``.
+        predicted: pymatgen ``XAS`` (energies in eV, any absolute scale) or an object with ``.average``. When
+            it (or its ``.average``) has ``edge_step`` (the edge step in the prediction's unit), the prediction
+            is divided by it and compared with the unit-edge-step measurement as it is; otherwise it is
+            scaled to the measurement's area over the compared range.
         measured: a :class:`MeasuredXas` (raw or normalised mu).
-        window_ev: width of the compared window (eV), from the onset of the predicted spectrum (a few eV
-            before it first rises; see ``_onset_ev``).
-        core_hole_ev: Lorentzian FWHM (eV) applied to the prediction; ``None`` takes the tabulated
-            core-hole width of the absorbing element and edge (xraydb); 0 for none (a calculation that
-            already includes it, or HERFD data).
+        window_ev: ``None`` (default): the whole predicted range that the measurement covers. A number: a
+            window of that width from the onset of the predicted spectrum (a few eV before it first rises).
+        core_hole_ev: Lorentzian FWHM (eV) applied to the prediction: 0 (default) for none, as FEFF spectra
+            and models trained on them already include the core-hole lifetime; ``None`` takes the tabulated
+            core-hole width of the absorbing element and edge (xraydb), for a calculation without it.
         resolution_ev: Gaussian FWHM (eV) of the experimental resolution, applied to the prediction.
         max_shift_ev: the shift is searched within this distance of the E0 difference.
-        shift_ev: a fixed shift instead of a fitted one.
+        shift_ev: a fixed shift (e.g. a calibration) instead of a fitted one.
         step_ev: spacing of the common grid.
         name: names the prediction in the result.
 
     Returns:
         :class:`Comparison` with ``shift_ev`` (measured energy = predicted energy + shift).
     """
-    spectrum = predicted.average if hasattr(predicted, "average") else predicted
-    name = name or _prediction_name(predicted)
-    element, edge = str(getattr(spectrum, "absorbing_element", "") or ""), str(getattr(spectrum, "edge", "K") or "K")
-    if measured.element and element and measured.element != element:
-        raise InputError(measured.name, f"measured {measured.element} {measured.edge or ''} edge cannot be compared "
-                                        f"with a predicted {element} {edge} edge")
-    if measured.edge and edge and measured.edge.upper() != edge.upper():
-        raise InputError(measured.name, f"measured {measured.edge} edge, predicted {edge} edge")
-    energy, mu = np.asarray(spectrum.x, float), np.asarray(spectrum.y, float)
-    if core_hole_ev is None:
-        core_hole_ev = core_hole_fwhm_ev(element, edge) if element else 0.0
-    pred_grid = np.arange(energy[0], energy[-1] + step_ev / 2, step_ev)
-    pred = np.interp(pred_grid, energy, mu)
-    pred = lorentzian_broaden(pred_grid, pred, core_hole_ev)
-    pred = gaussian_broaden(pred_grid, pred, resolution_ev)
-
-    norm = normalize_xas(measured.energy_ev, measured.mu, name=measured.name)
-    meas_e, meas_mu = norm.energy_ev, norm.mu
-    # the window lives on the prediction's grid, from its onset; the measurement is read at grid + shift
-    onset = _onset_ev(pred_grid, pred)
-    in_window = (pred_grid >= onset - 1e-9) & (pred_grid <= onset + window_ev + 1e-9)
-    window, window_pred = pred_grid[in_window], pred[in_window]
-
-    def evaluate(shift: float):
-        inside = (window + shift >= meas_e[0]) & (window + shift <= meas_e[-1])
-        if inside.sum() < max(_MIN_OVERLAP_POINTS, len(window) // 2):
-            return None
-        m = np.interp(window[inside] + shift, meas_e, meas_mu)
-        p = window_pred[inside]
-        scale = _area_scale(m, p)
-        return inside, m, p * scale, scale
-
-    def objective(shift: float) -> float:
-        # shape only (1 - cosine): scale-free, so a window slid onto the flat pre-edge cannot win by
-        # scaling the prediction to zero, as a least-squares fit with a free scale would
-        result = evaluate(shift)
-        return np.inf if result is None else 1.0 - cosine(result[1], result[2])
-
-    e0_pred = find_e0(pred_grid, pred)
-    guess = norm.e0_ev - e0_pred
+    pair = _XasPair(predicted, measured, window_ev, core_hole_ev, resolution_ev, step_ev, name)
     if shift_ev is None:
-        candidates = np.arange(guess - max_shift_ev, guess + max_shift_ev + step_ev / 2, step_ev)
-        losses = np.array([objective(s) for s in candidates])
-        if not np.isfinite(losses).any():
-            raise InputError(measured.name, f"the measured range {meas_e[0]:.1f}-{meas_e[-1]:.1f} eV does not overlap "
-                                            f"the predicted spectrum within {max_shift_ev:g} eV of the E0 difference")
-        best = float(candidates[int(np.argmin(losses))])
-        refined = minimize_scalar(objective, bounds=(best - step_ev, best + step_ev), method="bounded",
-                                  options={"xatol": 1e-3})
-        shift_ev = float(refined.x) if refined.fun <= losses.min() else best
-    result = evaluate(shift_ev)
-    if result is None:
-        raise InputError(measured.name, f"with a shift of {shift_ev:g} eV the measurement covers under half the window")
-    inside, m, p, scale = result
-    grid = window[inside] + shift_ev
-    details = {"e0_measured_ev": norm.e0_ev, "e0_predicted_ev": e0_pred, "edge_step": norm.edge_step,
-               "core_hole_ev": core_hole_ev, "resolution_ev": resolution_ev,
-               "window_ev": [float(grid[0]), float(grid[-1])],
-               "scale": scale}
-    return Comparison("xas", name, measured.name, "eV", grid, m, p, score_spectra(grid, m, p), shift_ev, details)
+        return pair.comparison(_fit_shift([pair], measured.name, max_shift_ev, step_ev), "fitted")
+    return pair.comparison(float(shift_ev), "given")
 
 
 # ----------------------------------------------------------------------------------------------- phonon DOS
@@ -335,9 +386,31 @@ def candidate_files(candidates) -> list:
     return out
 
 
+#: How ``identify`` aligns XAS candidates with the measurement (see :func:`identify`).
+XAS_SHIFT_MODES = ("common", "per-candidate")
+_XAS_OPTIONS = ("window_ev", "core_hole_ev", "resolution_ev", "max_shift_ev", "step_ev")
+
+
+def calibrate_shift(standard_structure, standard_measured, model="xas-cu-k", **options) -> float:
+    """The energy shift (eV, measured = predicted + shift) that aligns ``model``'s prediction for a known
+    standard with its measurement: a calibration for other samples of the same element and edge measured
+    on the same energy scale (same beamline and session). ``options`` as for :func:`compare_xas`."""
+    return float(compare(standard_structure, standard_measured, model, **options).shift_ev)
+
+
 def identify(measured, candidates, model="phdos", *, top: int | None = None, rank_by: str = "mse",
-             dos_unit: str | None = None, **options) -> list[Comparison]:
+             dos_unit: str | None = None, shift_mode: str = "common", calibration=None,
+             **options) -> list[Comparison]:
     """Rank candidate structures by how well their predicted spectra agree with a measurement.
+
+    XAS: every candidate is compared at ONE energy shift, the calibration of the calculation's energy scale
+    to the measurement's for this element and edge, so that the edge positions (chemical shifts: a Cu(I)
+    edge lies a few eV below a Cu(II) one) count as evidence instead of being fitted away per candidate.
+    That shift is, in order of preference: ``shift_ev`` (a known calibration); ``calibration=(structure,
+    measured_file)`` (a standard of known structure measured on the same scale, see
+    :func:`calibrate_shift`); otherwise the shift at which the best-fitting candidate fits best (1 - cosine),
+    which leaves the others their misalignment as evidence but trusts the winner's shape, so give a
+    calibration when there is one. ``shift_mode="per-candidate"`` fits each candidate's own shift instead.
 
     Args:
         measured: measured file or already read spectrum.
@@ -346,6 +419,8 @@ def identify(measured, candidates, model="phdos", *, top: int | None = None, ran
         top: keep the best ``top`` (all when None).
         rank_by: the score to rank by (one of ``mse, cosine, pearson, spearman, wasserstein``).
         dos_unit: see :func:`compare`.
+        shift_mode: XAS: ``common`` (default) or ``per-candidate``.
+        calibration: XAS: ``(standard_structure, standard_measured)`` to calibrate the shift on.
         **options: processing options, as for :func:`compare`.
 
     Returns:
@@ -353,20 +428,45 @@ def identify(measured, candidates, model="phdos", *, top: int | None = None, ran
     """
     if rank_by not in HIGHER_IS_BETTER:
         raise InputError("rank_by", f"unknown score {rank_by!r} (use one of {', '.join(HIGHER_IS_BETTER)})")
+    if shift_mode not in XAS_SHIFT_MODES:
+        raise InputError("shift_mode", f"unknown shift mode {shift_mode!r} (use one of {', '.join(XAS_SHIFT_MODES)})")
     predictor = _load_predictor(model)
-    measured = _read_measured(measured, _predictor_kind(predictor), dos_unit)
+    kind = _predictor_kind(predictor)
+    measured = _read_measured(measured, kind, dos_unit)
     files = candidate_files(candidates)
     if hasattr(predictor, "check"):
         for candidate in files:
             predictor.check(candidate)
-    if _predictor_kind(predictor) == "phdos":
-        predictions = predictor.predict(files)
+    if kind == "phdos":
+        comparisons = [compare_spectra(prediction, measured, **options) for prediction in predictor.predict(files)]
     else:
-        predictions = [_predict_one(predictor, candidate) for candidate in files]
-    comparisons = [compare_spectra(prediction, measured, **options) for prediction in predictions]
+        comparisons = _identify_xas(predictor, measured, files, shift_mode, calibration, options)
     sign = -1.0 if HIGHER_IS_BETTER[rank_by] else 1.0
     comparisons.sort(key=lambda c: (np.nan_to_num(sign * c.scores[rank_by], nan=np.inf)))
     return comparisons[:top] if top else comparisons
+
+
+def _identify_xas(predictor, measured, files, shift_mode, calibration, options) -> list[Comparison]:
+    xas_options = {k: v for k, v in options.items() if k in _XAS_OPTIONS}
+    shift_ev = options.get("shift_ev")
+    if shift_ev is None and calibration is not None:
+        standard_structure, standard_measured = calibration
+        shift_ev = calibrate_shift(standard_structure, standard_measured, predictor, **xas_options)
+        source = "calibrated"
+    else:
+        source = "given"
+    predictions = [_predict_one(predictor, candidate) for candidate in files]
+    if shift_mode == "per-candidate" and shift_ev is None:
+        return [compare_xas(p, measured, **xas_options) for p in predictions]
+    window_ev = xas_options.get("window_ev")
+    step_ev = xas_options.get("step_ev", 0.1)
+    norm = normalize_xas(measured.energy_ev, measured.mu, name=measured.name)
+    pairs = [_XasPair(p, measured, window_ev, xas_options.get("core_hole_ev", 0.0),
+                      xas_options.get("resolution_ev", 0.0), step_ev, None, norm) for p in predictions]
+    if shift_ev is None:
+        shift_ev = _fit_shift(pairs, measured.name, xas_options.get("max_shift_ev", 20.0), step_ev)
+        source = "common fit"
+    return [pair.comparison(float(shift_ev), source) for pair in pairs]
 
 
 # ----------------------------------------------------------------------------------------------- figure

@@ -17,10 +17,13 @@ from pymatgen.analysis.xas.spectrum import XAS
 from pymatgen.core import Structure
 
 from ..data.structures import to_structure
-from ..data.xas import read_xas_dataset
+from ..data.xas import OMNIXAS_SPECTRA_FILE, read_xas_dataset
 from ..errors import InputError
 
-__all__ = ["ReferenceXasPrediction", "ReferenceXasPredictor", "site_multiplicities"]
+__all__ = ["ReferenceXasPrediction", "ReferenceXasPredictor", "site_multiplicities", "BOHR_ANGSTROM"]
+
+#: Bohr radius in Angstrom (CODATA 2018): OmniXAS spectra are FEFF's mu * xsedge / a0^2.
+BOHR_ANGSTROM = 0.529177210903
 
 
 @dataclass
@@ -32,6 +35,9 @@ class ReferenceXasPrediction:
         site_spectra: one pymatgen ``XAS`` per symmetry-inequivalent absorbing site with a spectrum.
         multiplicities: number of equivalent sites of each.
         average: multiplicity-weighted mean ``XAS``.
+        edge_step: the edge step in the spectra's unit when the data set records it (OmniXAS: FEFF's
+            ``xsedge`` / a0^2, multiplicity-weighted), so that ``compare`` can put the prediction on a
+            unit-edge-step scale; None otherwise.
     """
 
     name: str
@@ -40,6 +46,7 @@ class ReferenceXasPrediction:
     site_spectra: list
     multiplicities: list
     average: XAS
+    edge_step: float | None = None
 
 
 def site_multiplicities(structure: Structure, site_indices) -> list[int]:
@@ -61,6 +68,15 @@ class ReferenceXasPredictor:
     def __init__(self, folder: str | os.PathLike, name: str = "feff-reference"):
         self.dataset = read_xas_dataset(folder)
         self.name = name
+        # OmniXAS spectra are mu * xsedge / a0^2 with mu at unit edge step (FEFF normalises at xsedge + 50 eV),
+        # so xsedge / a0^2 is each spectrum's edge step (it varies by about 2 % between Cu sites)
+        self._edge_step = np.full(len(self.dataset.material_id), np.nan)
+        omnixas = os.path.join(folder, OMNIXAS_SPECTRA_FILE)
+        if os.path.isfile(omnixas):
+            with np.load(omnixas, allow_pickle=False) as npz:
+                if "xsedge_norm" in npz.files:
+                    xsedge = np.asarray(npz["xsedge_norm"], float)
+                    self._edge_step[:len(xsedge)] = xsedge / BOHR_ANGSTROM**2
         has_spectrum = np.isfinite(self.dataset.spectrum).all(axis=1)
         self._rows: dict[str, list[int]] = {}
         for row in np.flatnonzero(has_spectrum):
@@ -93,4 +109,6 @@ class ReferenceXasPredictor:
                    for r, i in zip(rows, sites)]
         mean = np.average(np.array([s.y for s in spectra]), axis=0, weights=multiplicities)
         average = XAS(grid.copy(), mean, reference, element, edge=edge)
-        return ReferenceXasPrediction(label, material_id, reference, spectra, multiplicities, average)
+        steps = self._edge_step[rows]
+        edge_step = float(np.average(steps, weights=multiplicities)) if np.isfinite(steps).all() else None
+        return ReferenceXasPrediction(label, material_id, reference, spectra, multiplicities, average, edge_step)

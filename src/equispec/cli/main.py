@@ -61,16 +61,21 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--top", type=int, metavar="K", help="print the best K only")
     i.add_argument("--rank-by", default="mse", choices=["mse", "cosine", "pearson", "spearman", "wasserstein"])
     i.add_argument("--json", action="store_true", help="print a JSON list, best first")
+    i.add_argument("--calibrate", nargs=2, metavar=("STRUCTURE", "MEASURED"),
+                   help="XAS: take the energy shift from a standard of known structure measured on the same scale")
+    i.add_argument("--shift-mode", choices=["common", "per-candidate"], default="common",
+                   help="XAS: one shift for all candidates (default) or each candidate's own best shift")
     _add_processing_options(i)
     return parser
 
 
 def _add_processing_options(p) -> None:
-    p.add_argument("--window-ev", type=float, default=35.0, help="XAS: compared window from the onset (eV)")
-    p.add_argument("--core-hole-ev", type=float, help="XAS: Lorentzian FWHM for the prediction (default: tabulated "
-                   "core-hole width; 0 for none)")
+    p.add_argument("--window-ev", type=float, help="XAS: compared window from the onset (eV; default: the whole "
+                   "predicted range the measurement covers)")
+    p.add_argument("--core-hole-ev", type=float, default=0.0, help="XAS: extra Lorentzian FWHM for the prediction "
+                   "(default 0: FEFF spectra include the core hole; -1 for the tabulated core-hole width)")
     p.add_argument("--resolution-ev", type=float, default=0.0, help="XAS: Gaussian experimental resolution FWHM (eV)")
-    p.add_argument("--shift-ev", type=float, help="XAS: fixed energy shift instead of a fitted one")
+    p.add_argument("--shift-ev", type=float, help="XAS: fixed energy shift (a calibration) instead of a fitted one")
     p.add_argument("--resolution-mev", type=float, nargs="+", metavar="C",
                    help="phonon: instrument FWHM in meV, constant or polynomial coefficients c0 c1 ... of E (meV)")
     p.add_argument("--dos-unit", choices=["meV", "THz", "cm-1"], help="phonon: energy unit of the measured table "
@@ -143,7 +148,8 @@ def _comparison_options(args) -> dict:
     resolution = args.resolution_mev
     if resolution is not None and len(resolution) == 1:
         resolution = resolution[0]
-    return {"window_ev": args.window_ev, "core_hole_ev": args.core_hole_ev, "resolution_ev": args.resolution_ev,
+    core_hole = None if args.core_hole_ev is not None and args.core_hole_ev < 0 else args.core_hole_ev
+    return {"window_ev": args.window_ev, "core_hole_ev": core_hole, "resolution_ev": args.resolution_ev,
             "shift_ev": args.shift_ev, "resolution_mev": resolution, "neutron_weighting": args.neutron_weighting,
             "dos_unit": args.dos_unit}
 
@@ -162,7 +168,7 @@ def _identify(args) -> int:
     from ..analysis import format_scores, identify
 
     ranked = identify(args.measured, args.candidates, args.model, top=args.top, rank_by=args.rank_by,
-                      **_comparison_options(args))
+                      shift_mode=args.shift_mode, calibration=args.calibrate, **_comparison_options(args))
     if args.json:
         print(json.dumps([dict(rank=k + 1, **c.to_dict()) for k, c in enumerate(ranked)]))
     else:
