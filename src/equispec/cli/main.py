@@ -1,4 +1,4 @@
-"""``equispec predict | evaluate | train``: each subcommand is a thin call into the Python API.
+"""``equispec predict | evaluate | train | ensemble | compare | identify``: each subcommand is a thin call into the Python API.
 
 Any :class:`~equispec.errors.EquispecError` becomes ``equispec: error: SOURCE: problem`` on stderr and
 exit status 2, with no traceback. Nothing here touches the network or loads torch before it is needed.
@@ -48,7 +48,44 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("-o", "--output", required=True, metavar="DIR", help="ensemble model directory to write")
     m.add_argument("--data", metavar="CSV", help="labelled CSV to score the ensemble on (stored as valid_metrics)")
     m.add_argument("--ids", metavar="IDS.txt", help="ids of the validation split in --data")
+
+    c = sub.add_parser("compare", help="score a predicted spectrum against a measured one")
+    c.add_argument("structure", metavar="STRUCTURE", help="structure file of the measured sample")
+    c.add_argument("measured", metavar="MEASURED", help="measured XAS (XDI or energy/mu text) or phonon DOS table")
+    c.add_argument("--model", required=True, help="shipped model name or model directory (phdos, xas-cu-k, ...)")
+    c.add_argument("--plot", metavar="OUT.png", help="write the overlay with the residual")
+    c.add_argument("--json", action="store_true", help="print one JSON object of scores")
+    _add_processing_options(c)
+
+    i = sub.add_parser("identify", help="rank candidate structures by agreement with a measured spectrum")
+    i.add_argument("measured", metavar="MEASURED", help="measured XAS or phonon DOS file")
+    i.add_argument("--candidates", nargs="+", required=True, metavar="FILES_OR_DIR",
+                   help="candidate structure files, or a folder of them")
+    i.add_argument("--model", required=True, help="shipped model name or model directory")
+    i.add_argument("--top", type=int, metavar="K", help="print the best K only")
+    i.add_argument("--rank-by", default="mse", choices=["mse", "cosine", "pearson", "spearman", "wasserstein"])
+    i.add_argument("--json", action="store_true", help="print a JSON list, best first")
+    i.add_argument("--calibrate", nargs=2, metavar=("STRUCTURE", "MEASURED"),
+                   help="XAS: take the energy shift from a standard of known structure measured on the same scale")
+    i.add_argument("--shift-mode", choices=["common", "per-candidate"], default="common",
+                   help="XAS: one shift for all candidates (default) or each candidate's own best shift")
+    _add_processing_options(i)
     return parser
+
+
+def _add_processing_options(p) -> None:
+    p.add_argument("--window-ev", type=float, help="XAS: compared window from the onset (eV; default: the whole "
+                   "predicted range the measurement covers)")
+    p.add_argument("--core-hole-ev", type=float, default=0.0, help="XAS: extra Lorentzian FWHM for the prediction "
+                   "(default 0: FEFF spectra include the core hole; -1 for the tabulated core-hole width)")
+    p.add_argument("--resolution-ev", type=float, default=0.0, help="XAS: Gaussian experimental resolution FWHM (eV)")
+    p.add_argument("--shift-ev", type=float, help="XAS: fixed energy shift (a calibration) instead of a fitted one")
+    p.add_argument("--resolution-mev", type=float, nargs="+", metavar="C",
+                   help="phonon: instrument FWHM in meV, constant or polynomial coefficients c0 c1 ... of E (meV)")
+    p.add_argument("--dos-unit", choices=["meV", "THz", "cm-1"], help="phonon: energy unit of the measured table "
+                   "when its header does not say")
+    p.add_argument("--no-neutron-weighting", dest="neutron_weighting", action="store_false",
+                   help="phonon: compare the plain DOS (not sigma/M weighted)")
 
 
 def _version() -> str:
@@ -123,13 +160,47 @@ def _ensemble(args) -> int:
     return 0
 
 
+def _comparison_options(args) -> dict:
+    resolution = args.resolution_mev
+    if resolution is not None and len(resolution) == 1:
+        resolution = resolution[0]
+    core_hole = None if args.core_hole_ev is not None and args.core_hole_ev < 0 else args.core_hole_ev
+    return {"window_ev": args.window_ev, "core_hole_ev": core_hole, "resolution_ev": args.resolution_ev,
+            "shift_ev": args.shift_ev, "resolution_mev": resolution, "neutron_weighting": args.neutron_weighting,
+            "dos_unit": args.dos_unit}
+
+
+def _compare(args) -> int:
+    from ..analysis import compare, format_scores, plot_comparison
+
+    comparison = compare(args.structure, args.measured, args.model, **_comparison_options(args))
+    print(json.dumps(comparison.to_dict()) if args.json else format_scores(comparison))
+    if args.plot:
+        print(f"wrote {plot_comparison(comparison, args.plot)}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def _identify(args) -> int:
+    from ..analysis import format_scores, identify
+
+    ranked = identify(args.measured, args.candidates, args.model, top=args.top, rank_by=args.rank_by,
+                      shift_mode=args.shift_mode, calibration=args.calibrate, **_comparison_options(args))
+    if args.json:
+        print(json.dumps([dict(rank=k + 1, **c.to_dict()) for k, c in enumerate(ranked)]))
+    else:
+        for k, comparison in enumerate(ranked):
+            print(f"{k + 1}. {format_scores(comparison)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from ..errors import EquispecError
 
     warnings.filterwarnings("ignore", module="pymatgen")
     try:
-        return {"predict": _predict, "evaluate": _evaluate, "train": _train, "ensemble": _ensemble}[args.command](args)
+        return {"predict": _predict, "evaluate": _evaluate, "train": _train, "ensemble": _ensemble,
+                "compare": _compare, "identify": _identify}[args.command](args)
     except EquispecError as exc:
         print(f"equispec: error: {exc}", file=sys.stderr)
         return 2

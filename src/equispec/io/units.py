@@ -5,4 +5,7 @@ CM1_PER_THZ = 33.35640951981521
 #: 1 meV expressed in cm^-1.
 CM1_PER_MEV = 8.065543937349212
 
-__all__ = ["CM1_PER_THZ", "CM1_PER_MEV"]
+#: 1 THz expressed in meV (h * 1 THz / e).
+MEV_PER_THZ = CM1_PER_THZ / CM1_PER_MEV
+
+__all__ = ["CM1_PER_THZ", "CM1_PER_MEV", "MEV_PER_THZ"]

@@ -1,0 +1,246 @@
+"""Readers for measured spectra: XDI and two-column XAS text, and measured phonon DOS tables.
+
+No maintained light library reads XDI (``xdi-pandas`` is unmaintained since 2018, xraylarch is a large
+application), and the formats are simple, so the readers live here and are tested on the files in
+``../shared/data/measured/``. Every problem is an :class:`~equispec.errors.InputError` naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..io.units import CM1_PER_MEV, MEV_PER_THZ
+
+__all__ = ["MeasuredXas", "MeasuredDos", "read_xdi", "read_xas_text", "read_measured_xas", "read_measured_dos",
+           "DOS_UNITS"]
+
+#: Energy units a measured phonon DOS table may use -> factor to meV.
+DOS_UNITS = {"meV": 1.0, "THz": MEV_PER_THZ, "cm-1": 1.0 / CM1_PER_MEV}
+
+_MIN_POINTS = 5
+
+
+@dataclass
+class MeasuredXas:
+    """A measured absorption spectrum.
+
+    Attributes:
+        name: where it came from (file path).
+        energy_ev: (n,) increasing photon energies in eV.
+        mu: (n,) absorption (raw or normalised, as in the file).
+        element: absorbing element symbol, if the file says.
+        edge: absorption edge (``K``, ``L3``...), if the file says.
+        source_column: which column(s) ``mu`` was made from (``ln(i0/itrans)``, ``mutrans``, ...).
+        metadata: header fields (XDI ``Family.key``: value).
+    """
+
+    name: str
+    energy_ev: np.ndarray
+    mu: np.ndarray
+    element: str | None = None
+    edge: str | None = None
+    source_column: str = "mu"
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass
+class MeasuredDos:
+    """A measured (neutron-weighted) phonon DOS.
+
+    Attributes:
+        name: file path.
+        energy_mev: (n,) increasing energies in meV (converted from the file's unit).
+        dos: (n,) density, in the file's normalisation converted to per meV.
+        error: (n,) uncertainty in the same unit as ``dos`` if the file has a third column, else None.
+        unit: the energy unit of the file (a key of ``DOS_UNITS``).
+    """
+
+    name: str
+    energy_mev: np.ndarray
+    dos: np.ndarray
+    error: np.ndarray | None = None
+    unit: str = "meV"
+
+
+def _read_text(path: str | os.PathLike) -> tuple[str, list[str]]:
+    name = str(path)
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(name, "no such file")
+    try:
+        text = path.read_text(errors="strict")
+    except UnicodeDecodeError:
+        raise InputError(name, "not a text file") from None
+    if not text.strip():
+        raise InputError(name, "file is empty")
+    return name, text.splitlines()
+
+
+def _parse_rows(name: str, lines: list[str], comment: str = "#") -> tuple[np.ndarray, list[str]]:
+    """Numeric rows (whitespace or comma separated) and the non-numeric lines before the first row."""
+    rows, header, width = [], [], None
+    for line in lines:
+        stripped = line.strip()
+        if not stripped or stripped.startswith(comment):
+            if not rows:
+                header.append(stripped)
+            continue
+        fields = re.split(r"[,\s;]+", stripped)
+        try:
+            values = [float(x) for x in fields]
+        except ValueError:
+            if rows:
+                raise InputError(name, f"non-numeric data line: {stripped[:60]!r}") from None
+            header.append(stripped)
+            continue
+        if width is None:
+            width = len(values)
+        elif len(values) != width:
+            raise InputError(name, f"data row {len(rows) + 1} has {len(values)} columns, expected {width}")
+        rows.append(values)
+    if not rows:
+        raise InputError(name, "no numeric data")
+    data = np.asarray(rows, dtype=float)
+    return data, header
+
+
+def _sorted_unique(name: str, x: np.ndarray, *ys: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Sort by x and drop repeated x values (scans often repeat a point); check what is left."""
+    good = np.isfinite(x)
+    for y in ys:
+        good &= np.isfinite(y)
+    x, ys = x[good], [y[good] for y in ys]
+    order = np.argsort(x, kind="stable")
+    x, ys = x[order], [y[order] for y in ys]
+    keep = np.concatenate([[True], np.diff(x) > 0])
+    x, ys = x[keep], [y[keep] for y in ys]
+    if len(x) < _MIN_POINTS:
+        raise InputError(name, f"only {len(x)} usable data points (need at least {_MIN_POINTS})")
+    return (x, *ys)
+
+
+def read_xdi(path: str | os.PathLike) -> MeasuredXas:
+    """Read an XDI 1.0 file (``# Family.key: value`` header, ``# Column.N: label [unit]``).
+
+    ``mu`` is taken, in this order, from a ``mutrans``/``mu``/``mufluor`` column, from
+    ``ln(i0/itrans)`` (transmission) or from ``ifluor/i0`` (fluorescence).
+    """
+    name, lines = _read_text(path)
+    if not lines[0].lstrip("#").strip().upper().startswith("XDI"):
+        raise InputError(name, "not an XDI file (first line must start with '# XDI/')")
+    data, header = _parse_rows(name, lines)
+    metadata, columns = {}, {}
+    for line in header:
+        match = re.match(r"#\s*([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\s*:\s*(.*)$", line)
+        if not match:
+            continue
+        family, key, value = match.groups()
+        metadata[f"{family}.{key}"] = value.strip()
+        if family.lower() == "column" and key.isdigit() and value.strip():
+            columns[value.split()[0].lower()] = int(key) - 1
+    if "energy" not in columns:
+        columns.setdefault("energy", 0)
+    if max(columns.values()) >= data.shape[1]:
+        raise InputError(name, f"header names {max(columns.values()) + 1} columns, data rows have {data.shape[1]}")
+    col = {label: data[:, index] for label, index in columns.items()}
+    if "mutrans" in col or "mu" in col:
+        label = "mutrans" if "mutrans" in col else "mu"
+        mu = col[label]
+    elif "mufluor" in col:
+        label, mu = "mufluor", col["mufluor"]
+    elif "itrans" in col and "i0" in col:
+        label = "ln(i0/itrans)"
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mu = np.log(col["i0"] / col["itrans"])
+    elif "ifluor" in col and "i0" in col:
+        label = "ifluor/i0"
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mu = col["ifluor"] / col["i0"]
+    else:
+        raise InputError(name, f"no absorption columns (need mutrans, mufluor, i0+itrans or i0+ifluor; "
+                               f"found {', '.join(sorted(col))})")
+    energy = col["energy"]
+    energy, mu = _sorted_unique(name, energy, mu)
+    element = metadata.get("Element.symbol") or None
+    edge = metadata.get("Element.edge") or None
+    return MeasuredXas(name, energy, mu, element, edge, label, metadata)
+
+
+_ATOM = re.compile(r"(?:#%atom:|element:)\s*([A-Z][a-z]?)\b")
+_EDGE = re.compile(r"(?:#%edge:|edge:)\s*([KLM][123]?)\b")
+
+
+def read_xas_text(path: str | os.PathLike) -> MeasuredXas:
+    """Read a text table whose first two numeric columns are energy (eV) and mu.
+
+    Header lines may start with ``#`` or be free text before the numbers (SSHADE files); the absorbing
+    element and edge are taken from ``#%atom:``/``#%edge:`` (Athena ``.xmu``) or ``element:``/``edge:``
+    when present.
+    """
+    name, lines = _read_text(path)
+    data, header = _parse_rows(name, lines)
+    if data.shape[1] < 2:
+        raise InputError(name, "need at least two columns (energy in eV, mu)")
+    text = "\n".join(header)
+    atom, edge = _ATOM.search(text), _EDGE.search(text)
+    energy, mu = _sorted_unique(name, data[:, 0], data[:, 1])
+    if energy[0] < 100:
+        raise InputError(name, f"first column starts at {energy[0]:g}: expected photon energies in eV")
+    return MeasuredXas(name, energy, mu, atom.group(1) if atom else None, edge.group(1) if edge else None, "mu")
+
+
+def read_measured_xas(path: str | os.PathLike) -> MeasuredXas:
+    """An XDI file (recognised by its first line) or a two-column text table."""
+    path = Path(path)
+    try:
+        with open(path, errors="replace") as handle:
+            first = handle.readline()
+    except OSError:
+        first = ""
+    if first.lstrip("#").strip().upper().startswith("XDI") or path.suffix.lower() == ".xdi":
+        return read_xdi(path)
+    return read_xas_text(path)
+
+
+_UNIT_PATTERNS = [("cm-1", re.compile(r"cm\^?-1|cm-1|cm1|wavenumber|1/cm", re.I)),
+                  ("THz", re.compile(r"thz|terahz", re.I)),
+                  ("meV", re.compile(r"mev", re.I))]
+
+
+def read_measured_dos(path: str | os.PathLike, unit: str | None = None) -> MeasuredDos:
+    """Read a measured phonon DOS table: energy, DOS[, error] (comma or whitespace separated).
+
+    Args:
+        path: the table.
+        unit: energy unit of the first column (``meV``, ``THz`` or ``cm-1``). ``None`` takes it from the
+            header (``energy_meV``, ``Frequency(TeraHz)``, ``cm^-1``); a header that names none is an error.
+
+    Returns:
+        ``MeasuredDos`` with energies in meV; the density is rescaled so that its integral is unchanged.
+    """
+    name, lines = _read_text(path)
+    data, header = _parse_rows(name, lines)
+    if data.shape[1] < 2:
+        raise InputError(name, "need at least two columns (energy, DOS)")
+    if unit is None:
+        text = "\n".join(header)
+        found = [u for u, pattern in _UNIT_PATTERNS if pattern.search(text)]
+        if not found:
+            raise InputError(name, "header does not say the energy unit (meV, THz or cm^-1): give it explicitly")
+        unit = found[0]
+    if unit not in DOS_UNITS:
+        raise InputError(name, f"unknown energy unit {unit!r} (use one of {', '.join(DOS_UNITS)})")
+    factor = DOS_UNITS[unit]
+    columns = [data[:, 0], data[:, 1]] + ([data[:, 2]] if data.shape[1] > 2 else [])
+    energy, dos, *error = _sorted_unique(name, *columns)
+    if (energy < 0).any():
+        raise InputError(name, "negative energies: a phonon DOS starts at 0")
+    if dos.sum() <= 0:
+        raise InputError(name, "DOS column is zero everywhere")
+    return MeasuredDos(name, energy * factor, dos / factor, error[0] / factor if error else None, unit)
