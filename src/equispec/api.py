@@ -213,6 +213,8 @@ class XasPrediction:
         multiplicities: number of equivalent absorbers each stands for.
         site_mu: (n_sites, n) absorption per inequivalent site, in the training data's units.
         site_mu_std: spread of ensemble members (None for a single model).
+        edge_step: typical edge step of the training spectra in their unit (None where the data did not
+            record it): dividing by it puts the prediction on the unit edge step of a normalised measurement.
     """
 
     name: str
@@ -224,6 +226,7 @@ class XasPrediction:
     multiplicities: list
     site_mu: np.ndarray
     site_mu_std: np.ndarray | None = None
+    edge_step: float | None = None
 
     @property
     def mu(self) -> np.ndarray:
@@ -306,7 +309,7 @@ class XasPredictor(_Predictor):
             stop = start + len(index)
             results.append(XasPrediction(label, structure, self.element, self.edge, self.energy_ev.copy(),
                                          index.tolist(), [int(round(float(w))) for w in weights], sites[start:stop],
-                                         None if spread is None else spread[start:stop]))
+                                         None if spread is None else spread[start:stop], self.info.get("edge_step")))
             start = stop
         return results
 

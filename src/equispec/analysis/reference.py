@@ -17,13 +17,10 @@ from pymatgen.analysis.xas.spectrum import XAS
 from pymatgen.core import Structure
 
 from ..data.structures import to_structure
-from ..data.xas import OMNIXAS_SPECTRA_FILE, read_xas_dataset
+from ..data.xas import BOHR_ANGSTROM, equivalent_atoms, read_xas_dataset
 from ..errors import InputError
 
 __all__ = ["ReferenceXasPrediction", "ReferenceXasPredictor", "site_multiplicities", "BOHR_ANGSTROM"]
-
-#: Bohr radius in Angstrom (CODATA 2018): OmniXAS spectra are FEFF's mu * xsedge / a0^2.
-BOHR_ANGSTROM = 0.529177210903
 
 
 @dataclass
@@ -51,10 +48,8 @@ class ReferenceXasPrediction:
 
 def site_multiplicities(structure: Structure, site_indices) -> list[int]:
     """How many sites of ``structure`` are symmetry-equivalent to each of ``site_indices``."""
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
-    equivalent = SpacegroupAnalyzer(structure, symprec=0.01).get_symmetry_dataset().equivalent_atoms
-    return [int(np.sum(equivalent == equivalent[i])) for i in site_indices]
+    orbits = equivalent_atoms(structure)
+    return [int(np.sum(orbits == orbits[i])) for i in site_indices]
 
 
 class ReferenceXasPredictor:
@@ -68,15 +63,9 @@ class ReferenceXasPredictor:
     def __init__(self, folder: str | os.PathLike, name: str = "feff-reference"):
         self.dataset = read_xas_dataset(folder)
         self.name = name
-        # OmniXAS spectra are mu * xsedge / a0^2 with mu at unit edge step (FEFF normalises at xsedge + 50 eV),
-        # so xsedge / a0^2 is each spectrum's edge step (it varies by about 2 % between Cu sites)
-        self._edge_step = np.full(len(self.dataset.material_id), np.nan)
-        omnixas = os.path.join(folder, OMNIXAS_SPECTRA_FILE)
-        if os.path.isfile(omnixas):
-            with np.load(omnixas, allow_pickle=False) as npz:
-                if "xsedge_norm" in npz.files:
-                    xsedge = np.asarray(npz["xsedge_norm"], float)
-                    self._edge_step[:len(xsedge)] = xsedge / BOHR_ANGSTROM**2
+        # OmniXAS: xsedge / a0^2 per spectrum (it varies by about 2 % between Cu sites)
+        self._edge_step = self.dataset.edge_step if self.dataset.edge_step is not None \
+            else np.full(len(self.dataset.material_id), np.nan)
         has_spectrum = np.isfinite(self.dataset.spectrum).all(axis=1)
         self._rows: dict[str, list[int]] = {}
         for row in np.flatnonzero(has_spectrum):

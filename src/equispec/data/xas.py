@@ -4,8 +4,8 @@ Two layouts are read, both as a folder:
 
 - equispec's own (written by :func:`write_xas_dataset`): ``xas_spectra.npz`` with ``material_id[N]``,
   ``site_index[N]`` (0-based, into that material's structure), ``absorbing_element[N]``, ``edge[N]``,
-  ``split[N]`` (``train``/``val``/``test``/``outlier``/...), ``energy_ev[M]`` (the common grid, eV) and
-  ``spectrum[N, M]``; and ``structures.json.gz``, ``{material_id: POSCAR text}``.
+  ``split[N]`` (``train``/``val``/``test``/``outlier``/...), ``energy_ev[M]`` (the common grid, eV),
+  ``spectrum[N, M]`` and optionally ``edge_step[N]``; and ``structures.json.gz``, ``{material_id: POSCAR text}``.
 - OmniXAS's Cu K-edge FEFF folder (``cu_k_feff_spectra.npz`` + ``cu_structures_poscar.json.gz``, see
   ``../shared/data/xas/omnixas_cu_feff/README.md``), whose ``omnixas_spectrum`` on the 141-point grid
   is used as the spectrum. Kharel et al., arXiv:2409.19552 (OmniXAS); spectra by FEFF9 via Lightshow.
@@ -30,7 +30,7 @@ from ..errors import InputError
 from ..io.files import atomic_write
 from . import keys
 
-__all__ = ["XasDataset", "read_xas_dataset", "write_xas_dataset", "absorbing_sites", "site_graphs", "dataset_graphs",
+__all__ = ["XasDataset", "read_xas_dataset", "write_xas_dataset", "absorbing_sites", "site_graphs", "dataset_graphs", "equivalent_atoms",
            "graph_row_order",
            "XAS_EDGES", "omnixas_grid_ev",
            "OMNIXAS_START_EV"]
@@ -39,6 +39,9 @@ __all__ = ["XasDataset", "read_xas_dataset", "write_xas_dataset", "absorbing_sit
 XAS_EDGES = ("K", "L1", "L2", "L3", "M1", "M2", "M3", "M4", "M5")
 
 #: OmniXAS's fixed start of the 35 eV, 141-point window per element (FEFF energy scale, eV).
+#: Bohr radius in Å (CODATA 2018): OmniXAS spectra are FEFF's normalised mu * xsedge / a0^2.
+BOHR_ANGSTROM = 0.529177210903
+
 OMNIXAS_START_EV = {"Co": 7709.282, "Cr": 5989.168, "Cu": 8983.173, "Fe": 7111.23, "Mn": 6537.886,
                     "Ni": 8332.181, "Ti": 4964.504, "V": 5464.097}
 
@@ -65,7 +68,9 @@ class XasDataset:
         material_id, site_index, absorbing_element, edge, split: per spectrum, length N.
         energy_ev: (M,) common energy grid in eV.
         spectrum: (N, M) absorption on that grid (NaN rows where withheld).
-        structures: material id -> pymatgen Structure (parsed lazily by :meth:`structure`).
+        poscars: material id -> POSCAR text (parsed lazily by :meth:`structure`).
+        edge_step: (N,) edge step of each spectrum (OmniXAS: FEFF's ``xsedge`` / a0^2, since its spectra are
+            mu at unit edge step times that factor), so that comparisons can put spectra on a unit edge step.
     """
 
     material_id: np.ndarray
@@ -77,6 +82,7 @@ class XasDataset:
     spectrum: np.ndarray
     poscars: dict[str, str]
     source: str = "dataset"
+    edge_step: np.ndarray | None = None  # (N,) edge step of each spectrum in its unit, where the data record it
 
     def __post_init__(self):
         self._structures: dict[str, Structure] = {}
@@ -100,7 +106,7 @@ class XasDataset:
         """Rows where ``mask`` is true, or the rows of an index array (structures are shared, not copied)."""
         subset = XasDataset(self.material_id[mask], self.site_index[mask], self.absorbing_element[mask],
                             self.edge[mask], self.split[mask], self.energy_ev, self.spectrum[mask], self.poscars,
-                            self.source)
+                            self.source, None if self.edge_step is None else self.edge_step[mask])
         subset._structures = self._structures
         return subset
 
@@ -167,6 +173,7 @@ def read_xas_dataset(folder: str | os.PathLike) -> XasDataset:
         poscars = _read_poscars(folder / STRUCTURES_FILE)
         grid = a["energy_ev"]
         columns = {k: a[k] for k in ("material_id", "site_index", "absorbing_element", "edge", "split", "spectrum")}
+        step = a.get("edge_step")
     elif (folder / OMNIXAS_SPECTRA_FILE).is_file():
         a = _load_npz(folder / OMNIXAS_SPECTRA_FILE, ("material_id", "site_index", "split", "omnixas_grid",
                                                       "omnixas_spectrum"))
@@ -176,6 +183,7 @@ def read_xas_dataset(folder: str | os.PathLike) -> XasDataset:
         columns = {"material_id": a["material_id"], "site_index": a["site_index"],
                    "absorbing_element": np.full(n, "Cu"), "edge": np.full(n, "K"), "split": a["split"],
                    "spectrum": a["omnixas_spectrum"]}
+        step = a["xsedge_norm"] / BOHR_ANGSTROM**2 if "xsedge_norm" in a else None
     else:
         raise InputError(name, f"not an XAS data folder (expected {SPECTRA_FILE} or {OMNIXAS_SPECTRA_FILE})")
     n = len(columns["material_id"])
@@ -183,15 +191,18 @@ def read_xas_dataset(folder: str | os.PathLike) -> XasDataset:
         raise InputError(name, "arrays disagree in length (spectra, ids, sites and grid must match)")
     extra = _test_sites(folder, len(grid), str(columns["absorbing_element"][0]) if n else "Cu",
                         str(columns["edge"][0]) if n else "K")
+    if step is not None:
+        columns["edge_step"] = np.asarray(step, dtype=float)
     if extra is not None:
         labelled = {(m, int(s)) for m, s in zip(columns["material_id"], columns["site_index"])}
         keep = np.array([(m, int(s)) not in labelled for m, s in zip(extra["material_id"], extra["site_index"])],
                         dtype=bool)
+        extra["edge_step"] = np.full(len(keep), np.nan)
         columns = {k: np.concatenate([np.asarray(v), extra[k][keep]]) for k, v in columns.items()}
     return XasDataset(columns["material_id"].astype(str), columns["site_index"].astype(np.int64),
                       columns["absorbing_element"].astype(str), columns["edge"].astype(str),
                       columns["split"].astype(str), np.asarray(grid, dtype=float),
-                      np.asarray(columns["spectrum"], dtype=float), poscars, name)
+                      np.asarray(columns["spectrum"], dtype=float), poscars, name, columns.get("edge_step"))
 
 
 def write_xas_dataset(folder: str | os.PathLike, dataset: XasDataset) -> Path:
@@ -203,6 +214,8 @@ def write_xas_dataset(folder: str | os.PathLike, dataset: XasDataset) -> Path:
               "absorbing_element": dataset.absorbing_element.astype(str), "edge": dataset.edge.astype(str),
               "split": dataset.split.astype(str), "energy_ev": np.asarray(dataset.energy_ev, dtype=float),
               "spectrum": np.asarray(dataset.spectrum, dtype=float)}
+    if dataset.edge_step is not None:
+        arrays["edge_step"] = np.asarray(dataset.edge_step, dtype=float)
     atomic_write(folder / SPECTRA_FILE, lambda tmp: _save_npz(tmp, arrays))
     poscars = {k: v for k, v in dataset.poscars.items() if k in used}
     atomic_write(folder / STRUCTURES_FILE, lambda tmp: Path(tmp).write_bytes(gzip.compress(json.dumps(poscars).encode())))
@@ -214,6 +227,17 @@ def _save_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
         np.savez(handle, **arrays)
 
 
+def equivalent_atoms(structure: Structure, symprec: float = 0.01) -> np.ndarray:
+    """spglib's orbit label per site (the index of the orbit's first site); each site its own orbit where
+    spglib fails on an odd cell."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    try:
+        return np.asarray(SpacegroupAnalyzer(structure, symprec=symprec).get_symmetry_dataset().equivalent_atoms)
+    except Exception:  # spglib raises several types on degenerate input
+        return np.arange(len(structure))
+
+
 def absorbing_sites(structure: Structure, element: str, name: str = "structure",
                     symprec: float = 0.01) -> tuple[list[int], list[int]]:
     """Symmetry-inequivalent sites of ``element`` and their multiplicities (spglib via pymatgen).
@@ -221,14 +245,9 @@ def absorbing_sites(structure: Structure, element: str, name: str = "structure",
     Equivalent absorbers have the same spectrum, so each orbit is predicted once and weighted by its
     size in the average. Raises ``InputError`` when the structure has no such atom.
     """
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
     if not any(site.specie.symbol == element for site in structure):
         raise InputError(name, f"has no {element} atom to absorb ({structure.composition.reduced_formula})")
-    try:
-        orbits = SpacegroupAnalyzer(structure, symprec=symprec).get_symmetry_dataset().equivalent_atoms
-    except Exception:  # spglib can fail on odd cells: then every site is its own orbit
-        orbits = np.arange(len(structure))
+    orbits = equivalent_atoms(structure, symprec)
     representatives, multiplicities = [], []
     for i, site in enumerate(structure):
         if site.specie.symbol == element and orbits[i] == i:

@@ -125,6 +125,8 @@ def _xas_data(config: TrainConfig, hyper: ModelHyperparameters) -> PreparedData:
     metadata = {"energy_ev": dataset.energy_ev.tolist(), "elements": elements,
                 "absorbers": [{"element": el, "edge": edge} for el, edge in absorbers],
                 "train_mean_spectrum": train_mean.tolist()}
+    if train_set.edge_step is not None and np.isfinite(train_set.edge_step).all():
+        metadata["edge_step"] = float(np.median(train_set.edge_step))
     return PreparedData(train_graphs, valid_graphs, train_features, train_mean, len(dataset.energy_ev), metadata,
                         provenance, score)
 
