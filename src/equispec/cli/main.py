@@ -44,7 +44,47 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("-o", "--output", required=True, metavar="DIR", help="ensemble model directory to write")
     m.add_argument("--data", metavar="CSV", help="labelled CSV to score the ensemble on (stored as valid_metrics)")
     m.add_argument("--ids", metavar="IDS.txt", help="ids of the validation split in --data")
+
+    _add_data_parser(sub)
     return parser
+
+
+def _add_data_parser(sub) -> None:
+    """``equispec data phdos|xas``: training data from the Materials Project (needs MP_API_KEY)."""
+    d = sub.add_parser("data", help="build training data from the Materials Project (needs MP_API_KEY)")
+    kinds = d.add_subparsers(dest="data_kind", required=True)
+    ph = kinds.add_parser("phdos", help="DFPT phonon DOS -> CSV in the phonon-DOS data set format")
+    source = ph.add_mutually_exclusive_group(required=True)
+    source.add_argument("--ids", metavar="IDS.txt", help="Materials Project ids, one per line")
+    source.add_argument("--query", action="append", metavar="KEY=VALUE",
+                        help="materials with phonons matching chemsys=, formula= or elements= (repeatable)")
+    ph.add_argument("-o", "--output", required=True, metavar="OUT.csv")
+    xa = kinds.add_parser("xas", help="K-edge XANES -> equispec XAS folder on the OmniXAS 141-point grid")
+    xa.add_argument("--element", required=True, help="absorbing element, e.g. Cu")
+    xa.add_argument("--edge", default="K", help="absorption edge (default: K)")
+    xa.add_argument("--ids", metavar="IDS.txt", help="only these Materials Project ids (default: all)")
+    xa.add_argument("--split", default="train", help="split value of every row (default: train)")
+    xa.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
+
+
+def _data(args) -> int:
+    from ..data.datasets import read_ids
+    from ..data.mp_datasets import build_phdos_csv, build_xas_dataset
+    from ..errors import InputError
+
+    ids = read_ids(args.ids) if args.ids else None
+    if args.data_kind == "phdos":
+        query = None
+        if args.query:
+            pairs = [item.split("=", 1) for item in args.query]
+            if any(len(p) != 2 or p[0] not in ("chemsys", "formula", "elements") for p in pairs):
+                raise InputError("--query", "expected chemsys=..., formula=... or elements=A,B")
+            query = dict(pairs)
+        report = build_phdos_csv(args.output, material_ids=ids, query=query)
+    else:
+        report = build_xas_dataset(args.output, args.element, args.edge, material_ids=ids, split=args.split)
+    print("\n".join(report.summary_lines()))
+    return 0
 
 
 def _version() -> str:
@@ -113,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.filterwarnings("ignore", module="pymatgen")
     try:
-        return {"predict": _predict, "evaluate": _evaluate, "train": _train, "ensemble": _ensemble}[args.command](args)
+        return {"predict": _predict, "evaluate": _evaluate, "train": _train, "ensemble": _ensemble,
+                "data": _data}[args.command](args)
     except EquispecError as exc:
         print(f"equispec: error: {exc}", file=sys.stderr)
         return 2
