@@ -76,8 +76,8 @@ class FakeDatabase:
         self.materials = [MaterialsDoc.from_structure(s, material_id=m).model_dump(mode="json")
                           for m, s in structures.items()]
         phonons = {"mp-149": "aaaaaaab", "mp-1265": "aaaaaaac", "mp-2000": "aaaaaaad"}
-        self.summary = [SummaryDoc(material_id=m, structure=s,
-                                   phonon_IDs={"dfpt": [phonons[m]]} if m in phonons else None).model_dump(mode="json")
+        self.summary = [SummaryDoc.from_structure(s, material_id=m, phonon_IDs={"dfpt": [phonons[m]]}
+                                                  if m in phonons else None).model_dump(mode="json")
                         for m, s in structures.items()]
         self.phonon_tasks = [PhononBSDOSTask.from_structure(meta_structure=structures[m], identifier=pid,
                                                             phonon_method="dfpt", structure=structures[m]
@@ -147,7 +147,7 @@ class _Handler(BaseHTTPRequestHandler):
                 docs = [d for d in docs if d.get("chemsys") == query["chemsys"]]
         elif path == "/materials/phonon":
             wanted = query.get("identifiers", "").split(",")
-            docs = [d for d in db.phonon_tasks if str(d["identifier"]) in wanted]
+            docs = [d for d in db.phonon_tasks if any(AlphaID(str(d["identifier"])) == AlphaID(w) for w in wanted if w)]
         elif path == "/materials/xas":
             docs = [d for d in db.xas if d["absorbing_element"] == query.get("absorbing_element", d["absorbing_element"])
                     and d["edge"] == query.get("edge", d["edge"])]

@@ -269,13 +269,17 @@ class MaterialsProject:
         """The DFPT DOS and the structure it was computed for (one phonon document)."""
         entry = self.cache.get("phonon", phonon_id)
         if entry is None:
-            rester = self._rester("phonon")
-            docs = self._call(rester.search, identifiers=[phonon_id], phonon_method="dfpt",
-                              fields=["identifier", "structure"])
-            structure = _as_structure(_get(docs[0], "structure")) if docs else None
-            if structure is None:
-                structure = self.structure(material_id)
-            dos = self._call(rester.get_dos_from_phonon_id, phonon_id, "dfpt")
+            # two requests, each cached as it arrives, so that an interruption between them loses nothing
+            task = self.cache.get("phonon_task", phonon_id)
+            if task is None:
+                docs = self._call(self._rester("phonon").search, identifiers=[phonon_id], phonon_method="dfpt",
+                                  fields=["identifier", "structure"])
+                structure = _as_structure(_get(docs[0], "structure")) if docs else None
+                task = {"structure": structure.as_dict() if structure is not None else None}
+                self.cache.put("phonon_task", phonon_id, task)
+            structure = (Structure.from_dict(task["structure"]) if task["structure"]
+                         else self.structure(material_id))
+            dos = self._call(self._rester("phonon").get_dos_from_phonon_id, phonon_id, "dfpt")
             entry = {"material_id": material_id, "structure": structure.as_dict(),
                      "frequencies_thz": [float(f) for f in _get(dos, "frequencies")],
                      "densities": [float(d) for d in _get(dos, "densities")]}
