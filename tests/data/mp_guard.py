@@ -8,7 +8,7 @@ from __future__ import annotations
 import socket
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
-ATTEMPTS: list[str] = []  # every address a test tried to connect to
+ATTEMPTS: list[str] = []  # every address a test connected to; refused ones as "blocked:HOST"
 _ORIGINAL = {}
 
 
@@ -39,8 +39,10 @@ def install_network_guard(log_path: str | None = None) -> None:
     def connect(self, address):
         if self.family in (socket.AF_INET, socket.AF_INET6):
             host = _host_of(address)
-            record(host)
+            if host in _LOOPBACK:
+                record(host)
             if host not in _LOOPBACK:
+                record("blocked:" + host)
                 raise NetworkBlocked(f"test network guard: connection to {host} refused")
         return _ORIGINAL["connect"](self, address)
 
@@ -53,7 +55,7 @@ def install_network_guard(log_path: str | None = None) -> None:
 
     def getaddrinfo(host, *args, **kwargs):
         if host is not None and str(host) not in _LOOPBACK:
-            record(str(host))
+            record("blocked:" + str(host))
             raise socket.gaierror(socket.EAI_NONAME, f"test network guard: no name resolution for {host}")
         return _ORIGINAL["getaddrinfo"](host, *args, **kwargs)
 

@@ -67,6 +67,20 @@ def _add_data_parser(sub) -> None:
     xa.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
 
 
+def _prefetch_mp_ids(files: list[str]) -> None:
+    """Fetch (or find cached) the structures of Materials Project ids among ``predict``'s arguments."""
+    import os
+    import re
+
+    ids = [f for f in files if re.match(r"^(mp|mvc)-\d+$", f) and not os.path.exists(f)]
+    if ids:
+        from ..data.materials_project import MaterialsProject
+
+        client = MaterialsProject()
+        for mp_id in ids:
+            client.structure(mp_id)
+
+
 def _data(args) -> int:
     from ..data.datasets import read_ids
     from ..data.mp_datasets import build_phdos_csv, build_xas_dataset
@@ -97,6 +111,7 @@ def _predict(args) -> int:
     from ..api import load_model
     from ..io.spectra import plot_phdos, summary_line, write_phdos
 
+    _prefetch_mp_ids(args.files)  # before the model loads, so that no key / no network fails in seconds
     predictor = load_model(args.model)
     predictions = predictor.predict(args.files, batch_size=args.batch_size, progress=len(args.files) > 100)
     for prediction in predictions:

@@ -43,8 +43,9 @@ ENDPOINT_ENV = "EQUISPEC_MP_ENDPOINT"
 DEFAULT_ENDPOINT = "https://api.materialsproject.org/"
 KEY_SOURCE = "MP_API_KEY"
 
-#: Heartbeat check: (connect, read) timeout in s, attempts, first backoff in s. Worst case about 9 s.
-PREFLIGHT_TIMEOUT_S = (3.0, 4.0)
+#: Heartbeat check: (connect, read) timeout in s, attempts, first backoff in s. Worst case 5.5 s, which
+#: with Python's start-up and imports keeps "no network" under 15 s on a busy 2-core machine.
+PREFLIGHT_TIMEOUT_S = (2.0, 2.5)
 PREFLIGHT_ATTEMPTS = 2
 PREFLIGHT_BACKOFF_S = 0.5
 #: mp-api data requests: timeout in s, urllib3 retries and backoff factor (waits 1, 2, 4 s).
