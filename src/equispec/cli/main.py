@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--shift-mode", choices=["common", "per-candidate"], default="common",
                    help="XAS: one shift for all candidates (default) or each candidate's own best shift")
     _add_processing_options(i)
+    _add_data_parser(sub)
     return parser
 
 
@@ -88,6 +89,58 @@ def _add_processing_options(p) -> None:
                    help="phonon: compare the plain DOS (not sigma/M weighted)")
 
 
+def _add_data_parser(sub) -> None:
+    """``equispec data phdos|xas``: training data from the Materials Project (needs MP_API_KEY)."""
+    d = sub.add_parser("data", help="build training data from the Materials Project (needs MP_API_KEY)")
+    kinds = d.add_subparsers(dest="data_kind", required=True)
+    ph = kinds.add_parser("phdos", help="DFPT phonon DOS -> CSV in the phonon-DOS data set format")
+    source = ph.add_mutually_exclusive_group(required=True)
+    source.add_argument("--ids", metavar="IDS.txt", help="Materials Project ids, one per line")
+    source.add_argument("--query", action="append", metavar="KEY=VALUE",
+                        help="materials with phonons matching chemsys=, formula= or elements= (repeatable)")
+    ph.add_argument("-o", "--output", required=True, metavar="OUT.csv")
+    xa = kinds.add_parser("xas", help="K-edge XANES -> equispec XAS folder on the OmniXAS 141-point grid")
+    xa.add_argument("--element", required=True, help="absorbing element, e.g. Cu")
+    xa.add_argument("--edge", default="K", help="absorption edge (default: K)")
+    xa.add_argument("--ids", metavar="IDS.txt", help="only these Materials Project ids (default: all)")
+    xa.add_argument("--split", default="train", help="split value of every row (default: train)")
+    xa.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
+
+
+def _prefetch_mp_ids(files: list[str]) -> None:
+    """Fetch (or find cached) the structures of Materials Project ids among ``predict``'s arguments."""
+    import os
+    import re
+
+    ids = [f for f in files if re.match(r"^(mp|mvc)-\d+$", f) and not os.path.exists(f)]
+    if ids:
+        from ..data.materials_project import MaterialsProject
+
+        client = MaterialsProject()
+        for mp_id in ids:
+            client.structure(mp_id)
+
+
+def _data(args) -> int:
+    from ..data.datasets import read_ids
+    from ..data.mp_datasets import build_phdos_csv, build_xas_dataset
+    from ..errors import InputError
+
+    ids = read_ids(args.ids) if args.ids else None
+    if args.data_kind == "phdos":
+        query = None
+        if args.query:
+            pairs = [item.split("=", 1) for item in args.query]
+            if any(len(p) != 2 or p[0] not in ("chemsys", "formula", "elements") for p in pairs):
+                raise InputError("--query", "expected chemsys=..., formula=... or elements=A,B")
+            query = dict(pairs)
+        report = build_phdos_csv(args.output, material_ids=ids, query=query)
+    else:
+        report = build_xas_dataset(args.output, args.element, args.edge, material_ids=ids, split=args.split)
+    print("\n".join(report.summary_lines()))
+    return 0
+
+
 def _version() -> str:
     from .. import __version__
 
@@ -98,6 +151,7 @@ def _predict(args) -> int:
     from ..api import XasPredictor, load_model
     from ..io import spectra
 
+    _prefetch_mp_ids(args.files)  # before the model loads, so that no key / no network fails in seconds
     predictor = load_model(args.model)
     if isinstance(predictor, XasPredictor):
         summary, write, plot = spectra.xas_summary_line, spectra.write_xas, spectra.plot_xas
@@ -200,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", module="pymatgen")
     try:
         return {"predict": _predict, "evaluate": _evaluate, "train": _train, "ensemble": _ensemble,
-                "compare": _compare, "identify": _identify}[args.command](args)
+                "compare": _compare, "identify": _identify, "data": _data}[args.command](args)
     except EquispecError as exc:
         print(f"equispec: error: {exc}", file=sys.stderr)
         return 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Union
@@ -76,11 +77,23 @@ def structure_from_ase_dict(text: str) -> Structure:
     return _from_ase(Atoms.fromdict(ast.literal_eval(text)), "structure column")
 
 
+def _is_mp_id(text: str) -> bool:
+    return re.match(r"^(mp|mvc)-\d+$", text) is not None
+
+
 def to_structure(obj: StructureLike, name: str | None = None) -> tuple[Structure, str]:
-    """Return ``(checked structure, display name)`` for a path, ``Structure`` or ``Atoms``."""
+    """Return ``(checked structure, display name)`` for a path, ``Structure`` or ``Atoms``.
+
+    A string such as ``mp-149`` that is not an existing file is a Materials Project id: its structure
+    comes from :mod:`.materials_project` (cached on disk; needs ``MP_API_KEY`` the first time).
+    """
     if isinstance(obj, Structure):
         structure = obj
         label = name or (obj.composition.reduced_formula if len(obj) else "structure")
+    elif isinstance(obj, str) and not Path(obj).exists() and _is_mp_id(obj):
+        from .materials_project import fetch_structure  # imported only when an id is given
+
+        structure, label = fetch_structure(obj), name or obj
     elif isinstance(obj, (str, os.PathLike)):
         structure, label = read_structure(obj), name or str(obj)
     elif type(obj).__name__ == "Atoms" and hasattr(obj, "get_positions"):
