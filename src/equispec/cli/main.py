@@ -46,8 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("ensemble", help="merge trained model directories into one ensemble model")
     m.add_argument("members", nargs="+", metavar="MODEL_DIR")
     m.add_argument("-o", "--output", required=True, metavar="DIR", help="ensemble model directory to write")
-    m.add_argument("--data", metavar="CSV", help="labelled CSV to score the ensemble on (stored as valid_metrics)")
-    m.add_argument("--ids", metavar="IDS.txt", help="ids of the validation split in --data")
+    m.add_argument("--data", metavar="CSV|DIR", help="labelled data to score the ensemble on (stored as "
+                   "valid_metrics): a phonon-DOS CSV or an XAS site-spectrum folder")
+    m.add_argument("--ids", metavar="IDS.txt", help="phonon DOS: ids of the validation split in --data")
+    m.add_argument("--split", metavar="NAME", help="XAS: the split of --data to score (default val)")
 
     c = sub.add_parser("compare", help="score a predicted spectrum against a measured one")
     c.add_argument("structure", metavar="STRUCTURE", help="structure file of the measured sample")
@@ -199,14 +201,19 @@ def _train(args) -> int:
 
 
 def _ensemble(args) -> int:
-    from ..api import PhononDosPredictor
+    from ..api import PhononDosPredictor, XasPredictor
     from ..io.checkpoint import ensemble_from_dirs, save_model_dir
 
     model, metadata = ensemble_from_dirs(args.members)
     if args.data:  # score before writing, so that a failed evaluation leaves nothing behind
-        metrics, _, _ = PhononDosPredictor(model, metadata, name=args.output).evaluate(args.data, args.ids)
+        if "energy_ev" in metadata:
+            predictor = XasPredictor(model, metadata, name=args.output)
+            metrics, _, _ = predictor.evaluate(args.data, args.split or "val")
+            metadata["valid_data"] = {"folder": args.data, "split": args.split or "val"}
+        else:
+            metrics, _, _ = PhononDosPredictor(model, metadata, name=args.output).evaluate(args.data, args.ids)
+            metadata["valid_data"] = {"csv": args.data, "ids": args.ids}
         metadata["valid_metrics"] = metrics
-        metadata["valid_data"] = {"csv": args.data, "ids": args.ids}
         print(json.dumps(metrics))
     directory = save_model_dir(model, args.output, metadata.pop("architecture"), metadata.pop("hyperparameters"),
                                **metadata)

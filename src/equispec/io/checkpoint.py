@@ -26,6 +26,8 @@ FORMAT_VERSION = 1
 ENSEMBLE = "ensemble"
 #: hyper-parameters that decide the input graph, so every member of an ensemble must share them
 GRAPH_HYPERPARAMETERS = ("cutoff_ang", "pretrained", "n_out")
+#: ``model.json`` fields that say what a model predicts (task, grid, absorbers, data it was fitted to)
+MEMBER_AGREEMENT = ("task", "freq_cm1", "energy_ev", "absorbers", "train_mean_spectrum", "edge_step")
 WEIGHTS = "model.safetensors"
 METADATA = "model.json"
 
@@ -106,7 +108,7 @@ def ensemble_from_dirs(directories: list) -> tuple[torch.nn.Module, dict]:
         if info.get("architecture") == ENSEMBLE:
             raise ModelError(str(directory), "is already an ensemble")
         shared = {k: info["hyperparameters"].get(k) for k in GRAPH_HYPERPARAMETERS}
-        for key in ("task", "freq_cm1", "energy_ev"):
+        for key in MEMBER_AGREEMENT:
             shared[key] = info.get(key)
         if infos and shared != infos[0][1]:
             differing = next(k for k in shared if shared[k] != infos[0][1][k])
@@ -116,7 +118,7 @@ def ensemble_from_dirs(directories: list) -> tuple[torch.nn.Module, dict]:
     if len(members) < 2:
         raise ModelError(str(directories[0]) if directories else "ensemble", "an ensemble needs at least two members")
     shared = infos[0][1]
-    metadata = {k: shared[k] for k in ("task", "freq_cm1", "energy_ev") if shared[k] is not None}
+    metadata = {k: shared[k] for k in MEMBER_AGREEMENT if shared[k] is not None}
     metadata["architecture"] = ENSEMBLE
     metadata["hyperparameters"] = {k: shared[k] for k in GRAPH_HYPERPARAMETERS}
     metadata["elements"] = sorted(set.intersection(*(set(i.get("elements", [])) for i, _ in infos)))
