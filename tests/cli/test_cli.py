@@ -15,10 +15,10 @@ from equispec.cli.main import main
 from tests.conftest import EXAMPLES, PHDOS
 
 
-def run(*args):
+def run(*args, timeout=300):
     """Run the real executable in a subprocess: catches tracebacks and wrong exit codes."""
     return subprocess.run([sys.executable, "-m", "equispec", *map(str, args)], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=timeout)
 
 
 def test_predict_writes_csv_json_and_plot(tmp_path, capsys):
