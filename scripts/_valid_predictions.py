@@ -37,6 +37,6 @@ def predict_table(args):
     name = predictor.info["hyperparameters"].get("pretrained")
     features = (pretrained_features(table.structures, name, table.ids, args.feature_cache, progress=False)
                 if name else None)
-    graphs = build_graphs(table.structures, predictor.cutoff_ang, labels, pretrained=features)
+    graphs = build_graphs(table.structures, predictor.cutoff_ang, labels, progress=False, pretrained=features)
     predictions, _, spread = predictor.predict_graphs(graphs, with_std=True)
     return table, predictor, predictions, spread

@@ -28,6 +28,8 @@ def coverage_report(truth: np.ndarray, prediction: np.ndarray, std: np.ndarray, 
     mse = ((truth - prediction) ** 2).mean(axis=1)
     sigma = std.mean(axis=1)
     rho, p_value = spearmanr(sigma, mse)
+    # factor k such that prediction ± 2kσ covers 95% of the values (k = 1 for a calibrated Gaussian band)
+    z = np.abs(truth - prediction) / np.maximum(2 * std, 1e-12)
     return {"n_materials": len(ids), "n_bins": int(truth.shape[1]),
             "coverage_2sigma": float(inside.mean()),
             "coverage_2sigma_nonzero_truth": float(inside[truth > 0.01].mean()),
@@ -40,6 +42,7 @@ def coverage_report(truth: np.ndarray, prediction: np.ndarray, std: np.ndarray, 
             "spearman_mean_sigma_vs_mse": float(rho), "spearman_p_value": float(p_value),
             "mean_sigma": float(sigma.mean()), "mean_mse": float(mse.mean()),
             "ratio_rms_error_to_mean_sigma": float(np.sqrt(mse.mean()) / sigma.mean()),
+            "sigma_scale_for_95_coverage": float(np.percentile(z, 95)),
             "per_material": {i: {"coverage_2sigma": float(c), "mean_sigma": float(s), "mse": float(m)}
                              for i, c, s, m in zip(ids, per_material, sigma, mse)}}
 
@@ -63,7 +66,8 @@ def main(argv=None) -> int:
     print(f"per material: mean {per['mean']:.3f}, median {per['median']:.3f}, 10-90% {per['p10']:.3f}-{per['p90']:.3f}")
     print(f"Spearman(mean σ, MSE) per material: {report['spearman_mean_sigma_vs_mse']:.3f} "
           f"(p = {report['spearman_p_value']:.2g})")
-    print(f"mean σ {report['mean_sigma']:.4f}, RMS error / mean σ {report['ratio_rms_error_to_mean_sigma']:.2f}")
+    print(f"mean σ {report['mean_sigma']:.4f}, RMS error / mean σ {report['ratio_rms_error_to_mean_sigma']:.2f}, "
+          f"σ would need scaling by {report['sigma_scale_for_95_coverage']:.2f} for ±2σ to cover 95%")
     if args.output:
         Path(args.output).write_text(json.dumps(report, indent=1) + "\n")
         print(f"wrote {args.output}")

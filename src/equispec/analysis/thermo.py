@@ -12,10 +12,11 @@ The predicted (and training) DOS is max-normalised and sampled on a coarse grid 
   A non-zero first (ω = 0) point, which smoothing and prediction often leave, is thus kept and integrated
   rather than dropped.
 
-pymatgen's ``PhononDos.cv/entropy/helmholtz_free_energy`` implement the same formulas, but they drop all
-frequencies <= 0 before a plain trapezoid rule, which on this grid removes the whole 0-20 cm^-1 interval,
-and they expect states/THz integrating to 3N; the numpy version here avoids both (the tests check it against
-pymatgen on a fine grid where the two must agree).
+pymatgen's ``PhononDos.cv/entropy/helmholtz_free_energy`` implement the same formulas (per mole of cells, or
+of formula units when given a structure) but expect states/THz integrating to 3N, apply the trapezoid rule to
+weight × DOS on the grid itself (coarse for the fast-varying weights at 20 cm^-1 spacing) and, in the installed
+version, drop the ω = 0 sample of S and F with a warning. The numpy version here does the renormalisation itself
+and integrates on the sub-grid; the tests check it against pymatgen on a fine grid, where the two must agree.
 
 Results are per mole of atoms; ``PhononThermodynamics.per_formula_unit()`` multiplies by the number of atoms
 in the reduced formula (per mole of formula units, pymatgen's convention when given a structure).
