@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,6 +24,9 @@ from .errors import InputError, ModelError
 from .io.checkpoint import load_model_dir
 from .io.units import CM1_PER_THZ
 from .metrics import spectrum_metrics, xas_metrics
+
+if TYPE_CHECKING:
+    from .analysis.thermo import PhononThermodynamics
 
 __all__ = ["PRETRAINED", "load_model", "resolve_model_dir", "PhononDosPrediction", "PhononDosPredictor",
            "XasPrediction", "XasPredictor"]
@@ -73,6 +77,10 @@ class PhononDosPrediction:
         freq_cm1: (n_bins,) frequency grid in cm^-1.
         dos: (n_bins,) total DOS, max-normalised like the training data.
         partial_dos: element symbol -> (n_bins,) contribution of that element; they add up to ``dos``.
+        dos_std: (n_bins,) spread (population standard deviation) of the ensemble members' DOS on the scale
+            of ``dos``, or None for a single model. It measures how much independently trained members
+            disagree, not the distance to the truth; see the README for how often ``dos ± 2 dos_std`` covers
+            the DFPT DOS on the validation split.
     """
 
     name: str
@@ -80,16 +88,31 @@ class PhononDosPrediction:
     freq_cm1: np.ndarray
     dos: np.ndarray
     partial_dos: dict = field(default_factory=dict)
+    dos_std: np.ndarray | None = None
 
     @property
     def phonon_dos(self) -> PhononDos:
         """pymatgen ``PhononDos`` (frequencies in THz; densities max-normalised, not states/THz)."""
         return PhononDos(self.freq_cm1 / CM1_PER_THZ, self.dos)
 
+    def thermodynamics(self, temperatures_k) -> "PhononThermodynamics":
+        """Heat capacity, entropy, Helmholtz free energy and mean frequency of this DOS, per mole of atoms
+        (``.per_formula_unit()`` converts); see ``equispec.analysis.thermo.phonon_thermodynamics``.
+
+        Args:
+            temperatures_k: temperature or (n_t,) temperatures in K, all > 0.
+        """
+        from .analysis.thermo import phonon_thermodynamics
+
+        return phonon_thermodynamics(self.freq_cm1, self.dos, temperatures_k, self.structure)
+
     def to_dict(self) -> dict:
-        return {"name": self.name, "formula": self.structure.composition.reduced_formula,
-                "freq_cm1": self.freq_cm1.tolist(), "dos": self.dos.tolist(),
-                "partial_dos": {el: v.tolist() for el, v in self.partial_dos.items()}}
+        record = {"name": self.name, "formula": self.structure.composition.reduced_formula,
+                  "freq_cm1": self.freq_cm1.tolist(), "dos": self.dos.tolist()}
+        if self.dos_std is not None:
+            record["dos_std"] = self.dos_std.tolist()
+        record["partial_dos"] = {el: v.tolist() for el, v in self.partial_dos.items()}
+        return record
 
 
 class _Predictor:
@@ -155,15 +178,21 @@ class PhononDosPredictor(_Predictor):
         """The model's graphs for checked structures (with pretrained features where the model uses them)."""
         return build_graphs(structures, self.cutoff_ang, labels, progress=progress, pretrained=self.features(structures, progress))
 
-    def predict_graphs(self, graphs: list, batch_size: int = 64, progress: bool = False):
-        """Run the model on pre-built graphs. Returns (n, n_bins) total DOS and a list of per-atom arrays."""
-        totals, per_atom = [], []
+    def predict_graphs(self, graphs: list, batch_size: int = 64, progress: bool = False, with_std: bool = False):
+        """Run the model on pre-built graphs. Returns (n, n_bins) total DOS and a list of per-atom arrays
+        (and, with ``with_std``, the (n, n_bins) ensemble spread, or None for a single model)."""
+        totals, per_atom, spread = [], [], []
         for batch, out in self._batches(graphs, batch_size, progress):
             totals.append(out[keys.GRAPH_OUTPUT].cpu().numpy())
+            if keys.GRAPH_OUTPUT_STD in out:
+                spread.append(out[keys.GRAPH_OUTPUT_STD].cpu().numpy())
             nodes = out[keys.NODE_OUTPUT].cpu().numpy()
             splits = np.cumsum(np.bincount(batch[keys.BATCH].cpu().numpy(), minlength=batch.num_graphs))[:-1]
             per_atom.extend(np.split(nodes, splits))
-        return np.concatenate(totals).astype(float), per_atom
+        totals = np.concatenate(totals).astype(float)
+        if with_std:
+            return totals, per_atom, np.concatenate(spread).astype(float) if spread else None
+        return totals, per_atom
 
     def predict(self, structures, names: list[str] | None = None, batch_size: int = 64,
                 progress: bool = False) -> list[PhononDosPrediction]:
@@ -173,14 +202,16 @@ class PhononDosPredictor(_Predictor):
         """
         structures, names = self._as_list(structures, names)
         checked, labels = zip(*(self.check(obj, name) for obj, name in zip(structures, names)))
-        totals, per_atom = self.predict_graphs(self.graphs(list(checked), list(labels), progress), batch_size, progress)
+        totals, per_atom, spread = self.predict_graphs(self.graphs(list(checked), list(labels), progress), batch_size,
+                                                       progress, with_std=True)
         results = []
-        for label, structure, total, atoms in zip(labels, checked, totals, per_atom):
+        for i, (label, structure, total, atoms) in enumerate(zip(labels, checked, totals, per_atom)):
             partial = {}
             for site, contribution in zip(structure, atoms):
                 symbol = site.specie.symbol
                 partial[symbol] = partial.get(symbol, 0.0) + contribution.astype(float)
-            results.append(PhononDosPrediction(label, structure, self.freq_cm1.copy(), total, partial))
+            results.append(PhononDosPrediction(label, structure, self.freq_cm1.copy(), total, partial,
+                                               None if spread is None else spread[i]))
         return results
 
     def evaluate(self, csv_path: str | os.PathLike, ids_path: str | os.PathLike | None = None,

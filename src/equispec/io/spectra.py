@@ -30,9 +30,14 @@ def _unique_labels(predictions) -> list[str]:
 
 
 def write_phdos(predictions, path: str | Path) -> Path:
-    """``.csv``: column ``freq_cm1`` then one DOS column per structure. ``.json``: a list of records with
-    grid, total and per-element partial DOS. Written atomically."""
-    columns = {label: p.dos for label, p in zip(_unique_labels(predictions), predictions)}
+    """``.csv``: column ``freq_cm1`` then one DOS column per structure, each followed by its ensemble spread
+    ``NAME:std`` where the model is an ensemble. ``.json``: a list of records with grid, total DOS, ``dos_std``
+    (ensembles only) and per-element partial DOS. Written atomically."""
+    columns = {}
+    for label, p in zip(_unique_labels(predictions), predictions):
+        columns[label] = p.dos
+        if getattr(p, "dos_std", None) is not None:
+            columns[f"{label}:std"] = p.dos_std
     return _write_table(path, "freq_cm1", predictions[0].freq_cm1, columns, predictions)
 
 
@@ -73,7 +78,8 @@ def write_xas(predictions, path: str | Path) -> Path:
 
 
 def plot_phdos(predictions, path: str | Path) -> Path:
-    """Overlay of predicted DOS; for a single structure also its per-element partial DOS."""
+    """Overlay of predicted DOS, shaded ±2σ of the ensemble spread where there is one; for a single structure
+    also its per-element partial DOS."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -82,7 +88,10 @@ def plot_phdos(predictions, path: str | Path) -> Path:
     path = _figure_path(path)
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
     for label, p in zip(_unique_labels(predictions), predictions):
-        ax.plot(p.freq_cm1, p.dos, lw=2, label=f"{label} ({p.structure.composition.reduced_formula})")
+        (line,) = ax.plot(p.freq_cm1, p.dos, lw=2, label=f"{label} ({p.structure.composition.reduced_formula})")
+        if getattr(p, "dos_std", None) is not None:
+            ax.fill_between(p.freq_cm1, np.clip(p.dos - 2 * p.dos_std, 0, None), p.dos + 2 * p.dos_std,
+                            color=line.get_color(), alpha=0.25, lw=0, label=f"{label} ±2σ ensemble")
     if len(predictions) == 1 and len(predictions[0].partial_dos) > 1:
         for element, partial in predictions[0].partial_dos.items():
             ax.plot(predictions[0].freq_cm1, partial, lw=1, ls="--", label=f"{element} partial")
