@@ -28,10 +28,13 @@ def test_predict_writes_csv_json_and_plot(tmp_path, capsys):
     assert "Si.cif: Si, 2 atoms, peak" in printed and "AlP.POSCAR: AlP" in printed
     with open(tmp_path / "dos.csv") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["freq_cm1", *map(str, files)]
+    # the shipped model is an ensemble: each structure's DOS is followed by its member spread
+    assert rows[0] == ["freq_cm1", *[f"{f}{suffix}" for f in map(str, files) for suffix in ("", ":std")]]
     assert len(rows) == 52 and rows[-1][0] == "1000"
     table = np.array(rows[1:], dtype=float)
-    assert np.allclose(table[:, 1:].max(axis=0), 1.0, atol=1e-5) and (table >= 0).all()
+    dos, std = table[:, 1::2], table[:, 2::2]
+    assert np.allclose(dos.max(axis=0), 1.0, atol=1e-5) and (table >= 0).all()
+    assert (std.max(axis=0) > 0).all() and (std.max(axis=0) < 1).all()
     assert (tmp_path / "dos.png").read_bytes()[:4] == b"\x89PNG"
     umask = os.umask(0)
     os.umask(umask)
