@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config value, e.g. --set optim.max_epochs=10 (repeatable)")
     t.add_argument("--output-dir", help="override output_dir")
+    t.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in the output "
+                   "directory (automatic in a requeued SLURM job)")
 
     m = sub.add_parser("ensemble", help="merge trained model directories into one ensemble model")
     m.add_argument("members", nargs="+", metavar="MODEL_DIR")
@@ -195,7 +197,7 @@ def _train(args) -> int:
     config = load_config(args.config, args.overrides)
     if args.output_dir:
         config.output_dir = args.output_dir
-    directory = train(config)
+    directory = train(config, resume=args.resume)
     print(f"model written to {directory}")
     return 0
 

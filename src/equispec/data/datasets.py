@@ -108,6 +108,7 @@ def build_graphs(structures: list[Structure], cutoff_ang: float, names: list[str
     graphs = []
     for i in iterator:
         graph = structure_to_graph(structures[i], cutoff_ang, names[i], None if targets is None else targets[i])
+        graph[keys.STRUCTURE_ID] = names[i]
         for key, values in (extra or {}).items():
             graph[key] = torch.as_tensor(values[i], dtype=torch.get_default_dtype()).reshape(1, -1)
         if pretrained is not None:

@@ -30,6 +30,7 @@ class DataConfig:
     limit_train: Optional[int] = None  # use only the first N training ids (quick runs, tests)
     limit_valid: Optional[int] = None
     feature_cache: Optional[str] = None  # .npz that keeps pretrained per-atom features between runs
+    graph_cache: Optional[str] = None  # folder of memory-mapped graph stores, built once per data/cutoff/features
     gamma_json: Optional[str] = None  # Γ-point frequencies per mp-id: enables the auxiliary Γ-spectrum task
 
 
@@ -56,7 +57,10 @@ class TrainerConfig:
     accelerator: str = "auto"
     devices: Any = 1
     num_nodes: int = 1
-    precision: str = "32-true"
+    strategy: str = "auto"  # "ddp" for several processes (GPUs, nodes, or CPU processes with gloo)
+    precision: str = "32-true"  # "bf16-mixed" or "16-mixed" on GPUs
+    accumulate_grad_batches: int = 1
+    checkpoint_every_n_steps: Optional[int] = None  # also save last.ckpt every N optimizer steps (preemption)
     seed: int = 0
     num_workers: int = 0
     gradient_clip_val: Optional[float] = 10.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +16,10 @@ import torch
 import yaml
 from lightning.pytorch.callbacks import EMAWeightAveraging, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.plugins.environments import SLURMEnvironment
 
 from ..data.datamodule import GraphDataModule
+from ..data.graph_store import cache_key, cached_graphs
 from ..data import keys
 from ..data.datasets import (build_graphs, gamma_spectrum, pretrained_features, read_gamma_frequencies, read_ids,
                              read_phdos_csv)
@@ -46,7 +49,6 @@ class PreparedData:
 
     train_graphs: list
     valid_graphs: list
-    train_features: list | None  # per-structure pretrained features, for the embedding's statistics
     output_offset: np.ndarray | None  # a head's starting point (mean training spectrum), where it has one
     n_out: int
     metadata: dict  # extra model.json fields (grid, elements, ...)
@@ -71,15 +73,21 @@ def _phdos_data(config: TrainConfig, hyper: ModelHyperparameters) -> PreparedDat
         extra[keys.GAMMA_TARGET] = np.stack([
             gamma_spectrum(gamma[i], table.freq_cm1, config.optim.gamma_sigma_cm1) if i in gamma else missing
             for i in train_table.ids])
-    train_features = valid_features = None
-    if hyper.pretrained:
-        features = pretrained_features(train_table.structures + valid_table.structures, hyper.pretrained,
-                                       train_table.ids + valid_table.ids, data.feature_cache, progress)
-        train_features, valid_features = features[: len(train_ids)], features[len(train_ids):]
-    train_graphs = build_graphs(train_table.structures, hyper.cutoff_ang, train_table.ids, train_table.dos, progress,
-                                extra, train_features)
-    valid_graphs = build_graphs(valid_table.structures, hyper.cutoff_ang, valid_table.ids, valid_table.dos, progress,
-                                pretrained=valid_features)
+    recipe = {"task": "phdos", "csv_sha256": sha256(data.csv), "cutoff_ang": hyper.cutoff_ang,
+              "pretrained": hyper.pretrained, "gamma_json": data.gamma_json, "gamma_sigma_cm1": config.optim.gamma_sigma_cm1}
+
+    def graphs_of(part, extra_fields=None):
+        def build():
+            features = None
+            if hyper.pretrained:
+                features = pretrained_features(part.structures, hyper.pretrained, part.ids, data.feature_cache,
+                                               progress)
+            return build_graphs(part.structures, hyper.cutoff_ang, part.ids, part.dos, progress, extra_fields,
+                                features), part.ids
+        return build
+
+    train_graphs = _cached(data, "phdos-train", dict(recipe, ids=train_ids), graphs_of(train_table, extra))
+    valid_graphs = _cached(data, "phdos-valid", dict(recipe, ids=valid_ids, gamma_json=None), graphs_of(valid_table))
     elements = sorted({el.symbol for s in train_table.structures for el in s.composition.elements})
 
     def score(model, hyperparameters: dict, metadata: dict) -> dict:
@@ -93,7 +101,7 @@ def _phdos_data(config: TrainConfig, hyper: ModelHyperparameters) -> PreparedDat
                   "train_ids": str(data.train_ids), "train_ids_sha256": sha256(data.train_ids),
                   "valid_ids": str(data.valid_ids), "valid_ids_sha256": sha256(data.valid_ids),
                   "n_train": len(train_ids), "n_valid": len(valid_ids)}
-    return PreparedData(train_graphs, valid_graphs, train_features, None, len(table.freq_cm1),
+    return PreparedData(train_graphs, valid_graphs, None, len(table.freq_cm1),
                         {"freq_cm1": table.freq_cm1.tolist(), "elements": elements}, provenance, score)
 
 
@@ -106,9 +114,17 @@ def _xas_data(config: TrainConfig, hyper: ModelHyperparameters) -> PreparedData:
         if np.isnan(part.spectrum).any():
             raise ConfigError("data.folder", f"split {split!r} of {data.folder} has withheld (NaN) spectra")
     absorbers = sorted(set(zip(train_set.absorbing_element, train_set.edge)))
-    train_graphs = dataset_graphs(train_set, hyper.cutoff_ang, hyper.pretrained, data.feature_cache, progress)
-    valid_graphs = dataset_graphs(valid_set, hyper.cutoff_ang, hyper.pretrained, data.feature_cache, progress)
-    train_features = [g[keys.NODE_PRETRAINED].numpy() for g in train_graphs] if hyper.pretrained else None
+    recipe = {"task": "xas", "folder": _folder_fingerprint(data.folder), "cutoff_ang": hyper.cutoff_ang,
+              "pretrained": hyper.pretrained}
+
+    def graphs_of(part):
+        def build():
+            graphs = dataset_graphs(part, hyper.cutoff_ang, hyper.pretrained, data.feature_cache, progress)
+            return graphs, [g[keys.STRUCTURE_ID] for g in graphs]
+        return build
+
+    train_graphs = _cached(data, "xas-train", dict(recipe, materials=train_set.materials()), graphs_of(train_set))
+    valid_graphs = _cached(data, "xas-valid", dict(recipe, materials=valid_set.materials()), graphs_of(valid_set))
     elements = sorted({el.symbol for m in train_set.materials() for el in train_set.structure(m).composition.elements})
     train_mean = train_set.spectrum.mean(axis=0)
 
@@ -127,8 +143,19 @@ def _xas_data(config: TrainConfig, hyper: ModelHyperparameters) -> PreparedData:
                 "train_mean_spectrum": train_mean.tolist()}
     if train_set.edge_step is not None and np.isfinite(train_set.edge_step).all():
         metadata["edge_step"] = float(np.median(train_set.edge_step))
-    return PreparedData(train_graphs, valid_graphs, train_features, train_mean, len(dataset.energy_ev), metadata,
+    return PreparedData(train_graphs, valid_graphs, train_mean, len(dataset.energy_ev), metadata,
                         provenance, score)
+
+
+def _cached(data, part: str, recipe: dict, build):
+    """Graphs of one split, from ``data.graph_cache`` when it holds them for this exact recipe."""
+    key = cache_key(**recipe)
+    folder = Path(data.graph_cache) / f"{part}-{key}" if data.graph_cache else None
+    return cached_graphs(folder, key, build)
+
+
+def _folder_fingerprint(folder: str) -> dict:
+    return {p.name: sha256(p) for p in sorted(Path(folder).iterdir()) if p.is_file()}
 
 
 def _first_materials(dataset, limit: int | None):
@@ -142,10 +169,27 @@ def _first_materials(dataset, limit: int | None):
 TASK_DATA = {"phdos": _phdos_data, "xas": _xas_data}
 
 
-def train(config: TrainConfig) -> Path:
+def resume_checkpoint(output_dir: str | Path) -> Path | None:
+    """The newest checkpoint a run in ``output_dir`` left: ``checkpoints/last*.ckpt`` (saved every
+    ``trainer.checkpoint_every_n_steps`` steps and at each epoch end) or ``hpc_ckpt_*.ckpt`` (saved by
+    Lightning when SLURM sends the requeue signal)."""
+    out = Path(output_dir)
+    candidates = [*out.glob("checkpoints/last*.ckpt"), *out.glob("hpc_ckpt_*.ckpt")]
+    return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
+
+
+def _requeued() -> bool:
+    """A SLURM job started again after preemption or ``scontrol requeue``."""
+    import os
+
+    return int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) > 0
+
+
+def train(config: TrainConfig, resume: bool = False) -> Path:
     """Train, keep the best epoch by valid loss and export it to ``{output_dir}/model``.
 
-    Returns the exported model directory.
+    With ``resume`` (or in a requeued SLURM job) training continues from the newest checkpoint in
+    ``output_dir``, losing only the steps after it. Returns the exported model directory.
     """
     started = time.time()
     out = Path(config.output_dir)
@@ -160,28 +204,45 @@ def train(config: TrainConfig) -> Path:
         hyper.avg_num_neighbors = round(_average_neighbors(prepared.train_graphs), 4)
 
     module = SpectrumTask(config.architecture, hyper.to_dict(), dataclasses.asdict(config.optim))
-    if prepared.train_features is not None:
-        module.model.backbone.embedding.set_pretrained_statistics(
-            torch.as_tensor(np.concatenate(prepared.train_features), dtype=torch.get_default_dtype()))
+    if hyper.pretrained:
+        module.model.backbone.embedding.set_pretrained_statistics(torch.cat(
+            [g[keys.NODE_PRETRAINED] for g in prepared.train_graphs]).to(torch.get_default_dtype()))
     if prepared.output_offset is not None:
         module.model.head.set_offset(torch.as_tensor(prepared.output_offset, dtype=torch.get_default_dtype()))
     datamodule = GraphDataModule(prepared.train_graphs, prepared.valid_graphs, config.optim.batch_size,
-                                 config.trainer.num_workers)
+                                 config.trainer.num_workers, seed=config.trainer.seed)
     best = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="valid/loss", mode="min",
                            save_last=True)
     callbacks = [best, LearningRateMonitor(logging_interval="epoch")]
+    if config.trainer.checkpoint_every_n_steps:  # bounds what a preemption can cost
+        every_steps = ModelCheckpoint(dirpath=out / "checkpoints", save_top_k=0, save_last=True,
+                                      every_n_train_steps=config.trainer.checkpoint_every_n_steps)
+        every_steps.CHECKPOINT_NAME_LAST = "last-step"  # beside the epoch-end last.ckpt, not a versioned copy
+        callbacks.append(every_steps)
     if config.optim.ema_decay:
         callbacks.append(EMAWeightAveraging(decay=config.optim.ema_decay))
     if config.trainer.progress_bar:
         callbacks.append(TQDMProgressBar(refresh_rate=10))
+    plugins = []
+    if SLURMEnvironment.detect():  # on SIGUSR1 Lightning saves hpc_ckpt_N.ckpt and requeues the job
+        plugins.append(SLURMEnvironment(auto_requeue=True, requeue_signal=signal.SIGUSR1))
     trainer = L.Trainer(
         accelerator=config.trainer.accelerator, devices=config.trainer.devices, num_nodes=config.trainer.num_nodes,
-        precision=config.trainer.precision, max_epochs=config.optim.max_epochs,
+        strategy=config.trainer.strategy, precision=config.trainer.precision, max_epochs=config.optim.max_epochs,
+        accumulate_grad_batches=config.trainer.accumulate_grad_batches,
         gradient_clip_val=config.trainer.gradient_clip_val, logger=CSVLogger(out, name="logs", version=""),
-        callbacks=callbacks, enable_progress_bar=config.trainer.progress_bar, enable_model_summary=False,
-        log_every_n_steps=10,
+        callbacks=callbacks, plugins=plugins, default_root_dir=out, use_distributed_sampler=False,
+        enable_progress_bar=config.trainer.progress_bar, enable_model_summary=False, log_every_n_steps=10,
     )
-    trainer.fit(module, datamodule=datamodule)
+    checkpoint_path = resume_checkpoint(out) if resume or _requeued() else None
+    resumed_from = None
+    if checkpoint_path is not None:
+        state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+        resumed_from = {"checkpoint": str(checkpoint_path), "epoch": int(state["epoch"]),
+                        "global_step": int(state["global_step"])}
+        if trainer.is_global_zero:
+            print(f"resuming from {checkpoint_path} (epoch {state['epoch']}, step {state['global_step']})")
+    trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint_path)
     if not trainer.is_global_zero:
         return out / "model"
 
@@ -196,6 +257,9 @@ def train(config: TrainConfig) -> Path:
         "data": prepared.provenance,
         "config": config.to_dict(),
         "best_epoch": int(checkpoint.get("epoch", -1)),
+        "global_step": int(trainer.global_step),
+        "resumed_from": resumed_from,
+        "world_size": int(trainer.world_size),
         "train_seconds": round(time.time() - started, 1),
         "device": str(trainer.strategy.root_device),
     }
