@@ -166,6 +166,36 @@ class _Predictor:
             structures = [structures]
         return structures, names or [None] * len(structures)
 
+    def predict(self, structures, names: list[str] | None = None, batch_size: int = 64, progress: bool = False):
+        """Predict structures (paths, ``Structure`` or ``Atoms``), batched; returns a list of predictions.
+
+        All inputs are checked before anything is predicted, so one bad input fails the call early.
+        """
+        return list(self.predict_stream(structures, names, batch_size, progress))
+
+    def predict_stream(self, structures, names: list[str] | None = None, batch_size: int = 64,
+                       progress: bool = False, chunk_size: int = 512):
+        """Like ``predict``, but yields each prediction as soon as its chunk of ``chunk_size`` structures is
+        done (featurized, graphed, predicted), with a progress bar and ETA over all structures. Inputs are
+        still all checked first, so that a bad file fails before the first result is handed out."""
+        structures, names = self._as_list(structures, names)
+        checked, labels = [], []
+        for obj, name in tqdm(list(zip(structures, names)), desc="read", unit="structure", leave=False,
+                              disable=not progress):
+            structure, label = self.check(obj, name)
+            checked.append(structure)
+            labels.append(label)
+        bar = tqdm(total=len(checked), desc="predict", unit="structure", disable=not progress)
+        with bar:
+            for start in range(0, len(checked), chunk_size):
+                chunk = slice(start, start + chunk_size)
+                for prediction in self._predict_checked(checked[chunk], labels[chunk], batch_size):
+                    yield prediction
+                bar.update(len(checked[chunk]))
+
+    def _predict_checked(self, structures: list[Structure], labels: list[str], batch_size: int) -> list:
+        raise NotImplementedError
+
 
 class PhononDosPredictor(_Predictor):
     """A loaded phonon-DOS model with the grid, element list and cutoff it was trained with."""
@@ -194,16 +224,9 @@ class PhononDosPredictor(_Predictor):
             return totals, per_atom, np.concatenate(spread).astype(float) if spread else None
         return totals, per_atom
 
-    def predict(self, structures, names: list[str] | None = None, batch_size: int = 64,
-                progress: bool = False) -> list[PhononDosPrediction]:
-        """Predict the DOS of structures (paths, ``Structure`` or ``Atoms``), batched.
-
-        All inputs are checked before anything is predicted, so one bad input fails the call early.
-        """
-        structures, names = self._as_list(structures, names)
-        checked, labels = zip(*(self.check(obj, name) for obj, name in zip(structures, names)))
-        totals, per_atom, spread = self.predict_graphs(self.graphs(list(checked), list(labels), progress), batch_size,
-                                                       progress, with_std=True)
+    def _predict_checked(self, checked: list[Structure], labels: list[str], batch_size: int
+                         ) -> list[PhononDosPrediction]:
+        totals, per_atom, spread = self.predict_graphs(self.graphs(checked, labels), batch_size, with_std=True)
         results = []
         for i, (label, structure, total, atoms) in enumerate(zip(labels, checked, totals, per_atom)):
             partial = {}
@@ -323,16 +346,10 @@ class XasPredictor(_Predictor):
             return sites, np.concatenate(spread).astype(float) if spread else None
         return sites
 
-    def predict(self, structures, names: list[str] | None = None, batch_size: int = 64,
-                progress: bool = False) -> list[XasPrediction]:
-        """Site and average spectra of structures (paths, ``Structure`` or ``Atoms``).
-
-        All inputs are checked first (a structure without the absorbing element is an ``InputError``).
-        """
-        structures, names = self._as_list(structures, names)
-        checked, labels = zip(*(self.check(obj, name) for obj, name in zip(structures, names)))
-        graphs = self.graphs(list(checked), list(labels), progress)
-        sites, spread = self.predict_site_graphs(graphs, batch_size, progress, with_std=True)
+    def _predict_checked(self, checked: list[Structure], labels: list[str], batch_size: int) -> list[XasPrediction]:
+        """Site and average spectra (a structure without the absorbing element fails in ``check``)."""
+        graphs = self.graphs(checked, labels)
+        sites, spread = self.predict_site_graphs(graphs, batch_size, with_std=True)
         results, start = [], 0
         for label, structure, graph in zip(labels, checked, graphs):
             index = torch.nonzero(graph[keys.ABSORBER_MASK], as_tuple=True)[0]

@@ -121,3 +121,49 @@ def test_train_rejects_unknown_config_key(tmp_path):
     config.write_text("task: phdos\noptim:\n  learning_rate: 0.1\n")
     result = run("train", config)
     assert result.returncode == 2 and "optim.learning_rate: unknown key" in result.stderr
+
+
+def test_predict_a_folder_and_a_file_list_streaming_json_lines(tmp_path, capsys, monkeypatch):
+    import io as _io
+
+    folder = tmp_path / "structures"
+    folder.mkdir()
+    for name in ("Si.cif", "NaCl.cif", "AlP.POSCAR"):
+        (folder / name).write_bytes((EXAMPLES / name).read_bytes())
+    (folder / "notes.txt").write_text("not a structure, skipped by extension\n")
+    out = tmp_path / "dos.jsonl"
+    assert main(["predict", str(folder), "-o", str(out)]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["name"] for r in records] == [str(folder / n) for n in ("AlP.POSCAR", "NaCl.cif", "Si.cif")]
+    assert all(len(r["dos"]) == 51 and max(r["dos"]) == pytest.approx(1.0, abs=1e-5) for r in records)
+    assert "(3 records)" in capsys.readouterr().out and not (tmp_path / "dos.jsonl.part").exists()
+
+    monkeypatch.setattr(sys, "stdin", _io.StringIO(f"# screening list\n{EXAMPLES / 'Si.cif'}\n\n"))
+    assert main(["predict", str(EXAMPLES / "NaCl.cif"), "--files-from", "-", "-o", str(tmp_path / "two.csv")]) == 0
+    with open(tmp_path / "two.csv") as handle:
+        header = next(csv.reader(handle))
+    assert header[1::2] == [str(EXAMPLES / "NaCl.cif"), str(EXAMPLES / "Si.cif")]
+
+
+def test_predict_folder_errors_are_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run("predict", tmp_path / "empty")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "folder has no structure files" in result.stderr
+    result = run("predict", EXAMPLES / "Si.cif", "-o", tmp_path / "dos.txt")
+    assert result.returncode == 2 and "output must end in .csv, .json or .jsonl" in result.stderr
+
+
+def test_interrupted_stream_keeps_finished_records_and_the_old_output(tmp_path):
+    from equispec.api import load_model
+    from equispec.io.spectra import JsonLinesWriter
+
+    out = tmp_path / "dos.jsonl"
+    out.write_text("previous results\n")
+    predictions = load_model("phdos").predict([EXAMPLES / "Si.cif", EXAMPLES / "NaCl.cif"])
+    with pytest.raises(KeyboardInterrupt):
+        with JsonLinesWriter(out) as writer:
+            writer.write(predictions[0])
+            raise KeyboardInterrupt
+    assert out.read_text() == "previous results\n"
+    finished = (tmp_path / "dos.jsonl.part").read_text().splitlines()
+    assert len(finished) == 1 and json.loads(finished[0])["formula"] == "Si"

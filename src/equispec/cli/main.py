@@ -21,10 +21,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("predict", help="predict spectra of structure files (phonon DOS, or XAS per absorbing site)")
-    p.add_argument("files", nargs="+", metavar="FILE", help="CIF, POSCAR or any file pymatgen/ASE reads")
+    p.add_argument("files", nargs="*", metavar="FILE", help="CIF, POSCAR or any file pymatgen/ASE reads, an "
+                   "mp-id, or a folder (its structure files, sorted)")
+    p.add_argument("--files-from", metavar="LIST", help="read more inputs from LIST, one per line ('-': stdin)")
     p.add_argument("--model", default="phdos",
                    help="shipped model (phdos, xas-cu-k) or model directory (default: phdos)")
-    p.add_argument("-o", "--output", metavar="OUT", help="write spectra to OUT.csv or OUT.json")
+    p.add_argument("-o", "--output", metavar="OUT", help="write spectra to OUT.csv, OUT.json or OUT.jsonl (one "
+                   "record per line, streamed while the run goes on: the format for screening many structures)")
     p.add_argument("--plot", metavar="OUT.png", help="write a plot of the spectra")
     p.add_argument("--batch-size", type=int, default=64)
 
@@ -151,20 +154,74 @@ def _version() -> str:
     return f"equispec {__version__}"
 
 
+#: what a folder given to ``predict`` contributes: the structure formats pymatgen reads by extension
+STRUCTURE_SUFFIXES = {".cif", ".mcif", ".vasp", ".poscar", ".json", ".xsf", ".cssr", ".res", ".cell"}
+
+
+def _expand_inputs(files: list[str], files_from: str | None) -> list[str]:
+    """Files as given, folders as their structure files (sorted), plus the lines of ``--files-from``."""
+    from pathlib import Path
+
+    from ..errors import InputError
+
+    inputs = list(files)
+    if files_from:
+        if files_from == "-":
+            lines = sys.stdin.read().splitlines()
+        elif Path(files_from).is_file():
+            lines = Path(files_from).read_text().splitlines()
+        else:
+            raise InputError(files_from, "no such file (--files-from)")
+        inputs += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    expanded = []
+    for item in inputs:
+        if Path(item).is_dir():
+            found = sorted(str(p) for p in Path(item).iterdir() if p.is_file() and (
+                p.suffix.lower() in STRUCTURE_SUFFIXES or p.name.upper().startswith(("POSCAR", "CONTCAR"))))
+            if not found:
+                raise InputError(item, f"folder has no structure files ({', '.join(sorted(STRUCTURE_SUFFIXES))}, "
+                                       "POSCAR*, CONTCAR*)")
+            expanded += found
+        else:
+            expanded.append(item)
+    if not expanded:
+        raise InputError("predict", "no input structures (give files, a folder or --files-from)")
+    return expanded
+
+
 def _predict(args) -> int:
+    import contextlib
+
+    from tqdm.auto import tqdm
+
     from ..api import XasPredictor, load_model
     from ..io import spectra
 
-    _prefetch_mp_ids(args.files)  # before the model loads, so that no key / no network fails in seconds
+    files = _expand_inputs(args.files, args.files_from)
+    stream_to = None
+    if args.output:  # a wrong output path fails before any work
+        spectra.check_output(args.output)
+        if args.output.lower().endswith(".jsonl"):
+            stream_to = spectra.JsonLinesWriter(args.output)
+    _prefetch_mp_ids(files)  # before the model loads, so that no key / no network fails in seconds
     predictor = load_model(args.model)
     if isinstance(predictor, XasPredictor):
         summary, write, plot = spectra.xas_summary_line, spectra.write_xas, spectra.plot_xas
     else:
         summary, write, plot = spectra.summary_line, spectra.write_phdos, spectra.plot_phdos
-    predictions = predictor.predict(args.files, batch_size=args.batch_size, progress=len(args.files) > 100)
-    for prediction in predictions:
-        print(summary(prediction))
-    if args.output:
+    keep = (args.output and stream_to is None) or args.plot
+    predictions = []
+    with stream_to or contextlib.nullcontext():
+        for prediction in predictor.predict_stream(files, batch_size=args.batch_size,
+                                                   progress=len(files) > args.batch_size):
+            tqdm.write(summary(prediction))
+            if stream_to is not None:
+                stream_to.write(prediction)
+            if keep:
+                predictions.append(prediction)
+    if stream_to is not None:
+        print(f"wrote {stream_to.path} ({stream_to.count} records)")
+    elif args.output:
         print(f"wrote {write(predictions, args.output)}")
     if args.plot:
         print(f"wrote {plot(predictions, args.plot)}")

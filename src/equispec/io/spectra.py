@@ -13,7 +13,8 @@ from ..errors import InputError
 from .files import atomic_write
 from .units import CM1_PER_MEV
 
-__all__ = ["write_phdos", "plot_phdos", "summary_line", "write_xas", "plot_xas", "xas_summary_line"]
+__all__ = ["write_phdos", "plot_phdos", "summary_line", "write_xas", "plot_xas", "xas_summary_line",
+           "JsonLinesWriter", "check_output"]
 
 
 def _unique_labels(predictions) -> list[str]:
@@ -41,13 +42,46 @@ def write_phdos(predictions, path: str | Path) -> Path:
     return _write_table(path, "freq_cm1", predictions[0].freq_cm1, columns, predictions)
 
 
-def _table_path(path: str | Path) -> Path:
+def check_output(path: str | Path, suffixes=(".csv", ".json", ".jsonl")) -> Path:
+    """Fail before any work if an output path cannot be written."""
     path = Path(path)
-    if path.suffix.lower() not in (".csv", ".json"):
-        raise InputError(str(path), "output must end in .csv or .json")
+    if path.suffix.lower() not in suffixes:
+        raise InputError(str(path), f"output must end in {', '.join(suffixes[:-1])} or {suffixes[-1]}")
     if not path.parent.is_dir():
         raise InputError(str(path), "output folder does not exist")
     return path
+
+
+def _table_path(path: str | Path) -> Path:
+    return check_output(path, (".csv", ".json"))
+
+
+class JsonLinesWriter:
+    """Streams predictions as JSON Lines, one complete record per line, while a long run goes on.
+
+    Lines go to ``OUT.jsonl.part`` (flushed after each record, so ``tail -f`` works) and the file is
+    renamed to ``OUT.jsonl`` when the run ends; an interrupted run leaves the ``.part`` file with every
+    finished record and never touches an existing ``OUT.jsonl``.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = check_output(path, (".jsonl",))
+        self.partial = self.path.with_name(self.path.name + ".part")
+        self.count = 0
+
+    def __enter__(self) -> "JsonLinesWriter":
+        self._handle = self.partial.open("w")
+        return self
+
+    def write(self, prediction) -> None:
+        self._handle.write(json.dumps(prediction.to_dict()) + "\n")
+        self._handle.flush()
+        self.count += 1
+
+    def __exit__(self, kind, value, traceback) -> None:
+        self._handle.close()
+        if kind is None:
+            self.partial.replace(self.path)
 
 
 def _write_table(path: str | Path, grid_name: str, grid, columns: dict, predictions) -> Path:
