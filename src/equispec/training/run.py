@@ -142,8 +142,12 @@ def _first_materials(dataset, limit: int | None):
 TASK_DATA = {"phdos": _phdos_data, "xas": _xas_data}
 
 
-def train(config: TrainConfig) -> Path:
+def train(config: TrainConfig, extra_callbacks: list | None = None) -> Path:
     """Train, keep the best epoch by valid loss and export it to ``{output_dir}/model``.
+
+    Args:
+        extra_callbacks: Lightning callbacks added after equispec's own (``scripts/bench.py`` times epochs
+            with one); they must not change what is trained.
 
     Returns the exported model directory.
     """
@@ -174,6 +178,7 @@ def train(config: TrainConfig) -> Path:
         callbacks.append(EMAWeightAveraging(decay=config.optim.ema_decay))
     if config.trainer.progress_bar:
         callbacks.append(TQDMProgressBar(refresh_rate=10))
+    callbacks.extend(extra_callbacks or [])
     trainer = L.Trainer(
         accelerator=config.trainer.accelerator, devices=config.trainer.devices, num_nodes=config.trainer.num_nodes,
         precision=config.trainer.precision, max_epochs=config.optim.max_epochs,
