@@ -131,16 +131,15 @@ def predict(model, graphs: list[Data], batch_size: int) -> np.ndarray:
     return torch.cat(out).numpy()
 
 
-def load_split(csv: str, ids_path: str, limit: int | None):
-    """(ids, ASE atoms, (n, bins) DOS, freq_cm1) of the first ``limit`` ids of a split, read by equispec's
-    reader so that both models see the same materials and labels."""
+def split_atoms(table, ids_path: str, limit: int | None):
+    """(ASE atoms, (n, bins) DOS) of the first ``limit`` ids of a split of a table read by equispec's
+    ``read_phdos_csv``, so that both models see the same materials and labels."""
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from equispec.data.datasets import read_ids, read_phdos_csv
+    from equispec.data.datasets import read_ids
 
-    table = read_phdos_csv(csv)
-    table = table.subset(read_ids(ids_path)[:limit], ids_path)
-    return table.ids, [AseAtomsAdaptor.get_atoms(s) for s in table.structures], table.dos, table.freq_cm1
+    part = table.subset(read_ids(ids_path)[:limit], ids_path)
+    return [AseAtomsAdaptor.get_atoms(s) for s in part.structures], part.dos
 
 
 def main(argv=None) -> int:
@@ -162,6 +161,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     torch.set_default_dtype(torch.float64)
     torch.manual_seed(args.seed)
+    from equispec.data.datasets import read_phdos_csv
     from equispec.metrics import spectrum_metrics
 
     out = Path(args.out_dir)
@@ -169,8 +169,10 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     budget_s = 60.0 * args.minutes
 
-    _, train_atoms, train_dos, freq = load_split(args.data_csv, args.train_ids, args.limit_train)
-    _, valid_atoms, valid_dos, _ = load_split(args.data_csv, args.valid_ids, args.limit_valid)
+    table = read_phdos_csv(args.data_csv)
+    freq = table.freq_cm1
+    train_atoms, train_dos = split_atoms(table, args.train_ids, args.limit_train)
+    valid_atoms, valid_dos = split_atoms(table, args.valid_ids, args.limit_valid)
     read_s = time.perf_counter() - started
     t0 = time.perf_counter()
     train_graphs = [reference_graph(a, target=d) for a, d in zip(train_atoms, train_dos)]
