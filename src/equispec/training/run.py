@@ -185,11 +185,13 @@ def _requeued() -> bool:
     return int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) > 0
 
 
-def train(config: TrainConfig, resume: bool = False) -> Path:
+def train(config: TrainConfig, resume: bool = False, extra_callbacks: list | None = None) -> Path:
     """Train, keep the best epoch by valid loss and export it to ``{output_dir}/model``.
 
     With ``resume`` (or in a requeued SLURM job) training continues from the newest checkpoint in
-    ``output_dir``, losing only the steps after it. Returns the exported model directory.
+    ``output_dir``, losing only the steps after it. ``extra_callbacks`` are Lightning callbacks added
+    after equispec's own (``scripts/bench.py`` times epochs with one); they must not change what is
+    trained. Returns the exported model directory.
     """
     started = time.time()
     out = Path(config.output_dir)
@@ -223,6 +225,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         callbacks.append(EMAWeightAveraging(decay=config.optim.ema_decay))
     if config.trainer.progress_bar:
         callbacks.append(TQDMProgressBar(refresh_rate=10))
+    callbacks.extend(extra_callbacks or [])
     plugins = []
     if SLURMEnvironment.detect():  # on SIGUSR1 Lightning saves hpc_ckpt_N.ckpt and requeues the job
         plugins.append(SLURMEnvironment(auto_requeue=True, requeue_signal=signal.SIGUSR1))
