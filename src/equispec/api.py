@@ -56,15 +56,22 @@ def resolve_model_dir(name_or_dir: str | os.PathLike) -> Path:
     raise ModelError(text, f"unknown model (shipped: {', '.join(sorted(PRETRAINED))}; or give a model directory)")
 
 
-def load_model(name_or_dir: str | os.PathLike = "phdos", device: str | torch.device = "cpu"):
-    """Load a shipped model by name or a trained model directory and wrap it in a predictor."""
+def load_model(name_or_dir: str | os.PathLike = "phdos", device: str | torch.device = "cpu", mode: str = "fast"):
+    """Load a shipped model by name or a trained model directory and wrap it in a predictor.
+
+    ``mode`` (phonon-DOS models): ``fast`` runs the network; ``physics`` computes the DOS from SevenNet-0
+    forces with phonopy (seconds per structure, see ``equispec.physics``); ``hybrid`` combines the two with
+    the frequency scale and weight fitted on training materials (the model's ``hybrid`` record).
+    """
     directory = resolve_model_dir(name_or_dir)
     model, info = load_model_dir(directory)
     if "energy_ev" in info:
+        if mode != "fast":
+            raise ModelError(str(name_or_dir), f"mode '{mode}' is for phonon-DOS models; XAS models have 'fast' only")
         return XasPredictor(model.to(device), info, name=str(name_or_dir))
     if "freq_cm1" not in info:
         raise ModelError(str(directory), "model.json has neither a freq_cm1 nor an energy_ev grid")
-    return PhononDosPredictor(model.to(device), info, name=str(name_or_dir))
+    return PhononDosPredictor(model.to(device), info, name=str(name_or_dir), mode=mode)
 
 
 @dataclass
@@ -81,6 +88,9 @@ class PhononDosPrediction:
             of ``dos``, or None for a single model. It measures how much independently trained members
             disagree, not the distance to the truth; see the README for how often ``dos ± 2 dos_std`` covers
             the DFPT DOS on the validation split.
+        mode: ``fast`` (the network), ``physics`` (SevenNet-0 forces + phonopy) or ``hybrid`` (both, combined).
+        imaginary_fraction: physics and hybrid modes: share of q-mesh modes below -10 cm^-1 (0 for a
+            structure the potential finds dynamically stable); None in fast mode.
     """
 
     name: str
@@ -89,6 +99,8 @@ class PhononDosPrediction:
     dos: np.ndarray
     partial_dos: dict = field(default_factory=dict)
     dos_std: np.ndarray | None = None
+    mode: str = "fast"
+    imaginary_fraction: float | None = None
 
     @property
     def phonon_dos(self) -> PhononDos:
@@ -112,6 +124,9 @@ class PhononDosPrediction:
         if self.dos_std is not None:
             record["dos_std"] = self.dos_std.tolist()
         record["partial_dos"] = {el: v.tolist() for el, v in self.partial_dos.items()}
+        if self.mode != "fast":
+            record["mode"] = self.mode
+            record["imaginary_fraction"] = self.imaginary_fraction
         return record
 
 
@@ -197,12 +212,30 @@ class _Predictor:
         raise NotImplementedError
 
 
+PHONON_MODES = ("fast", "physics", "hybrid")
+
+
+def combine_dos(network_dos, network_partial: dict, physics_dos_, physics_partial: dict, network_weight: float):
+    """``w * network + (1 - w) * physics``, max-normalised again; partial DOS share the normalisation."""
+    w = float(network_weight)
+    total = w * np.asarray(network_dos) + (1 - w) * np.asarray(physics_dos_)
+    peak = total.max()
+    partial = {el: (w * network_partial.get(el, 0.0) + (1 - w) * physics_partial.get(el, 0.0)) / peak
+               for el in {*network_partial, *physics_partial}}
+    return total / peak, partial
+
+
 class PhononDosPredictor(_Predictor):
     """A loaded phonon-DOS model with the grid, element list and cutoff it was trained with."""
 
-    def __init__(self, model: torch.nn.Module, info: dict, name: str = "model"):
+    def __init__(self, model: torch.nn.Module, info: dict, name: str = "model", mode: str = "fast"):
         super().__init__(model, info, name)
         self.freq_cm1 = np.asarray(info["freq_cm1"], dtype=float)
+        if mode not in PHONON_MODES:
+            raise ModelError(mode, f"unknown mode (known: {', '.join(PHONON_MODES)})")
+        if mode == "hybrid" and "hybrid" not in info:
+            raise ModelError(name, "this model has no hybrid calibration (scripts/fit_hybrid.py writes one)")
+        self.mode = mode
 
     def graphs(self, structures: list[Structure], labels: list[str], progress: bool = False) -> list:
         """The model's graphs for checked structures (with pretrained features where the model uses them)."""
@@ -225,6 +258,25 @@ class PhononDosPredictor(_Predictor):
         return totals, per_atom
 
     def _predict_checked(self, checked: list[Structure], labels: list[str], batch_size: int
+                         ) -> list[PhononDosPrediction]:
+        fast = self._predict_network(checked, labels, batch_size) if self.mode != "physics" else None
+        if self.mode == "fast":
+            return fast
+        from .physics import PhysicsDosSettings, physics_dos
+
+        scale = self.info["hybrid"]["frequency_scale"] if self.mode == "hybrid" else 1.0
+        results = []
+        for k, (structure, label) in enumerate(zip(checked, labels)):
+            physics = physics_dos(structure, name=label, settings=PhysicsDosSettings(frequency_scale=scale))
+            dos, partial = physics.dos, physics.partial_dos
+            if self.mode == "hybrid":
+                dos, partial = combine_dos(fast[k].dos, fast[k].partial_dos, dos, partial,
+                                           self.info["hybrid"]["network_weight"])
+            results.append(PhononDosPrediction(label, structure, self.freq_cm1.copy(), dos, partial, None, self.mode,
+                                               physics.imaginary_fraction))
+        return results
+
+    def _predict_network(self, checked: list[Structure], labels: list[str], batch_size: int
                          ) -> list[PhononDosPrediction]:
         totals, per_atom, spread = self.predict_graphs(self.graphs(checked, labels), batch_size, with_std=True)
         results = []

@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "record per line, streamed while the run goes on: the format for screening many structures)")
     p.add_argument("--plot", metavar="OUT.png", help="write a plot of the spectra")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--mode", choices=["fast", "physics", "hybrid"], default="fast",
+                   help="phonon DOS: fast = the network (default, for screening); physics = SevenNet-0 forces + "
+                   "phonopy (seconds per structure; reports imaginary modes); hybrid = both, combined")
 
     e = sub.add_parser("evaluate", help="score a model on labelled data")
     e.add_argument("--model", default="phdos", help="shipped model name or model directory")
@@ -204,7 +207,7 @@ def _predict(args) -> int:
         if args.output.lower().endswith(".jsonl"):
             stream_to = spectra.JsonLinesWriter(args.output)
     _prefetch_mp_ids(files)  # before the model loads, so that no key / no network fails in seconds
-    predictor = load_model(args.model)
+    predictor = load_model(args.model, mode=args.mode)
     if isinstance(predictor, XasPredictor):
         summary, write, plot = spectra.xas_summary_line, spectra.write_xas, spectra.plot_xas
     else:

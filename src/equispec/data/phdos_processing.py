@@ -24,7 +24,7 @@ from ..errors import InputError
 from ..io.units import CM1_PER_THZ
 
 __all__ = ["PHDOS_GRID_CM1", "SAVGOL_WINDOW", "SAVGOL_ORDER", "RESAMPLE_STEP_CM1", "process_raw_dos",
-           "process_raw_dos_thz"]
+           "process_raw_dos_thz", "smooth_raw_dos"]
 
 #: The shipped labels' grid: 51 points, 0, 20, ..., 1000 cm^-1.
 PHDOS_GRID_CM1 = np.linspace(0.0, 1000.0, 51)
@@ -49,6 +49,15 @@ def process_raw_dos(freq_cm1, dos, name: str = "phonon DOS") -> np.ndarray:
     Raises:
         InputError: too few points, a non-increasing grid, or no positive DOS below 1000 cm^-1.
     """
+    out = smooth_raw_dos(freq_cm1, dos, name)
+    peak = out.max()
+    if not peak > 0:
+        raise InputError(name, "no positive DOS between 0 and 1000 cm^-1")
+    return out / peak
+
+
+def smooth_raw_dos(freq_cm1, dos, name: str = "phonon DOS") -> np.ndarray:
+    """Steps 1-3 without the normalisation: partial DOS smoothed this way add up to the smoothed total."""
     freq_cm1 = np.asarray(freq_cm1, dtype=float)
     dos = np.asarray(dos, dtype=float)
     if freq_cm1.ndim != 1 or freq_cm1.shape != dos.shape or len(freq_cm1) < 2:
@@ -64,11 +73,7 @@ def process_raw_dos(freq_cm1, dos, name: str = "phonon DOS") -> np.ndarray:
         fine = savgol_filter(fine, SAVGOL_WINDOW, SAVGOL_ORDER)
     # else: a raw range narrower than the window (< 101 cm^-1) is left unsmoothed
     out = np.interp(PHDOS_GRID_CM1, fine_cm1, fine, left=0.0, right=0.0)
-    out = np.clip(out, 0.0, None)
-    peak = out.max()
-    if not peak > 0:
-        raise InputError(name, "no positive DOS between 0 and 1000 cm^-1")
-    return out / peak
+    return np.clip(out, 0.0, None)
 
 
 def process_raw_dos_thz(freq_thz, dos, name: str = "phonon DOS") -> np.ndarray:

@@ -20,11 +20,11 @@ from pymatgen.core import Structure
 
 from ..errors import ModelError
 
-__all__ = ["PRETRAINED_FEATURES", "PretrainedFeaturizer", "get_featurizer"]
+__all__ = ["PRETRAINED_FEATURES", "PretrainedFeaturizer", "get_featurizer", "sevennet_calculator", "float32_default"]
 
 
 @contextlib.contextmanager
-def _float32_default():
+def float32_default():
     """SevenNet is built and run in float32, whatever the caller's default dtype."""
     import torch
 
@@ -50,16 +50,14 @@ class PretrainedFeaturizer:
         try:
             import torch
             from pymatgen.io.ase import AseAtomsAdaptor
-            from sevenn.calculator import SevenNetCalculator
         except ImportError:
-            raise ModelError(name, "needs the sevenn package: pip install sevenn") from None
+            raise ModelError(name, "needs torch and pymatgen") from None
         checkpoint, self.num_blocks, self.channels = PRETRAINED_FEATURES[name]
         self.name = name
         self.feature_dim = self.num_blocks * self.channels
         self._torch = torch
         self._adaptor = AseAtomsAdaptor
-        with _float32_default():
-            self._calculator = SevenNetCalculator(checkpoint, device="cpu")
+        self._calculator = sevennet_calculator(checkpoint)
         self._captured: dict[int, object] = {}
         modules = self._calculator.model._modules
         for block in range(self.num_blocks):
@@ -75,7 +73,7 @@ class PretrainedFeaturizer:
         atoms = self._adaptor.get_atoms(structure)
         atoms.calc = self._calculator
         self._captured.clear()
-        with _float32_default():  # the calculator also differentiates for forces; we only read features
+        with float32_default():  # the calculator also differentiates for forces; we only read features
             atoms.get_potential_energy()
         return self._torch.cat([self._captured[b] for b in range(self.num_blocks)], dim=1).numpy()
 
@@ -90,6 +88,18 @@ class PretrainedFeaturizer:
 
         mirror = Structure(Lattice(-structure.lattice.matrix), structure.species, structure.frac_coords)
         return (0.5 * (self._features(structure) + self._features(mirror))).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=None)
+def sevennet_calculator(checkpoint: str = "7net-0"):
+    """One SevenNet ASE calculator per process, shared by the featurizer and the physics mode. Call it
+    inside ``float32_default()``."""
+    try:
+        from sevenn.calculator import SevenNetCalculator
+    except ImportError:
+        raise ModelError(checkpoint, "needs the sevenn package: pip install sevenn") from None
+    with float32_default():
+        return SevenNetCalculator(checkpoint, device="cpu")
 
 
 @functools.lru_cache(maxsize=None)

@@ -185,7 +185,15 @@ def summary_line(prediction) -> str:
     f, g = prediction.freq_cm1, np.asarray(prediction.dos)
     mean = float((f * g).sum() / g.sum()) if g.sum() > 0 else float("nan")
     return (f"{prediction.name}: {prediction.structure.composition.reduced_formula}, {len(prediction.structure)} atoms, "
-            f"peak {f[int(np.argmax(g))]:.0f} cm^-1, mean {mean:.0f} cm^-1, max {f[g > 0.01].max(initial=0):.0f} cm^-1")
+            f"peak {f[int(np.argmax(g))]:.0f} cm^-1, mean {mean:.0f} cm^-1, max {f[g > 0.01].max(initial=0):.0f} cm^-1"
+            + _imaginary_note(prediction))
+
+
+def _imaginary_note(prediction) -> str:
+    fraction = getattr(prediction, "imaginary_fraction", None)
+    if not fraction:
+        return ""
+    return f"; {100 * fraction:.1f}% of modes imaginary (unstable for the potential; left out of the DOS)"
 
 
 def xas_summary_line(prediction) -> str:

@@ -1,0 +1,145 @@
+"""Fit and score the hybrid phonon-DOS mode: the network and the physics DOS (SevenNet-0 + phonopy)
+combined as ``w * network + (1 - w) * physics(frequencies * s)``, max-normalised.
+
+The two numbers (frequency scale s, network weight w) are fitted on training materials only (a grid
+search minimising MSE); valid is scored once, for the network, the physics DOS as computed, the physics
+DOS rescaled, the plain average, and the fitted hybrid. Physics DOS come from
+``scripts/physics_dos_batch.py`` caches. With ``--write`` the fit goes into the model's ``model.json``
+(``hybrid`` record), which ``--mode hybrid`` reads.
+
+    python scripts/fit_hybrid.py --fit runs/physics-train120.npz --valid runs/physics-valid.npz --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from equispec.api import combine_dos, load_model, resolve_model_dir
+from equispec.data.datasets import read_ids, read_phdos_csv
+from equispec.data.phdos_processing import process_raw_dos
+from equispec.io.files import atomic_write
+from equispec.metrics import spectrum_metrics
+
+SCALES = np.round(np.arange(0.90, 1.301, 0.01), 2)
+WEIGHTS = np.round(np.arange(0.0, 1.001, 0.05), 2)
+
+
+def read_physics(path: str) -> dict:
+    """id -> (raw_freq_cm1, raw_dos, info) from a physics_dos_batch cache; failed ids have no arrays."""
+    with np.load(path, allow_pickle=False) as archive:
+        data = {key: archive[key] for key in archive.files}
+    out = {}
+    for key in data:
+        if key.endswith("/info"):
+            mp_id = key[: -len("/info")]
+            info = json.loads(str(data[key]))
+            arrays = (data[f"{mp_id}/raw_freq_cm1"], data[f"{mp_id}/raw_dos"]) if "error" not in info else (None, None)
+            out[mp_id] = (*arrays, info)
+    return out
+
+
+def physics_labels(physics: dict, ids: list[str], scale: float) -> np.ndarray:
+    """(n, 51) processed physics DOS with frequencies times ``scale``; NaN rows where it failed."""
+    rows = []
+    for mp_id in ids:
+        freq, dos, _ = physics[mp_id]
+        rows.append(np.full(51, np.nan) if freq is None else process_raw_dos(freq * scale, dos / scale, mp_id))
+    return np.stack(rows)
+
+
+def hybrid(network: np.ndarray, physics: np.ndarray, weight: float) -> np.ndarray:
+    """Row-wise combination; where physics failed the network stands alone."""
+    out = np.empty_like(network)
+    for i, (n, p) in enumerate(zip(network, physics)):
+        out[i] = n if np.isnan(p).any() else combine_dos(n, {}, p, {}, weight)[0]
+    return out
+
+
+def network_predictions(model: str, table) -> tuple[np.ndarray, float]:
+    predictor = load_model(model)
+    started = time.perf_counter()
+    graphs = predictor.graphs(table.structures, table.ids)
+    dos, _ = predictor.predict_graphs(graphs)
+    return dos, (time.perf_counter() - started) / len(table.ids)
+
+
+def main() -> None:
+    data = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "phdos"
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--csv", default=str(data / "phdos_trainval.csv"))
+    parser.add_argument("--valid-ids", default=str(data / "splits" / "valid_mp_ids.txt"))
+    parser.add_argument("--fit", required=True, help="physics cache of training materials (fit set)")
+    parser.add_argument("--valid", required=True, help="physics cache of the valid materials")
+    parser.add_argument("--model", default="phdos")
+    parser.add_argument("--write", action="store_true", help="store the fit in the model's model.json")
+    parser.add_argument("-o", "--output", default="runs/hybrid_valid.json")
+    args = parser.parse_args()
+
+    table = read_phdos_csv(args.csv)
+    fit_physics, valid_physics = read_physics(args.fit), read_physics(args.valid)
+    valid_ids = read_ids(args.valid_ids)
+    missing = [i for i in valid_ids if i not in valid_physics]
+    if missing:
+        raise SystemExit(f"{args.valid}: no physics DOS for {len(missing)} valid ids (first {missing[0]})")
+    fit_table = table.subset(sorted(fit_physics), args.fit)
+    valid_table = table.subset(valid_ids, args.valid_ids)
+    fit_network, _ = network_predictions(args.model, fit_table)
+    valid_network, network_seconds = network_predictions(args.model, valid_table)
+
+    best = (np.inf, None, None)
+    for scale in SCALES:
+        physics = physics_labels(fit_physics, fit_table.ids, scale)
+        for weight in WEIGHTS:
+            mse = float(np.mean((hybrid(fit_network, physics, weight) - fit_table.dos) ** 2))
+            if mse < best[0]:
+                best = (mse, float(scale), float(weight))
+    fit_mse, scale, weight = best
+    only_physics = min(SCALES, key=lambda s: np.nanmean((physics_labels(fit_physics, fit_table.ids, s) - fit_table.dos) ** 2))
+
+    grid = table.freq_cm1
+    ok = np.array([valid_physics[i][0] is not None for i in valid_ids])
+    physics_1 = physics_labels(valid_physics, valid_ids, 1.0)
+    physics_s = physics_labels(valid_physics, valid_ids, float(only_physics))
+    seconds = [valid_physics[i][2].get("seconds") for i in valid_ids if valid_physics[i][0] is not None]
+    rows = {
+        "network (fast)": spectrum_metrics(grid, valid_table.dos, valid_network),
+        "physics, as computed (valid where it ran)": spectrum_metrics(grid, valid_table.dos[ok], physics_1[ok]),
+        f"physics, frequencies x {only_physics:.2f} (valid where it ran)": spectrum_metrics(grid, valid_table.dos[ok],
+                                                                                          physics_s[ok]),
+        "plain average of network and physics": spectrum_metrics(grid, valid_table.dos,
+                                                                 hybrid(valid_network, physics_1, 0.5)),
+        f"hybrid: w={weight:.2f}, physics frequencies x {scale:.2f}": spectrum_metrics(
+            grid, valid_table.dos, hybrid(valid_network, physics_labels(valid_physics, valid_ids, scale), weight)),
+    }
+    result = {"fit": {"n": len(fit_table.ids), "frequency_scale": scale, "network_weight": weight, "mse": fit_mse,
+                      "physics_only_frequency_scale": float(only_physics)},
+              "valid": rows, "valid_physics_failed": int((~ok).sum()),
+              "valid_physics_imaginary": int(sum(valid_physics[i][2].get("imaginary_fraction", 0) > 0 for i in valid_ids)),
+              "seconds_per_structure": {"network": network_seconds, "physics_median": float(np.median(seconds)),
+                                        "physics_mean": float(np.mean(seconds))}}
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(result, indent=1) + "\n")
+    print(f"fit on {len(fit_table.ids)} training materials: frequency scale {scale:.2f}, network weight "
+          f"{weight:.2f} (train MSE {fit_mse:.4f}); physics alone is best at x{only_physics:.2f}")
+    print("| valid (141) | MSE | MAE | R² | Wasserstein (cm⁻¹) |\n|---|---|---|---|---|")
+    for name, m in rows.items():
+        print(f"| {name} (n={m['n']}) | {m['mse']:.4f} | {m['mae']:.4f} | {m['r2']:.3f} | {m['wasserstein_cm1']:.1f} |")
+    print(json.dumps(result["seconds_per_structure"]), f"physics failed on {result['valid_physics_failed']} valid")
+    if args.write:
+        directory = resolve_model_dir(args.model)
+        info = json.loads((directory / "model.json").read_text())
+        info["hybrid"] = {"frequency_scale": scale, "network_weight": weight,
+                          "fitted_on": {"n": len(fit_table.ids), "ids_from": args.fit, "train_mse": fit_mse},
+                          "valid_metrics": rows[list(rows)[-1]], "physics": "SevenNet-0 + phonopy, "
+                          "equispec.physics.PhysicsDosSettings defaults"}
+        atomic_write(directory / "model.json", lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2) + "\n"))
+        print(f"wrote the hybrid record to {directory / 'model.json'}")
+
+
+if __name__ == "__main__":
+    main()
