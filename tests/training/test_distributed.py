@@ -56,7 +56,7 @@ def assert_same_weights(a: dict, b: dict, atol: float):
 def test_ddp_two_processes_match_one_process_at_the_same_effective_batch(phdos_csv, tmp_path):
     """2 ranks x batch 4 take the same optimizer steps as 1 process x batch 8: same samples per step
     (see GraphDataModule), gradients averaged by DDP's all-reduce. Only the float32 reduction order
-    differs, so after 16 AdamW steps the weights agree to 1e-5 (observed: ~1e-7)."""
+    differs, so after 16 AdamW steps the weights agree to 1e-5."""
     common = ["optim.max_epochs=4", "trainer.seed=3"]
     single = run_train(tmp_path, "single", *common, "optim.batch_size=8")
     ddp = run_train(tmp_path, "ddp", *common, "optim.batch_size=4", "trainer.devices=2", "trainer.strategy=ddp")

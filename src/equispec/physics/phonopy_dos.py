@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -96,8 +97,10 @@ def physics_dos(structure: Structure, calculator=None, name: str = "structure",
     unit = PhonopyAtoms(symbols=[s.specie.symbol for s in structure], cell=structure.lattice.matrix,
                         scaled_positions=structure.frac_coords)
     repeats = supercell_matrix(structure, settings.supercell_ang)
-    phonon = Phonopy(unit, supercell_matrix=np.diag(repeats), primitive_matrix="P")  # rows = our sites
-    phonon.generate_displacements(distance=settings.displacement_ang)
+    with warnings.catch_warnings():  # phonopy's notes on supercell vs primitive point groups are not for users
+        warnings.simplefilter("ignore", UserWarning)
+        phonon = Phonopy(unit, supercell_matrix=np.diag(repeats), primitive_matrix="P")  # rows = our sites
+        phonon.generate_displacements(distance=settings.displacement_ang)
     forces = []
     with float32_default():  # SevenNet runs in float32 whatever the caller's default dtype
         for cell in phonon.supercells_with_displacements:
@@ -112,7 +115,7 @@ def physics_dos(structure: Structure, calculator=None, name: str = "structure",
     phonon.symmetrize_force_constants()
 
     scale = settings.frequency_scale
-    phonon.run_mesh(settings.mesh_length_ang, is_mesh_symmetry=not partial, with_eigenvectors=partial)
+    phonon.run_mesh(settings.mesh_length_ang)
     mesh = phonon.get_mesh_dict()
     mesh_cm1 = mesh["frequencies"] * CM1_PER_THZ * scale
     weights = np.broadcast_to(np.asarray(mesh["weights"], dtype=float)[:, None], mesh_cm1.shape)
@@ -123,9 +126,10 @@ def physics_dos(structure: Structure, calculator=None, name: str = "structure",
     raw_cm1, total = dos["frequency_points"] * CM1_PER_THZ * scale, dos["total_dos"] / (CM1_PER_THZ * scale)
     per_atom = []
     if partial:
-        # each atom's share of the total at each frequency: phonopy's projected tetrahedron DOS loses
-        # weight next to van Hove singularities (measured: 2.82 of 3 modes on a spring model whose
-        # total DOS integrates to 2.96), so it gives the split, not the amount
+        # each atom's share of the total at each frequency. Projections need the full q-mesh (no symmetry
+        # reduction), on which phonopy's tetrahedron DOS loses weight at van Hove singularities (spring
+        # model: 2.82 of 3 modes, against 2.96 on the reduced mesh), so that mesh gives the split only
+        phonon.run_mesh(settings.mesh_length_ang, is_mesh_symmetry=False, with_eigenvectors=True)
         phonon.run_projected_dos(freq_min=0.0, freq_max=top_thz, freq_pitch=pitch_thz)
         projected = np.clip(phonon.get_projected_dos_dict()["projected_dos"], 0.0, None)
         norm = projected.sum(axis=0)
