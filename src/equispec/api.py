@@ -194,6 +194,8 @@ class _Predictor:
         done (featurized, graphed, predicted), with a progress bar and ETA over all structures. Inputs are
         still all checked first, so that a bad file fails before the first result is handed out."""
         structures, names = self._as_list(structures, names)
+        if getattr(self, "mode", "fast") != "fast":
+            chunk_size = 1  # seconds per structure: stream and count each one
         checked, labels = [], []
         for obj, name in tqdm(list(zip(structures, names)), desc="read", unit="structure", leave=False,
                               disable=not progress):
