@@ -114,7 +114,8 @@ def _xas_data(config: TrainConfig, hyper: ModelHyperparameters) -> PreparedData:
         if np.isnan(part.spectrum).any():
             raise ConfigError("data.folder", f"split {split!r} of {data.folder} has withheld (NaN) spectra")
     absorbers = sorted(set(zip(train_set.absorbing_element, train_set.edge)))
-    recipe = {"task": "xas", "folder": _folder_fingerprint(data.folder), "cutoff_ang": hyper.cutoff_ang,
+    recipe = {"task": "xas", "folder": _folder_fingerprint(data.folder) if data.graph_cache else data.folder,
+              "cutoff_ang": hyper.cutoff_ang,
               "pretrained": hyper.pretrained}
 
     def graphs_of(part):
