@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 from pymatgen.core import Element, Structure
-from pymatgen.analysis.xas.spectrum import XAS
-from pymatgen.phonon.dos import PhononDos
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
@@ -26,6 +24,9 @@ from .io.units import CM1_PER_THZ
 from .metrics import spectrum_metrics, xas_metrics
 
 if TYPE_CHECKING:
+    from pymatgen.analysis.xas.spectrum import XAS
+    from pymatgen.phonon.dos import PhononDos
+
     from .analysis.thermo import PhononThermodynamics
 
 __all__ = ["PRETRAINED", "load_model", "resolve_model_dir", "PhononDosPrediction", "PhononDosPredictor",
@@ -105,6 +106,8 @@ class PhononDosPrediction:
     @property
     def phonon_dos(self) -> PhononDos:
         """pymatgen ``PhononDos`` (frequencies in THz; densities max-normalised, not states/THz)."""
+        from pymatgen.phonon.dos import PhononDos  # imported on use: it pulls in plotting (~1 s at start-up)
+
         return PhononDos(self.freq_cm1 / CM1_PER_THZ, self.dos)
 
     def thermodynamics(self, temperatures_k) -> "PhononThermodynamics":
@@ -343,6 +346,8 @@ class XasPrediction:
         return weights @ self.site_mu / weights.sum()
 
     def _xas(self, mu: np.ndarray, index: int | None) -> XAS:
+        from pymatgen.analysis.xas.spectrum import XAS  # imported on use, like PhononDos
+
         return XAS(self.energy_ev, mu, self.structure, self.element, edge=self.edge, spectrum_type="XANES",
                    absorbing_index=index)
 

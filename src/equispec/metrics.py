@@ -6,8 +6,6 @@ All take arrays of shape (n_materials, n_bins) on a common grid.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import wasserstein_distance
-from sklearn.metrics import r2_score
 
 __all__ = ["mse", "mae", "r2", "wasserstein", "spectrum_metrics", "xas_metrics"]
 
@@ -24,12 +22,16 @@ def mae(y_true, y_pred) -> float:
 
 def r2(y_true, y_pred) -> float:
     """sklearn ``r2_score`` with its default averaging (uniform over bins)."""
+    from sklearn.metrics import r2_score  # imported on use: sklearn and scipy.stats cost ~0.7 s at start-up
+
     return float(r2_score(np.asarray(y_true), np.asarray(y_pred)))
 
 
 def wasserstein(grid, y_true, y_pred) -> float:
     """Mean over materials of the 1D Wasserstein distance between spectra as distributions on ``grid``
     (in the grid's unit). A spectrum that is zero everywhere has no distribution and gives NaN."""
+    from scipy.stats import wasserstein_distance
+
     distances = []
     for t, p in zip(np.asarray(y_true), np.asarray(y_pred)):
         if t.sum() <= 0 or p.sum() <= 0:
