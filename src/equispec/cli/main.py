@@ -215,8 +215,9 @@ def _predict(args) -> int:
     keep = (args.output and stream_to is None) or args.plot
     predictions = []
     with stream_to or contextlib.nullcontext():
+        slow = args.mode != "fast"  # seconds per structure: a bar is worth it from two files on
         for prediction in predictor.predict_stream(files, batch_size=args.batch_size,
-                                                   progress=len(files) > args.batch_size):
+                                                   progress=len(files) > (1 if slow else args.batch_size)):
             tqdm.write(summary(prediction))
             if stream_to is not None:
                 stream_to.write(prediction)
