@@ -136,6 +136,8 @@ class PhononDosPrediction:
 class _Predictor:
     """A loaded model with the element list and cutoff it was trained with: checks inputs, runs batches."""
 
+    mode = "fast"  # PhononDosPredictor also has "physics" and "hybrid", which take seconds per structure
+
     def __init__(self, model: torch.nn.Module, info: dict, name: str = "model"):
         self.model = model.eval()
         self.info = info
@@ -197,7 +199,7 @@ class _Predictor:
         done (featurized, graphed, predicted), with a progress bar and ETA over all structures. Inputs are
         still all checked first, so that a bad file fails before the first result is handed out."""
         structures, names = self._as_list(structures, names)
-        if getattr(self, "mode", "fast") != "fast":
+        if self.mode != "fast":
             chunk_size = 1  # seconds per structure: stream and count each one
         checked, labels = [], []
         for obj, name in tqdm(list(zip(structures, names)), desc="read", unit="structure", leave=False,

@@ -46,7 +46,8 @@ def check_output(path: str | Path, suffixes=(".csv", ".json", ".jsonl")) -> Path
     """Fail before any work if an output path cannot be written."""
     path = Path(path)
     if path.suffix.lower() not in suffixes:
-        raise InputError(str(path), f"output must end in {', '.join(suffixes[:-1])} or {suffixes[-1]}")
+        allowed = suffixes[0] if len(suffixes) == 1 else f"{', '.join(suffixes[:-1])} or {suffixes[-1]}"
+        raise InputError(str(path), f"output must end in {allowed}")
     if not path.parent.is_dir():
         raise InputError(str(path), "output folder does not exist")
     return path

@@ -27,7 +27,7 @@ import numpy as np
 from pymatgen.core import Structure
 
 from ..data.phdos_processing import PHDOS_GRID_CM1, smooth_raw_dos
-from ..data.pretrained import float32_default
+from ..data.pretrained import float32_default, sevennet_calculator
 from ..errors import InputError, ModelError
 from ..io.units import CM1_PER_THZ
 
@@ -67,12 +67,6 @@ def supercell_matrix(structure: Structure, min_length_ang: float) -> list[int]:
     return [max(1, math.ceil(min_length_ang / length - 1e-9)) for length in structure.lattice.abc]
 
 
-def _default_calculator():
-    from ..data.pretrained import sevennet_calculator
-
-    return sevennet_calculator()
-
-
 def physics_dos(structure: Structure, calculator=None, name: str = "structure",
                 settings: PhysicsDosSettings | None = None, partial: bool = True) -> PhysicsDos:
     """Finite-displacement phonon DOS of ``structure`` with forces from ``calculator`` (ASE interface).
@@ -92,7 +86,7 @@ def physics_dos(structure: Structure, calculator=None, name: str = "structure",
     from ase import Atoms
 
     settings = settings or PhysicsDosSettings()
-    calculator = calculator or _default_calculator()
+    calculator = calculator or sevennet_calculator()
     started = time.perf_counter()
     unit = PhonopyAtoms(symbols=[s.specie.symbol for s in structure], cell=structure.lattice.matrix,
                         scaled_positions=structure.frac_coords)
@@ -141,12 +135,12 @@ def physics_dos(structure: Structure, calculator=None, name: str = "structure",
     if not peak > 0:
         raise InputError(name, "no real phonon modes between 0 and 1000 cm^-1 (the structure is unstable "
                                "for this potential)")
-    partial: dict[str, np.ndarray] = {}
+    by_element: dict[str, np.ndarray] = {}
     for site, density in zip(structure, per_atom):
         element = site.specie.symbol
-        partial[element] = partial.get(element, 0.0) + smooth_raw_dos(raw_cm1, density, name) / peak
+        by_element[element] = by_element.get(element, 0.0) + smooth_raw_dos(raw_cm1, density, name) / peak
     return PhysicsDos(
-        name=name, structure=structure, freq_cm1=PHDOS_GRID_CM1.copy(), dos=smoothed / peak, partial_dos=partial,
+        name=name, structure=structure, freq_cm1=PHDOS_GRID_CM1.copy(), dos=smoothed / peak, partial_dos=by_element,
         raw_freq_cm1=raw_cm1, raw_dos=total,
         imaginary_fraction=float(np.average(mesh_cm1 < -settings.imaginary_threshold_cm1, weights=weights)),
         min_frequency_cm1=float(mesh_cm1.min()), supercell=repeats,
