@@ -36,6 +36,10 @@ def main() -> None:
         "SrTiO3.cif": Structure(Lattice.cubic(3.905), ["Sr", "Ti", "O", "O", "O"],
                                 [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]]),
         "Cu.cif": Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.615), ["Cu"], [[0, 0, 0]]).get_primitive_structure(),
+        # for neutron comparisons: diamond (modes up to ~165 meV) and the measured Al and V of ../shared
+        "C_diamond.cif": diamond("C", 3.567),
+        "Al.cif": Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.0495), ["Al"], [[0, 0, 0]]).get_primitive_structure(),
+        "V.cif": Structure.from_spacegroup("Im-3m", Lattice.cubic(3.0274), ["V"], [[0, 0, 0]]).get_primitive_structure(),
         # cuprite: O on a bcc lattice, Cu linearly coordinated between them
         "Cu2O.cif": Structure(Lattice.cubic(4.2696), ["O", "O", "Cu", "Cu", "Cu", "Cu"],
                               [[0, 0, 0], [0.5, 0.5, 0.5], [0.25, 0.25, 0.25], [0.75, 0.75, 0.25],

@@ -57,22 +57,27 @@ def resolve_model_dir(name_or_dir: str | os.PathLike) -> Path:
     raise ModelError(text, f"unknown model (shipped: {', '.join(sorted(PRETRAINED))}; or give a model directory)")
 
 
-def load_model(name_or_dir: str | os.PathLike = "phdos", device: str | torch.device = "cpu", mode: str = "fast"):
+def load_model(name_or_dir: str | os.PathLike = "phdos", device: str | torch.device = "cpu", mode: str = "fast",
+               potential: str | None = None, relax: bool = False):
     """Load a shipped model by name or a trained model directory and wrap it in a predictor.
 
-    ``mode`` (phonon-DOS models): ``fast`` runs the network; ``physics`` computes the DOS from SevenNet-0
-    forces with phonopy (seconds per structure, see ``equispec.physics``); ``hybrid`` combines the two with
-    the frequency scale and weight fitted on training materials (the model's ``hybrid`` record).
+    ``mode`` (phonon-DOS models): ``fast`` runs the network; ``physics`` computes the DOS from universal-
+    potential forces with phonopy (seconds per structure, see ``equispec.physics``); ``hybrid`` combines the
+    two with the frequency scale and weight fitted on training materials (the model's ``hybrid`` record).
+    ``potential`` (physics/hybrid: ``7net-0`` or ``7net-l3i5``; default: the one the hybrid was fitted with)
+    and ``relax`` (relax atomic positions at fixed cell first) choose how the forces are computed.
     """
     directory = resolve_model_dir(name_or_dir)
     model, info = load_model_dir(directory)
     if "energy_ev" in info:
-        if mode != "fast":
-            raise ModelError(str(name_or_dir), f"mode '{mode}' is for phonon-DOS models; XAS models have 'fast' only")
+        if mode != "fast" or potential is not None or relax:
+            raise ModelError(str(name_or_dir), f"mode '{mode}', --potential and --relax are for phonon-DOS models; "
+                                               "XAS models have 'fast' only")
         return XasPredictor(model.to(device), info, name=str(name_or_dir))
     if "freq_cm1" not in info:
         raise ModelError(str(directory), "model.json has neither a freq_cm1 nor an energy_ev grid")
-    return PhononDosPredictor(model.to(device), info, name=str(name_or_dir), mode=mode)
+    return PhononDosPredictor(model.to(device), info, name=str(name_or_dir), mode=mode, potential=potential,
+                              relax=relax)
 
 
 @dataclass
@@ -92,6 +97,10 @@ class PhononDosPrediction:
         mode: ``fast`` (the network), ``physics`` (SevenNet-0 forces + phonopy) or ``hybrid`` (both, combined).
         imaginary_fraction: physics and hybrid modes: share of q-mesh modes below -10 cm^-1 (0 for a
             structure the potential finds dynamically stable); None in fast mode.
+        full_range: physics and hybrid modes: the force-constant DOS over the material's whole frequency
+            range at native resolution (``equispec.physics.FullRangeDos``, meV, states/meV, no smoothing);
+            None in fast mode, whose DOS exists on the 51-bin label grid only.
+        force_constants: physics and hybrid modes: the ``phonopy.Phonopy`` object (for ``ins``).
     """
 
     name: str
@@ -102,6 +111,8 @@ class PhononDosPrediction:
     dos_std: np.ndarray | None = None
     mode: str = "fast"
     imaginary_fraction: float | None = None
+    full_range: object = None
+    force_constants: object = field(default=None, repr=False)
 
     @property
     def phonon_dos(self) -> PhononDos:
@@ -109,6 +120,19 @@ class PhononDosPrediction:
         from pymatgen.phonon.dos import PhononDos  # imported on use: it pulls in plotting (~1 s at start-up)
 
         return PhononDos(self.freq_cm1 / CM1_PER_THZ, self.dos)
+
+    @property
+    def full_phonon_dos(self) -> PhononDos | None:
+        """pymatgen ``PhononDos`` of the full-range DOS (THz, states/THz per cell); None in fast mode."""
+        return None if self.full_range is None else self.full_range.phonon_dos
+
+    def ins(self, ei_mev: float | None = None, temperature_k: float = 300.0, resolution=None, **options):
+        """Inelastic neutron scattering as an instrument sees it: see ``equispec.physics.neutron.ins_spectra``
+        (physics/hybrid modes: neutron-weighted DOS and powder S(|Q|, E) from the force constants; fast mode:
+        the neutron-weighted DOS of the network's partial DOS on its 51-bin grid, incoherent approximation)."""
+        from .physics.neutron import ins_spectra
+
+        return ins_spectra(self, ei_mev=ei_mev, temperature_k=temperature_k, resolution=resolution, **options)
 
     def thermodynamics(self, temperatures_k) -> "PhononThermodynamics":
         """Heat capacity, entropy, Helmholtz free energy and mean frequency of this DOS, per mole of atoms
@@ -130,6 +154,8 @@ class PhononDosPrediction:
         if self.mode != "fast":
             record["mode"] = self.mode
             record["imaginary_fraction"] = self.imaginary_fraction
+        if self.full_range is not None:
+            record["full_range"] = self.full_range.to_dict()
         return record
 
 
@@ -235,14 +261,38 @@ def combine_dos(network_dos, network_partial: dict, physics_dos_, physics_partia
 class PhononDosPredictor(_Predictor):
     """A loaded phonon-DOS model with the grid, element list and cutoff it was trained with."""
 
-    def __init__(self, model: torch.nn.Module, info: dict, name: str = "model", mode: str = "fast"):
+    def __init__(self, model: torch.nn.Module, info: dict, name: str = "model", mode: str = "fast",
+                 potential: str | None = None, relax: bool = False):
         super().__init__(model, info, name)
         self.freq_cm1 = np.asarray(info["freq_cm1"], dtype=float)
         if mode not in PHONON_MODES:
             raise ModelError(mode, f"unknown mode (known: {', '.join(PHONON_MODES)})")
         if mode == "hybrid" and "hybrid" not in info:
             raise ModelError(name, "this model has no hybrid calibration (scripts/fit_hybrid.py writes one)")
+        if mode == "fast" and (potential is not None or relax):
+            raise ModelError("--potential", "a potential and --relax are for --mode physics or hybrid")
         self.mode = mode
+        hybrid = info.get("hybrid", {})
+        self.potential = potential or hybrid.get("potential", "7net-0")
+        self.relax = bool(relax)
+        from .physics.phonopy_dos import POTENTIALS  # light: phonopy itself is imported on first use
+
+        if self.potential not in POTENTIALS:
+            raise ModelError(self.potential, f"unknown potential (known: {', '.join(POTENTIALS)})")
+
+    def physics_settings(self):
+        """The settings of this predictor's force-constant calculation (``equispec.physics``)."""
+        from .physics import PhysicsDosSettings
+
+        hybrid = self.info.get("hybrid", {})
+        scale = 1.0
+        if self.mode == "hybrid":  # the scale belongs to the potential (and relaxation) it was fitted for
+            scale = hybrid["frequency_scale"]
+            fitted = (hybrid.get("potential", "7net-0"), bool(hybrid.get("relax", False)))
+            if fitted != (self.potential, self.relax):
+                raise ModelError(self.name, f"the hybrid was fitted for potential {fitted[0]} "
+                                            f"{'with' if fitted[1] else 'without'} relaxation; use those settings")
+        return PhysicsDosSettings(frequency_scale=scale, potential=self.potential, relax=self.relax)
 
     def graphs(self, structures: list[Structure], labels: list[str], progress: bool = False) -> list:
         """The model's graphs for checked structures (with pretrained features where the model uses them)."""
@@ -269,18 +319,19 @@ class PhononDosPredictor(_Predictor):
         fast = self._predict_network(checked, labels, batch_size) if self.mode != "physics" else None
         if self.mode == "fast":
             return fast
-        from .physics import PhysicsDosSettings, physics_dos
+        from .physics import physics_dos
 
-        scale = self.info["hybrid"]["frequency_scale"] if self.mode == "hybrid" else 1.0
+        settings = self.physics_settings()
         results = []
         for k, (structure, label) in enumerate(zip(checked, labels)):
-            physics = physics_dos(structure, name=label, settings=PhysicsDosSettings(frequency_scale=scale))
+            physics = physics_dos(structure, name=label, settings=settings)
             dos, partial = physics.dos, physics.partial_dos
             if self.mode == "hybrid":
                 dos, partial = combine_dos(fast[k].dos, fast[k].partial_dos, dos, partial,
                                            self.info["hybrid"]["network_weight"])
-            results.append(PhononDosPrediction(label, structure, self.freq_cm1.copy(), dos, partial, None, self.mode,
-                                               physics.imaginary_fraction))
+            results.append(PhononDosPrediction(label, physics.structure, self.freq_cm1.copy(), dos, partial, None,
+                                               self.mode, physics.imaginary_fraction, physics.full_range,
+                                               physics.phonon))
         return results
 
     def _predict_network(self, checked: list[Structure], labels: list[str], batch_size: int

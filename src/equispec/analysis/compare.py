@@ -30,7 +30,8 @@ from scipy.optimize import minimize_scalar
 from ..errors import InputError
 from ..io.units import CM1_PER_MEV, MEV_PER_THZ
 from .phonon_processing import broaden_dos, neutron_weighted_dos
-from .readers import MeasuredDos, MeasuredXas, read_measured_dos, read_measured_xas
+from .readers import (DOS_UNITS, MeasuredDos, MeasuredSqe, MeasuredXas, is_sqe_file, read_measured_dos,
+                      read_measured_sqe, read_measured_xas)
 from .scores import HIGHER_IS_BETTER, SCORE_KEYS, cosine, score_spectra
 from .xas_processing import core_hole_fwhm_ev, find_e0, gaussian_broaden, lorentzian_broaden, normalize_xas
 
@@ -79,8 +80,9 @@ class Comparison:
         out = {key: self.scores[key] for key in SCORE_KEYS}
         if self.kind == "xas":
             out["shift_ev"] = self.shift_ev
+        e_min, e_max = self.details.get("measured_unit_range", [float(self.grid[0]), float(self.grid[-1])])
         out.update({"kind": self.kind, "structure": self.name, "measured": self.measured_name,
-                    "energy_unit": self.energy_unit, "details": self.details})
+                    "energy_unit": self.energy_unit, "e_min": e_min, "e_max": e_max, "details": self.details})
         return out
 
 
@@ -256,8 +258,30 @@ def compare_xas(predicted, measured: MeasuredXas, window_ev: float | None = None
 # ----------------------------------------------------------------------------------------------- phonon DOS
 
 
+#: Fast mode: a DOS still above this share of its maximum at the top of its grid has modes beyond it.
+TRUNCATION_SHARE = 0.05
+
+
+def truncation_note(prediction) -> str | None:
+    """A one-line note when a prediction lives on the 51-bin label grid (fast mode) and its DOS at the top
+    of that grid is above ``TRUNCATION_SHARE`` of its maximum: the material likely has modes above it."""
+    if getattr(prediction, "full_range", None) is not None or not hasattr(prediction, "freq_cm1"):
+        return None
+    dos = np.asarray(prediction.dos, float)
+    if dos.max() > 0 and dos[-1] > TRUNCATION_SHARE * dos.max():
+        top = float(prediction.freq_cm1[-1])
+        return (f"note: {prediction.name}: predicted DOS at {top:.0f} cm^-1 ({top / CM1_PER_MEV:.0f} meV) is "
+                f"{100 * dos[-1] / dos.max():.0f}% of its maximum: modes likely above the fast model's grid; "
+                "use --mode physics for the full range")
+    return None
+
+
 def _phonon_arrays(prediction) -> tuple[np.ndarray, np.ndarray, dict]:
-    """(energy_mev, total_dos, partial_dos) of a phonon prediction or a pymatgen ``PhononDos`` (THz)."""
+    """(energy_mev, total_dos, partial_dos) of a phonon prediction or a pymatgen ``PhononDos`` (THz): the
+    full-range native-resolution DOS where the prediction has one (physics/hybrid modes)."""
+    full = getattr(prediction, "full_range", None)
+    if full is not None:
+        return np.asarray(full.energy_mev, float), np.asarray(full.dos, float), dict(full.partial_dos)
     if hasattr(prediction, "freq_cm1"):
         return (np.asarray(prediction.freq_cm1, float) / CM1_PER_MEV, np.asarray(prediction.dos, float),
                 dict(getattr(prediction, "partial_dos", {}) or {}))
@@ -303,9 +327,16 @@ def compare_phdos(predicted, measured: MeasuredDos, resolution_mev=None, neutron
     if area_m <= 0 or area_p <= 0:
         raise InputError(measured.name, "no spectral weight in the common energy range")
     m, p = m / area_m, p / area_p
+    factor = DOS_UNITS.get(measured.unit, 1.0)
     details = {"neutron_weighted": bool(neutron_weighting and len(partial) > 1),
-               "resolution_mev": resolution_mev if not callable(resolution_mev) else "callable",
-               "energy_range_mev": [float(grid[0]), float(grid[-1])]}
+               "resolution_mev": resolution_mev if not callable(resolution_mev) else
+               getattr(resolution_mev, "description", "callable"),
+               "energy_range_mev": [float(grid[0]), float(grid[-1])],
+               "measured_unit_range": [float(grid[0] / factor), float(grid[-1] / factor)],
+               "full_range": getattr(predicted, "full_range", None) is not None}
+    note = truncation_note(predicted)
+    if note:
+        details["note"] = note
     return Comparison("phdos", name, measured.name, "meV", grid, m, p, score_spectra(grid, m, p), None, details)
 
 
@@ -325,12 +356,13 @@ def compare_spectra(prediction, measured, **options) -> Comparison:
     return compare_phdos(prediction, measured, **{k: v for k, v in options.items() if k in allowed})
 
 
-def _load_predictor(model):
+def _load_predictor(model, **physics):
+    """A loaded predictor as given, or ``api.load_model(model, **physics)`` (``mode``, ``potential``, ``relax``)."""
     if hasattr(model, "predict"):
         return model
     from .. import api
 
-    return api.load_model(model)
+    return api.load_model(model, **{k: v for k, v in physics.items() if v is not None})
 
 
 def _predict_one(predictor, structure):
@@ -344,12 +376,19 @@ def _predictor_kind(predictor) -> str:
 
 
 def _read_measured(measured, kind: str, dos_unit: str | None):
-    if isinstance(measured, (MeasuredXas, MeasuredDos)):
+    if isinstance(measured, (MeasuredXas, MeasuredDos, MeasuredSqe)):
         return measured
-    return read_measured_xas(measured) if kind == "xas" else read_measured_dos(measured, dos_unit)
+    if kind == "xas":
+        return read_measured_xas(measured)
+    return read_measured_sqe(measured) if is_sqe_file(measured) else read_measured_dos(measured, dos_unit)
 
 
-def compare(structure, measured, model="phdos", *, dos_unit: str | None = None, **options) -> Comparison:
+#: Options of an S(Q,E) comparison besides ``resolution_mev`` (see ``analysis.sqe.compare_sqe``).
+_SQE_OPTIONS = ("temperature_k", "elastic_mev", "npts", "name", "progress")
+
+
+def compare(structure, measured, model="phdos", *, dos_unit: str | None = None, mode: str | None = None,
+            potential: str | None = None, relax: bool | None = None, **options):
     """Predict the spectrum of ``structure`` with ``model`` and score it against a measured file.
 
     Args:
@@ -358,13 +397,24 @@ def compare(structure, measured, model="phdos", *, dos_unit: str | None = None, 
             already read :class:`MeasuredXas` / :class:`MeasuredDos`.
         model: a shipped model name, a model directory, or a loaded predictor.
         dos_unit: energy unit of a measured DOS table when its header does not say (meV, THz, cm-1).
-        **options: processing options of :func:`compare_xas` or :func:`compare_phdos`.
+        mode, potential, relax: phonon models: how to predict (see ``api.load_model``); a measured
+            S(|Q|, E) map (``.npz``) needs ``mode="physics"`` or ``"hybrid"``.
+        **options: processing options of :func:`compare_xas`, :func:`compare_phdos` or
+            ``analysis.sqe.compare_sqe`` (``resolution_mev``, ``temperature_k``, ``elastic_mev``).
 
     Returns:
-        :class:`Comparison`.
+        :class:`Comparison`, or ``analysis.sqe.SqeComparison`` for a measured map.
     """
-    predictor = _load_predictor(model)
+    predictor = _load_predictor(model, mode=mode, potential=potential, relax=relax)
     measured = _read_measured(measured, _predictor_kind(predictor), dos_unit)
+    if isinstance(measured, MeasuredSqe):
+        from .sqe import compare_sqe
+
+        if getattr(predictor, "mode", "fast") == "fast":
+            raise InputError(measured.name, "an S(Q,E) comparison needs force constants: use --mode physics or hybrid")
+        return compare_sqe(_predict_one(predictor, structure), measured, resolution=options.get("resolution_mev"),
+                           **{k: v for k, v in options.items() if k in _SQE_OPTIONS})
+    options = {k: v for k, v in options.items() if k not in _SQE_OPTIONS or k == "name"}
     return compare_spectra(_predict_one(predictor, structure), measured, **options)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import InputError
 from ..io.units import CM1_PER_MEV, MEV_PER_THZ
 
-__all__ = ["MeasuredXas", "MeasuredDos", "read_xdi", "read_xas_text", "read_measured_xas", "read_measured_dos",
+__all__ = ["MeasuredXas", "MeasuredDos", "MeasuredSqe", "read_xdi", "read_xas_text", "read_measured_xas", "read_measured_dos", "read_measured_sqe", "is_sqe_file",
            "DOS_UNITS"]
 
 #: Energy units a measured phonon DOS table may use -> factor to meV.
@@ -244,3 +244,73 @@ def read_measured_dos(path: str | os.PathLike, unit: str | None = None) -> Measu
     if dos.sum() <= 0:
         raise InputError(name, "DOS column is zero everywhere")
     return MeasuredDos(name, energy * factor, dos / factor, error[0] / factor if error else None, unit)
+
+
+@dataclass
+class MeasuredSqe:
+    """A measured powder S(|Q|, E) map.
+
+    Attributes:
+        name: file path.
+        q_inv_ang: (n_q,) increasing |Q| bin centres in 1/Å.
+        energy_mev: (n_e,) increasing energy-transfer bin centres in meV.
+        intensity: (n_q, n_e) S(|Q|, E); NaN outside the measured kinematic region.
+        error: (n_q, n_e) one-sigma uncertainty (from the file's squared errors), NaN where unknown.
+    """
+
+    name: str
+    q_inv_ang: np.ndarray
+    energy_mev: np.ndarray
+    intensity: np.ndarray
+    error: np.ndarray
+
+
+#: Accepted key names in an S(Q,E) ``.npz``: field -> names tried in order.
+SQE_KEYS = {"q": ("Q", "q", "q_inv_ang"), "energy": ("E", "energy_mev", "e"), "intensity": ("I", "intensity", "sqe"),
+            "error2": ("I_err2", "error2", "err2")}
+
+
+def read_measured_sqe(path: str | os.PathLike) -> MeasuredSqe:
+    """Read a measured S(|Q|, E) ``.npz``: ``Q`` (1/Å), ``E`` (meV), ``I`` (n_Q, n_E) and ``I_err2`` (squared
+    errors), as written by the multiphonon package's examples. Arrays only: nothing is unpickled.
+    """
+    name = str(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except FileNotFoundError:
+        raise InputError(name, "no such file") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(name, f"not a readable .npz of arrays ({type(exc).__name__})") from None
+    found = {}
+    for field_name, candidates in SQE_KEYS.items():
+        key = next((k for k in candidates if k in arrays), None)
+        if key is None:
+            raise InputError(name, f"no {'/'.join(candidates)} array (has: {', '.join(sorted(arrays)) or 'none'})")
+        value = arrays[key]
+        if value.dtype.kind not in "fiu":
+            raise InputError(name, f"array {key} is not numeric")
+        found[field_name] = value.astype(float)
+    q, energy, intensity, error2 = found["q"], found["energy"], found["intensity"], found["error2"]
+    if q.ndim != 1 or energy.ndim != 1 or len(q) < 2 or len(energy) < 2:
+        raise InputError(name, "Q and E must be 1-D with at least two values each")
+    if intensity.shape != (len(q), len(energy)) or error2.shape != intensity.shape:
+        raise InputError(name, f"I and I_err2 must have shape (len(Q), len(E)) = ({len(q)}, {len(energy)}); "
+                               f"got {intensity.shape} and {error2.shape}")
+    if not (np.isfinite(q).all() and np.isfinite(energy).all()):
+        raise InputError(name, "Q or E has NaN or infinite values")
+    if (np.diff(q) <= 0).any() or (np.diff(energy) <= 0).any():
+        raise InputError(name, "Q and E must be strictly increasing")
+    if (q < 0).any():
+        raise InputError(name, "negative |Q|")
+    usable = np.isfinite(intensity) & np.isfinite(error2) & (error2 > 0)
+    if not usable.any():
+        raise InputError(name, "no finite intensity with a positive error anywhere (all NaN?)")
+    intensity = np.where(np.isfinite(intensity), intensity, np.nan)
+    error = np.where(np.isfinite(error2) & (error2 > 0), np.sqrt(np.abs(error2)), np.nan)
+    return MeasuredSqe(name, q, energy, intensity, error)
+
+
+def is_sqe_file(path: str | os.PathLike) -> bool:
+    """Whether a measured phonon file is an S(Q,E) map (``.npz``) rather than a DOS table."""
+    return not isinstance(path, (MeasuredDos, MeasuredSqe)) and str(path).lower().endswith(".npz")

@@ -143,7 +143,7 @@ def gaussian_broaden(grid: np.ndarray, values: np.ndarray, fwhm) -> np.ndarray:
 
     Args:
         grid: (n,) uniform grid.
-        values: (n,) spectrum.
+        values: (n,) spectrum, or (m, n) spectra broadened alike (each row on ``grid``).
         fwhm: a number, or a callable giving the FWHM at each energy of the grid (energy-dependent
             instrument resolution). Each input bin spreads its weight with the width at its own energy
             and the weights sum to one, so the area is kept (up to what falls off the ends).
@@ -153,7 +153,10 @@ def gaussian_broaden(grid: np.ndarray, values: np.ndarray, fwhm) -> np.ndarray:
         if fwhm <= 0:
             return values.copy()
         sigma = fwhm / FWHM_PER_SIGMA
-        return _convolve(grid, values, lambda x: np.exp(-0.5 * (x / sigma) ** 2), 5.0 * sigma)
+        kernel = lambda x: np.exp(-0.5 * (x / sigma) ** 2)
+        if values.ndim == 1:
+            return _convolve(grid, values, kernel, 5.0 * sigma)
+        return np.stack([_convolve(grid, row, kernel, 5.0 * sigma) for row in values])
     sigma = np.maximum(np.asarray(fwhm(grid), float) / FWHM_PER_SIGMA, 1e-12)
     step = grid[1] - grid[0]
     offsets = grid[:, None] - grid[None, :]  # [output, input]
@@ -161,7 +164,7 @@ def gaussian_broaden(grid: np.ndarray, values: np.ndarray, fwhm) -> np.ndarray:
     too_narrow = sigma < 0.3 * step  # narrower than a bin: keep the bin as it is
     weights[:, too_narrow] = np.eye(len(grid))[:, too_narrow]
     weights /= weights.sum(axis=0, keepdims=True)
-    return weights @ values
+    return values @ weights.T
 
 
 def core_hole_fwhm_ev(element: str, edge: str = "K") -> float:

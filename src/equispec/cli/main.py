@@ -31,8 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="OUT.png", help="write a plot of the spectra")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--mode", choices=["fast", "physics", "hybrid"], default="fast",
-                   help="phonon DOS: fast = the network (default, for screening); physics = SevenNet-0 forces + "
-                   "phonopy (seconds per structure; reports imaginary modes); hybrid = both, combined")
+                   help="phonon DOS: fast = the network (default, for screening); physics = universal-potential "
+                   "forces + phonopy (seconds per structure; full energy range at native resolution; reports "
+                   "imaginary modes); hybrid = both, combined")
+    _add_physics_options(p)
+    p.add_argument("--ins", action="store_true", help="phonon DOS: inelastic neutron scattering as a powder "
+                   "experiment sees it: neutron-weighted DOS and, in physics/hybrid mode, the powder S(|Q|,E) map "
+                   "(Euphonic); -o takes OUT.json or OUT.npz")
+    _add_neutron_options(p)
 
     e = sub.add_parser("evaluate", help="score a model on labelled data")
     e.add_argument("--model", default="phdos", help="shipped model name or model directory")
@@ -63,8 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("structure", metavar="STRUCTURE", help="structure file of the measured sample")
     c.add_argument("measured", metavar="MEASURED", help="measured XAS (XDI or energy/mu text) or phonon DOS table")
     c.add_argument("--model", required=True, help="shipped model name or model directory (phdos, xas-cu-k, ...)")
-    c.add_argument("--plot", metavar="OUT.png", help="write the overlay with the residual")
-    c.add_argument("--json", action="store_true", help="print one JSON object of scores")
+    c.add_argument("--plot", metavar="OUT.png", help="write the overlay with the residual (an S(Q,E) map: "
+                   "measured | predicted | residual)")
+    c.add_argument("--json", action="store_true", help="print one JSON object of scores (with e_min, e_max: the "
+                   "compared range in the measurement's unit)")
+    c.add_argument("--mode", choices=["fast", "physics", "hybrid"], default=None,
+                   help="phonon DOS: how to predict (default fast; a measured S(Q,E) .npz needs physics or hybrid)")
+    _add_physics_options(c)
+    _add_neutron_options(c, compare=True)
     _add_processing_options(c)
 
     i = sub.add_parser("identify", help="rank candidate structures by agreement with a measured spectrum")
@@ -82,6 +94,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_processing_options(i)
     _add_data_parser(sub)
     return parser
+
+
+def _add_physics_options(p) -> None:
+    p.add_argument("--potential", choices=["7net-0", "7net-l3i5"], help="physics/hybrid: universal potential for "
+                   "the forces (both ship in the sevenn wheel; default: the one the hybrid was fitted with)")
+    p.add_argument("--relax", action="store_true", help="physics/hybrid: relax atomic positions at fixed cell "
+                   "first (BFGS to 0.005 eV/Å)")
+
+
+def _add_neutron_options(p, compare: bool = False) -> None:
+    p.add_argument("--ei", type=float, metavar="MEV", help="neutron: incident energy of a direct-geometry "
+                   "spectrometer (the S(Q,E) map is masked to its kinematic range, scattering angles 3-135 deg)")
+    p.add_argument("--temperature", type=float, default=300.0, metavar="K",
+                   help="neutron: sample temperature for the Debye-Waller and Bose factors (default 300)")
+    p.add_argument("--instrument", metavar="NAME", help="neutron: energy resolution of a named spectrometer "
+                   "(resins: ARCS, SEQUOIA, CNCS, HYSPEC, MAPS, MARI, MERLIN, LET, TOSCA, VISION, ...; needs --ei)")
+    if compare:
+        p.add_argument("--elastic-mev", type=float, metavar="MEV", help="S(Q,E): leave out |E| below this "
+                       "(default 1.5 x the resolution FWHM at E = 0, or 3 meV)")
+    else:
+        p.add_argument("--resolution-mev", type=float, nargs="+", metavar="C",
+                       help="neutron: Gaussian FWHM in meV, constant or polynomial coefficients c0 c1 ... of E")
 
 
 def _add_processing_options(p) -> None:
@@ -192,33 +226,75 @@ def _expand_inputs(files: list[str], files_from: str | None) -> list[str]:
     return expanded
 
 
+def _neutron_resolution(args):
+    """The energy resolution the neutron options ask for: a named instrument (callable), a constant or
+    polynomial FWHM in meV, or None."""
+    if getattr(args, "instrument", None):
+        from ..errors import InputError
+        from ..physics.neutron import instrument_resolution
+
+        if args.ei is None:
+            raise InputError("--instrument", "a named instrument's resolution needs --ei")
+        return instrument_resolution(args.instrument, args.ei)
+    resolution = getattr(args, "resolution_mev", None)
+    if resolution is not None and len(resolution) == 1:
+        return resolution[0]
+    return resolution
+
+
+def _check_neutron_args(args) -> None:
+    from ..errors import InputError
+
+    if args.ei is not None and not args.ei > 0:
+        raise InputError("--ei", f"incident energy must be above 0 meV (got {args.ei:g})")
+    if not args.temperature > 0:
+        raise InputError("--temperature", f"must be above 0 K (got {args.temperature:g})")
+
+
 def _predict(args) -> int:
     import contextlib
 
     from tqdm.auto import tqdm
 
+    from ..analysis.compare import truncation_note
     from ..api import XasPredictor, load_model
+    from ..errors import InputError
     from ..io import spectra
 
     files = _expand_inputs(args.files, args.files_from)
+    neutron_flags = [flag for flag, value in (("--ei", args.ei), ("--instrument", args.instrument),
+                                              ("--resolution-mev", args.resolution_mev)) if value is not None]
+    if neutron_flags and not args.ins:
+        raise InputError(neutron_flags[0], "is a neutron option: add --ins")
+    _check_neutron_args(args)
     stream_to = None
     if args.output:  # a wrong output path fails before any work
-        spectra.check_output(args.output)
+        spectra.check_output(args.output, (".json", ".npz") if args.ins else (".csv", ".json", ".jsonl"))
         if args.output.lower().endswith(".jsonl"):
             stream_to = spectra.JsonLinesWriter(args.output)
+    if args.plot:
+        spectra.check_figure_path(args.plot)
+    resolution = _neutron_resolution(args) if args.ins else None
     _prefetch_mp_ids(files)  # before the model loads, so that no key / no network fails in seconds
-    predictor = load_model(args.model, mode=args.mode)
+    predictor = load_model(args.model, mode=args.mode, potential=args.potential, relax=args.relax)
     if isinstance(predictor, XasPredictor):
+        if args.ins:
+            raise InputError("--ins", "neutron spectra are for phonon-DOS models")
         summary, write, plot = spectra.xas_summary_line, spectra.write_xas, spectra.plot_xas
     else:
         summary, write, plot = spectra.summary_line, spectra.write_phdos, spectra.plot_phdos
     keep = (args.output and stream_to is None) or args.plot
-    predictions = []
+    predictions, neutron = [], []
     with stream_to or contextlib.nullcontext():
         slow = args.mode != "fast"  # seconds per structure: a bar is worth it from two files on
         for prediction in predictor.predict_stream(files, batch_size=args.batch_size,
                                                    progress=len(files) > (1 if slow else args.batch_size)):
             tqdm.write(summary(prediction))
+            note = truncation_note(prediction) if not isinstance(predictor, XasPredictor) else None
+            if note:
+                tqdm.write(note, file=sys.stderr)
+            if args.ins:
+                neutron.append(prediction.ins(args.ei, args.temperature, resolution, progress=sys.stderr.isatty()))
             if stream_to is not None:
                 stream_to.write(prediction)
             if keep:
@@ -226,9 +302,9 @@ def _predict(args) -> int:
     if stream_to is not None:
         print(f"wrote {stream_to.path} ({stream_to.count} records)")
     elif args.output:
-        print(f"wrote {write(predictions, args.output)}")
+        print(f"wrote {spectra.write_ins(predictions, neutron, args.output) if args.ins else write(predictions, args.output)}")
     if args.plot:
-        print(f"wrote {plot(predictions, args.plot)}")
+        print(f"wrote {spectra.plot_ins(predictions, neutron, args.plot) if args.ins else plot(predictions, args.plot)}")
     return 0
 
 
@@ -285,9 +361,7 @@ def _ensemble(args) -> int:
 
 
 def _comparison_options(args) -> dict:
-    resolution = args.resolution_mev
-    if resolution is not None and len(resolution) == 1:
-        resolution = resolution[0]
+    resolution = _neutron_resolution(args)
     core_hole = None if args.core_hole_ev is not None and args.core_hole_ev < 0 else args.core_hole_ev
     return {"window_ev": args.window_ev, "core_hole_ev": core_hole, "resolution_ev": args.resolution_ev,
             "shift_ev": args.shift_ev, "resolution_mev": resolution, "neutron_weighting": args.neutron_weighting,
@@ -296,11 +370,25 @@ def _comparison_options(args) -> dict:
 
 def _compare(args) -> int:
     from ..analysis import compare, format_scores, plot_comparison
+    from ..analysis.sqe import SqeComparison, format_sqe_scores, plot_sqe_comparison
+    from ..io.spectra import check_figure_path
 
-    comparison = compare(args.structure, args.measured, args.model, **_comparison_options(args))
-    print(json.dumps(comparison.to_dict()) if args.json else format_scores(comparison))
+    _check_neutron_args(args)
     if args.plot:
-        print(f"wrote {plot_comparison(comparison, args.plot)}", file=sys.stderr if args.json else sys.stdout)
+        check_figure_path(args.plot)
+    options = _comparison_options(args)
+    options.update(temperature_k=args.temperature, elastic_mev=args.elastic_mev)
+    comparison = compare(args.structure, args.measured, args.model, mode=args.mode, potential=args.potential,
+                         relax=args.relax or None, **options)
+    is_map = isinstance(comparison, SqeComparison)
+    note = None if is_map else comparison.details.get("note")
+    if note:
+        print(note, file=sys.stderr)
+    print(json.dumps(comparison.to_dict()) if args.json else
+          (format_sqe_scores(comparison) if is_map else format_scores(comparison)))
+    if args.plot:
+        path = plot_sqe_comparison(comparison, args.plot) if is_map else plot_comparison(comparison, args.plot)
+        print(f"wrote {path}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

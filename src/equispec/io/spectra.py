@@ -14,7 +14,7 @@ from .files import atomic_write
 from .units import CM1_PER_MEV
 
 __all__ = ["write_phdos", "plot_phdos", "summary_line", "write_xas", "plot_xas", "xas_summary_line",
-           "JsonLinesWriter", "check_output"]
+           "JsonLinesWriter", "check_output", "check_figure_path", "write_ins", "plot_ins"]
 
 
 def _unique_labels(predictions) -> list[str]:
@@ -140,11 +140,22 @@ def plot_phdos(predictions, path: str | Path) -> Path:
     return _save_figure(fig, path)
 
 
-def _figure_path(path: str | Path) -> Path:
+#: Figure formats the plots can be written in (matplotlib's Agg backend).
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")
+
+
+def check_figure_path(path: str | Path) -> Path:
+    """Fail before any work if a figure cannot be written there: existing folder, known image format."""
     path = Path(path)
+    if path.suffix.lower() not in FIGURE_SUFFIXES:
+        raise InputError(str(path), f"figure must end in one of {', '.join(FIGURE_SUFFIXES)}")
     if not path.parent.is_dir():
         raise InputError(str(path), "output folder does not exist")
     return path
+
+
+def _figure_path(path: str | Path) -> Path:
+    return check_figure_path(path)
 
 
 def _save_figure(fig, path: Path) -> Path:
@@ -155,6 +166,75 @@ def _save_figure(fig, path: Path) -> Path:
     atomic_write(path, lambda tmp: fig.savefig(tmp, format=suffix))
     plt.close(fig)
     return path
+
+
+def write_ins(predictions, neutron, path: str | Path) -> Path:
+    """Neutron spectra of phonon predictions (``PhononDosPrediction.ins``). ``.json``: per structure the
+    prediction's record (51-bin and full-range DOS) with an ``ins`` record (neutron-weighted DOS, S(|Q|,E)
+    with null outside the kinematic range). ``.npz``: arrays ``energy_mev, dos, neutron_dos`` and, with a
+    map, ``sqe`` (n_Q, n_E), ``sqe_q_inv_ang``, ``sqe_energy_mev``; prefixed ``NAME/`` when there is more
+    than one structure. Written atomically."""
+    path = check_output(path, (".json", ".npz"))
+    if path.suffix.lower() == ".json":
+        records = [dict(p.to_dict(), ins=n.to_dict()) for p, n in zip(predictions, neutron)]
+        text = json.dumps(records, indent=1) + "\n"
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+        return path
+    arrays = {}
+    labels = _unique_labels(predictions)
+    for label, n in zip(labels, neutron):
+        prefix = f"{label}/" if len(labels) > 1 else ""
+        arrays.update({prefix + key: value for key, value in n.to_arrays().items()})
+
+    def save(tmp):
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+    atomic_write(path, save)
+    return path
+
+
+def plot_ins(predictions, neutron, path: str | Path) -> Path:
+    """Per structure: the powder S(|Q|, E) map as a colour image (where there is one) beside the
+    neutron-weighted DOS (and, on the full range, the plain DOS)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    path = _figure_path(path)
+    rows = len(neutron)
+    fig, axes = plt.subplots(rows, 2, figsize=(11.0, 3.8 * rows), dpi=120, squeeze=False,
+                             gridspec_kw={"width_ratios": [1.2, 1]})
+    for (left, right), label, p, n in zip(axes, _unique_labels(predictions), predictions, neutron):
+        formula = p.structure.composition.reduced_formula
+        if n.powder is not None:
+            m = n.powder
+            values = np.where(m.intensity > 0, m.intensity, np.nan)
+            top = float(np.nanmax(values)) if np.isfinite(values).any() else 1.0
+            image = left.pcolormesh(m.q_inv_ang, m.energy_mev, values.T, shading="nearest", cmap="viridis",
+                                    norm=LogNorm(vmin=top * 1e-3, vmax=top))
+            fig.colorbar(image, ax=left, label="S(|Q|,E) (mbarn/sr/meV per atom)")
+            left.set_xlabel("|Q| (1/Å)")
+            left.set_ylabel("Energy transfer (meV)")
+            where = f", Ei = {n.ei_mev:g} meV" if n.ei_mev else ""
+            left.set_title(f"{label} ({formula}): powder S(|Q|,E), {n.temperature_k:g} K{where}", fontsize=8)
+        else:
+            left.text(0.5, 0.5, "no S(|Q|,E) in fast mode\n(use --mode physics)", ha="center", va="center",
+                      transform=left.transAxes)
+            left.set_axis_off()
+        right.plot(n.energy_mev, n.neutron_dos, "C3-", lw=1.5, label="neutron-weighted DOS")
+        if n.powder is not None:
+            area = np.trapezoid(n.dos, n.energy_mev)
+            right.plot(n.energy_mev, n.dos / area if area > 0 else n.dos, "k-", lw=0.8, label="phonon DOS")
+        right.set_xlabel("Energy (meV)")
+        right.set_ylabel("DOS (unit area, 1/meV)")
+        right.set_xlim(0, n.energy_mev[-1])
+        right.set_ylim(bottom=0)
+        resolution = n.details.get("resolution_fwhm_mev")
+        right.set_title(f"{label}: resolution {resolution if resolution is not None else 'native'}", fontsize=8)
+        right.legend(fontsize=7, frameon=False)
+    return _save_figure(fig, path)
 
 
 def plot_xas(predictions, path: str | Path) -> Path:
@@ -182,7 +262,16 @@ def plot_xas(predictions, path: str | Path) -> Path:
 
 
 def summary_line(prediction) -> str:
-    """One human line per structure: formula, atoms, peak and mean frequency."""
+    """One human line per structure: formula, atoms, peak and mean frequency (over the full range where the
+    prediction has one: physics and hybrid modes)."""
+    full = getattr(prediction, "full_range", None)
+    if full is not None:
+        f, g = full.energy_mev * CM1_PER_MEV, np.asarray(full.dos)
+        top = f[g > 0.01 * g.max()].max(initial=0)
+        mean = float((f * g).sum() / g.sum()) if g.sum() > 0 else float("nan")
+        return (f"{prediction.name}: {prediction.structure.composition.reduced_formula}, {len(prediction.structure)} "
+                f"atoms, peak {f[int(np.argmax(g))]:.0f} cm^-1, mean {mean:.0f} cm^-1, max {top:.0f} cm^-1 "
+                f"({top / CM1_PER_MEV:.0f} meV)" + _imaginary_note(prediction))
     f, g = prediction.freq_cm1, np.asarray(prediction.dos)
     mean = float((f * g).sum() / g.sum()) if g.sum() > 0 else float("nan")
     return (f"{prediction.name}: {prediction.structure.composition.reduced_formula}, {len(prediction.structure)} atoms, "

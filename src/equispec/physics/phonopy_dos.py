@@ -3,9 +3,11 @@ calculator (by default SevenNet-0), then the very processing of the training lab
 
 Choices, for the record (they are the defaults of :class:`PhysicsDosSettings`):
 
-- the input cell is used as given (no relaxation), so the forces at zero displacement are whatever
-  the potential thinks of the DFT geometry; phonopy's symmetric +/- displacements cancel their first
-  order;
+- potential: SevenNet-0 (``7net-0``) or SevenNet-l3i5 (``7net-l3i5``); both ship in the ``sevenn`` wheel;
+- the input cell is used as given, so the forces at zero displacement are whatever the potential thinks
+  of the DFT geometry (phonopy's symmetric +/- displacements cancel their first order); ``relax=True``
+  first relaxes the atomic positions at fixed cell (ASE BFGS until every force is below
+  ``relax_fmax_ev_per_ang``, 0.005 eV/Å, at most ``relax_steps``);
 - supercell: each lattice vector repeated ``ceil(10 Å / |a_i|)`` times (about 10 Å in every direction);
 - displacement 0.01 Å (phonopy's default for VASP);
 - DOS: phonopy's tetrahedron method on a q-mesh of length 40 Å (phonopy's automatic mesh), 1 cm^-1
@@ -14,6 +16,9 @@ Choices, for the record (they are the defaults of :class:`PhysicsDosSettings`):
   same smoothing and share the total's normalisation, so they add up to it.
 - imaginary modes: mesh frequencies below ``-imaginary_threshold_cm1`` (10 cm^-1) are counted and
   reported; they fall outside the 0-1000 cm^-1 grid, as in the labels.
+- the full-range DOS (:class:`FullRangeDos`) is the same tetrahedron DOS with no smoothing, on
+  ``full_step_mev`` steps from 0 to 5 % above the highest mode: what an instrument of that resolution
+  would see before its own broadening, at any energy the material has modes.
 """
 
 from __future__ import annotations
@@ -29,9 +34,13 @@ from pymatgen.core import Structure
 from ..data.phdos_processing import PHDOS_GRID_CM1, smooth_raw_dos
 from ..data.pretrained import float32_default, sevennet_calculator
 from ..errors import InputError, ModelError
-from ..io.units import CM1_PER_THZ
+from ..io.units import CM1_PER_THZ, MEV_PER_THZ
 
-__all__ = ["PhysicsDosSettings", "PhysicsDos", "physics_dos", "supercell_matrix"]
+__all__ = ["POTENTIALS", "PhysicsDosSettings", "PhysicsDos", "FullRangeDos", "physics_dos", "force_constants",
+           "supercell_matrix"]
+
+#: Universal potentials for the forces (sevenn model names; both ship in the sevenn wheel).
+POTENTIALS = ("7net-0", "7net-l3i5")
 
 
 @dataclass
@@ -41,6 +50,44 @@ class PhysicsDosSettings:
     mesh_length_ang: float = 40.0  # phonopy's automatic q-mesh density
     imaginary_threshold_cm1: float = 10.0
     frequency_scale: float = 1.0  # multiply every frequency (a fitted correction for a soft potential)
+    potential: str = "7net-0"
+    relax: bool = False  # relax atomic positions at fixed cell before the displacements
+    relax_fmax_ev_per_ang: float = 0.005
+    relax_steps: int = 200
+    full_step_mev: float = 0.1  # step of the full-range DOS (finer than spectrometers resolve)
+
+
+@dataclass
+class FullRangeDos:
+    """A phonon DOS over a material's whole frequency range at native resolution (no label smoothing).
+
+    Attributes:
+        energy_mev: (n,) uniform grid from 0 to above the highest mode, in meV.
+        dos: (n,) states per meV per cell (integrates to 3 x atoms for a stable structure).
+        partial_dos: element -> (n,) states per meV of that element's atoms; they add up to ``dos``
+            (empty when the partial DOS was not computed).
+    """
+
+    energy_mev: np.ndarray
+    dos: np.ndarray
+    partial_dos: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def phonon_dos(self):
+        """pymatgen ``PhononDos``: frequencies in THz, densities in states per THz per cell."""
+        from pymatgen.phonon.dos import PhononDos
+
+        return PhononDos(self.energy_mev / MEV_PER_THZ, self.dos * MEV_PER_THZ)
+
+    def neutron_weighted(self) -> np.ndarray:
+        """(n,) incoherent-approximation INS DOS ``sum_el sigma_el / M_el g_el`` (barn/u per meV)."""
+        from ..analysis.phonon_processing import neutron_weighted_dos
+
+        return neutron_weighted_dos(self.partial_dos)
+
+    def to_dict(self) -> dict:
+        return {"energy_mev": self.energy_mev.tolist(), "dos": self.dos.tolist(),
+                "partial_dos": {el: v.tolist() for el, v in self.partial_dos.items()}}
 
 
 @dataclass
@@ -60,6 +107,8 @@ class PhysicsDos:
     num_displacements: int
     seconds: float
     settings: PhysicsDosSettings = field(default_factory=PhysicsDosSettings)
+    full_range: FullRangeDos | None = None
+    phonon: object = None  # the phonopy.Phonopy object with the force constants (for Euphonic)
 
 
 def supercell_matrix(structure: Structure, min_length_ang: float) -> list[int]:
@@ -67,27 +116,61 @@ def supercell_matrix(structure: Structure, min_length_ang: float) -> list[int]:
     return [max(1, math.ceil(min_length_ang / length - 1e-9)) for length in structure.lattice.abc]
 
 
-def physics_dos(structure: Structure, calculator=None, name: str = "structure",
-                settings: PhysicsDosSettings | None = None, partial: bool = True) -> PhysicsDos:
-    """Finite-displacement phonon DOS of ``structure`` with forces from ``calculator`` (ASE interface).
+def relax_positions(structure: Structure, calculator, settings: PhysicsDosSettings, name: str) -> Structure:
+    """Atomic positions relaxed at fixed cell (ASE BFGS) until every force is below
+    ``settings.relax_fmax_ev_per_ang``; a potential that cannot get there in ``relax_steps`` is an error."""
+    from ase import Atoms
+    from ase.optimize import BFGS
 
-    ``partial=False`` skips the element-resolved DOS (which needs eigenvectors on the full q-mesh and
-    is most of the time for small cells) and leaves ``partial_dos`` empty.
+    atoms = Atoms([s.specie.symbol for s in structure], cell=structure.lattice.matrix,
+                  scaled_positions=structure.frac_coords, pbc=True)
+    atoms.calc = calculator
+    with float32_default():
+        converged = BFGS(atoms, logfile=None).run(fmax=settings.relax_fmax_ev_per_ang, steps=settings.relax_steps)
+    if not converged:
+        raise InputError(name, f"relaxation did not reach {settings.relax_fmax_ev_per_ang} eV/Å in "
+                               f"{settings.relax_steps} steps")
+    return Structure(structure.lattice, structure.species, atoms.get_scaled_positions(wrap=False))
+
+
+def _displaced_forces(phonon, calculator) -> np.ndarray:
+    """(n_displacements, n_supercell_atoms, 3) forces in eV/Å on phonopy's displaced supercells."""
+    from ase import Atoms
+
+    forces = []
+    with float32_default():  # SevenNet runs in float32 whatever the caller's default dtype
+        for cell in phonon.supercells_with_displacements:
+            atoms = Atoms(cell.symbols, cell=cell.cell, scaled_positions=cell.scaled_positions, pbc=True)
+            atoms.calc = calculator
+            forces.append(np.asarray(atoms.get_forces(), dtype=float))
+    return np.stack(forces)
+
+
+def force_constants(structure: Structure, calculator=None, name: str = "structure",
+                    settings: PhysicsDosSettings | None = None):
+    """Finite-displacement force constants of ``structure`` (relaxed first if ``settings.relax``).
+
+    Returns:
+        ``(phonon, structure, repeats)``: a ``phonopy.Phonopy`` holding symmetrised force constants, the
+        structure they belong to (relaxed or as given) and the supercell repetitions.
 
     Raises:
-        ModelError: phonopy is not installed.
-        InputError: the forces are not finite, or every mode is imaginary (nothing on 0-1000 cm^-1).
+        ModelError: phonopy is not installed, or ``settings.potential`` is unknown.
+        InputError: the forces are not finite, or the relaxation did not converge.
     """
     try:
         from phonopy import Phonopy
         from phonopy.structure.atoms import PhonopyAtoms
     except ImportError:
         raise ModelError("physics", "needs phonopy: pip install 'equispec[physics]'") from None
-    from ase import Atoms
 
     settings = settings or PhysicsDosSettings()
-    calculator = calculator or sevennet_calculator()
-    started = time.perf_counter()
+    if calculator is None:
+        if settings.potential not in POTENTIALS:
+            raise ModelError(settings.potential, f"unknown potential (known: {', '.join(POTENTIALS)})")
+        calculator = sevennet_calculator(settings.potential)
+    if settings.relax:
+        structure = relax_positions(structure, calculator, settings, name)
     unit = PhonopyAtoms(symbols=[s.specie.symbol for s in structure], cell=structure.lattice.matrix,
                         scaled_positions=structure.frac_coords)
     repeats = supercell_matrix(structure, settings.supercell_ang)
@@ -95,18 +178,33 @@ def physics_dos(structure: Structure, calculator=None, name: str = "structure",
         warnings.simplefilter("ignore", UserWarning)
         phonon = Phonopy(unit, supercell_matrix=np.diag(repeats), primitive_matrix="P")  # rows = our sites
         phonon.generate_displacements(distance=settings.displacement_ang)
-    forces = []
-    with float32_default():  # SevenNet runs in float32 whatever the caller's default dtype
-        for cell in phonon.supercells_with_displacements:
-            atoms = Atoms(cell.symbols, cell=cell.cell, scaled_positions=cell.scaled_positions, pbc=True)
-            atoms.calc = calculator
-            forces.append(np.asarray(atoms.get_forces(), dtype=float))
-    forces = np.stack(forces)
+    forces = _displaced_forces(phonon, calculator)
     if not np.isfinite(forces).all():
         raise InputError(name, "the potential returned non-finite forces")
     phonon.forces = forces - forces.mean(axis=1, keepdims=True)  # no net force on a displaced supercell
     phonon.produce_force_constants()
     phonon.symmetrize_force_constants()
+    return phonon, structure, repeats
+
+
+def physics_dos(structure: Structure, calculator=None, name: str = "structure",
+                settings: PhysicsDosSettings | None = None, partial: bool = True) -> PhysicsDos:
+    """Finite-displacement phonon DOS of ``structure`` with forces from ``calculator`` (ASE interface;
+    default: ``settings.potential``).
+
+    ``partial=False`` skips the element-resolved DOS (which needs eigenvectors on the full q-mesh and
+    is most of the time for small cells) and leaves ``partial_dos`` empty.
+
+    Returns:
+        :class:`PhysicsDos` with both the label-processed 51-bin DOS and the full-range one.
+
+    Raises:
+        ModelError: phonopy is not installed.
+        InputError: the forces are not finite, or every mode is imaginary (nothing on 0-1000 cm^-1).
+    """
+    settings = settings or PhysicsDosSettings()
+    started = time.perf_counter()
+    phonon, structure, repeats = force_constants(structure, calculator, name, settings)
 
     scale = settings.frequency_scale
     phonon.run_mesh(settings.mesh_length_ang)
@@ -118,17 +216,28 @@ def physics_dos(structure: Structure, calculator=None, name: str = "structure",
     phonon.run_total_dos(freq_min=0.0, freq_max=top_thz, freq_pitch=pitch_thz)
     dos = phonon.get_total_dos_dict()
     raw_cm1, total = dos["frequency_points"] * CM1_PER_THZ * scale, dos["total_dos"] / (CM1_PER_THZ * scale)
-    per_atom = []
+
+    # the full-range grid: fine steps to 5 % above the highest mode (after scaling)
+    full_pitch_thz = settings.full_step_mev / MEV_PER_THZ / scale
+    full_top_thz = 1.05 * max(float(mesh_cm1.max()) / CM1_PER_THZ / scale, 1.0) + 2 * full_pitch_thz
+    phonon.run_total_dos(freq_min=0.0, freq_max=full_top_thz, freq_pitch=full_pitch_thz)
+    full = phonon.get_total_dos_dict()
+    full_mev = full["frequency_points"] * MEV_PER_THZ * scale
+    full_total = full["total_dos"] / (MEV_PER_THZ * scale)
+
+    per_atom, full_per_atom = [], []
     if partial:
         # each atom's share of the total at each frequency. Projections need the full q-mesh (no symmetry
         # reduction), on which phonopy's tetrahedron DOS loses weight at van Hove singularities (spring
         # model: 2.82 of 3 modes, against 2.96 on the reduced mesh), so that mesh gives the split only
         phonon.run_mesh(settings.mesh_length_ang, is_mesh_symmetry=False, with_eigenvectors=True)
-        phonon.run_projected_dos(freq_min=0.0, freq_max=top_thz, freq_pitch=pitch_thz)
-        projected = np.clip(phonon.get_projected_dos_dict()["projected_dos"], 0.0, None)
-        norm = projected.sum(axis=0)
-        share = np.where(norm > 0, projected / np.where(norm > 0, norm, 1.0), 1.0 / len(projected))
-        per_atom = share * total
+        for (fmax, pitch, density), out in (((top_thz, pitch_thz, total), per_atom),
+                                           ((full_top_thz, full_pitch_thz, full_total), full_per_atom)):
+            phonon.run_projected_dos(freq_min=0.0, freq_max=fmax, freq_pitch=pitch)
+            projected = np.clip(phonon.get_projected_dos_dict()["projected_dos"], 0.0, None)
+            norm = projected.sum(axis=0)
+            share = np.where(norm > 0, projected / np.where(norm > 0, norm, 1.0), 1.0 / len(projected))
+            out.extend(share * density)
 
     smoothed = smooth_raw_dos(raw_cm1, total, name)
     peak = smoothed.max()
@@ -136,13 +245,16 @@ def physics_dos(structure: Structure, calculator=None, name: str = "structure",
         raise InputError(name, "no real phonon modes between 0 and 1000 cm^-1 (the structure is unstable "
                                "for this potential)")
     by_element: dict[str, np.ndarray] = {}
-    for site, density in zip(structure, per_atom):
+    full_by_element: dict[str, np.ndarray] = {}
+    for site, density, fine in zip(structure, per_atom, full_per_atom):
         element = site.specie.symbol
         by_element[element] = by_element.get(element, 0.0) + smooth_raw_dos(raw_cm1, density, name) / peak
+        full_by_element[element] = full_by_element.get(element, 0.0) + fine
     return PhysicsDos(
         name=name, structure=structure, freq_cm1=PHDOS_GRID_CM1.copy(), dos=smoothed / peak, partial_dos=by_element,
         raw_freq_cm1=raw_cm1, raw_dos=total,
         imaginary_fraction=float(np.average(mesh_cm1 < -settings.imaginary_threshold_cm1, weights=weights)),
         min_frequency_cm1=float(mesh_cm1.min()), supercell=repeats,
         num_displacements=len(phonon.supercells_with_displacements),
-        seconds=time.perf_counter() - started, settings=settings)
+        seconds=time.perf_counter() - started, settings=settings,
+        full_range=FullRangeDos(full_mev, full_total, full_by_element), phonon=phonon)

@@ -1,0 +1,166 @@
+"""A predicted powder S(|Q|, E) against a measured one, point by point on the measured kinematic region.
+
+The prediction is the one-phonon coherent powder map of the force constants (Euphonic, see
+``equispec.physics.neutron``), computed at the measured |Q| on a fine energy grid, broadened by the energy
+resolution and put on the measured energies. The measurement also holds the elastic line (and multiphonon
+scattering, which a one-phonon map lacks): points with |E| below ``elastic_mev`` are left out. An overall
+scale ``a`` and a flat background ``b`` are fitted by weighted least squares (weights 1/error^2), and the
+scores are Pearson's r between measured and ``a P + b``, the cosine between measured - b and a P, and the
+reduced chi^2 of the residuals with the measured errors.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .readers import MeasuredSqe
+from .scores import cosine, pearson
+
+__all__ = ["SqeComparison", "compare_sqe", "plot_sqe_comparison", "SQE_SCORE_KEYS"]
+
+#: Scores of a map comparison, in the order they are printed.
+SQE_SCORE_KEYS = ("pearson", "cosine", "chi2_reduced")
+#: Fewest measured points a map comparison may rest on.
+_MIN_POINTS = 20
+
+
+@dataclass
+class SqeComparison:
+    """A predicted S(|Q|, E) map scored against a measured one.
+
+    Attributes:
+        name, measured_name: the prediction and the measurement (file).
+        q_inv_ang: (n_q,) measured |Q| in 1/Å; energy_mev: (n_e,) measured energies in meV.
+        measured: (n_q, n_e) measured map, NaN where not compared.
+        predicted: (n_q, n_e) ``a P + b``, NaN where not compared.
+        scores: ``{pearson, cosine, chi2_reduced}``.
+        scale, background: the fitted ``a`` and ``b``.
+        details: processing (resolution, temperature, elastic cut, points compared), JSON-ready.
+    """
+
+    name: str
+    measured_name: str
+    q_inv_ang: np.ndarray
+    energy_mev: np.ndarray
+    measured: np.ndarray
+    predicted: np.ndarray
+    scores: dict
+    scale: float
+    background: float
+    details: dict = field(default_factory=dict)
+    kind: str = "sqe"
+    energy_unit: str = "meV"
+
+    @property
+    def residual(self) -> np.ndarray:
+        return self.measured - self.predicted
+
+    def to_dict(self) -> dict:
+        compared = np.isfinite(self.measured)
+        energies = self.energy_mev[compared.any(axis=0)]
+        out = {key: self.scores[key] for key in SQE_SCORE_KEYS}
+        out.update({"scale": self.scale, "background": self.background, "kind": self.kind, "structure": self.name,
+                    "measured": self.measured_name, "energy_unit": self.energy_unit,
+                    "e_min": float(energies.min()), "e_max": float(energies.max()), "details": self.details})
+        return out
+
+
+def _fine_energies(energy_mev: np.ndarray) -> np.ndarray:
+    step = min(0.25, float(np.min(np.diff(energy_mev))) / 2)
+    return np.arange(energy_mev[0] - 2 * step, energy_mev[-1] + 2 * step, step)
+
+
+def compare_sqe(prediction, measured: MeasuredSqe, resolution=None, temperature_k: float = 300.0,
+                elastic_mev: float | None = None, npts: int = 300, name: str | None = None,
+                progress: bool = False) -> SqeComparison:
+    """Score the powder map of a physics-mode phonon prediction against a measured S(|Q|, E).
+
+    Args:
+        prediction: a ``PhononDosPrediction`` with ``force_constants`` (``--mode physics`` or ``hybrid``).
+        measured: :class:`~equispec.analysis.readers.MeasuredSqe`.
+        resolution: energy FWHM in meV (number, polynomial coefficients, callable), or None.
+        temperature_k: sample temperature (Debye-Waller and Bose factors).
+        elastic_mev: leave out |E| below this (the elastic line); default 1.5 x the resolution FWHM at
+            E = 0, or 3 meV without a resolution.
+        npts: points on each |Q| sphere of the powder average.
+    """
+    from ..analysis.phonon_processing import resolution_fwhm
+    from ..physics.neutron import broaden_map, euphonic_force_constants, powder_map, quiet_euphonic
+
+    name = name or getattr(prediction, "name", "prediction")
+    if getattr(prediction, "force_constants", None) is None:
+        raise InputError(name, "an S(Q,E) comparison needs force constants: use --mode physics or hybrid")
+    usable = np.isfinite(measured.intensity) & np.isfinite(measured.error)
+    if elastic_mev is None:
+        fwhm = resolution_fwhm(resolution)
+        at_zero = float(np.atleast_1d(fwhm(np.array([0.0])))[0]) if callable(fwhm) else float(fwhm)
+        elastic_mev = 1.5 * at_zero if at_zero > 0 else 3.0
+    usable &= (np.abs(measured.energy_mev) >= elastic_mev)[None, :]
+    rows = np.flatnonzero(usable.any(axis=1))
+    if usable.sum() < _MIN_POINTS:
+        raise InputError(measured.name, f"fewer than {_MIN_POINTS} measured points outside the elastic line")
+
+    with quiet_euphonic():
+        fc = euphonic_force_constants(prediction.force_constants)
+        fine = _fine_energies(measured.energy_mev)
+        computed = powder_map(fc, measured.q_inv_ang[rows], fine, temperature_k, npts=npts, progress=progress)
+    broadened = broaden_map(fine, computed.intensity, resolution)
+    model = np.full(measured.intensity.shape, np.nan)
+    model[rows] = [np.interp(measured.energy_mev, fine, row) for row in broadened]
+
+    m, p, w = measured.intensity[usable], model[usable], 1.0 / measured.error[usable] ** 2
+    design = np.stack([p, np.ones_like(p)], axis=1)
+    sqrt_w = np.sqrt(w)
+    (scale, background), *_ = np.linalg.lstsq(design * sqrt_w[:, None], m * sqrt_w, rcond=None)
+    fitted = scale * p + background
+    chi2 = float(np.sum(w * (m - fitted) ** 2) / max(len(m) - 2, 1))
+    scores = {"pearson": pearson(m, fitted), "cosine": cosine(m - background, scale * p), "chi2_reduced": chi2}
+    details = {"resolution_fwhm_mev": getattr(resolution, "description", resolution) if callable(resolution)
+               else resolution, "temperature_k": float(temperature_k), "elastic_cut_mev": float(elastic_mev),
+               "points": int(usable.sum()), "npts_per_sphere": npts,
+               "q_range_inv_ang": [float(measured.q_inv_ang[rows].min()), float(measured.q_inv_ang[rows].max())]}
+    measured_map = np.where(usable, measured.intensity, np.nan)
+    predicted_map = np.where(usable, scale * model + background, np.nan)
+    return SqeComparison(name, measured.name, measured.q_inv_ang, measured.energy_mev, measured_map, predicted_map,
+                         scores, float(scale), float(background), details)
+
+
+def format_sqe_scores(comparison: SqeComparison) -> str:
+    s = comparison.scores
+    return (f"{comparison.name}: S(Q,E) pearson {s['pearson']:.4f}, cosine {s['cosine']:.4f}, reduced chi2 "
+            f"{s['chi2_reduced']:.4g} over {comparison.details['points']} points "
+            f"(scale {comparison.scale:.4g}, background {comparison.background:.4g})")
+
+
+def plot_sqe_comparison(comparison: SqeComparison, path: str | os.PathLike) -> Path:
+    """Measured | predicted | residual maps on one colour scale (residual on its own, centred)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..io.spectra import _figure_path, _save_figure
+
+    path = _figure_path(path)
+    fig, axes = plt.subplots(1, 3, figsize=(13.0, 4.0), dpi=120, sharey=True)
+    extent = [comparison.q_inv_ang[0], comparison.q_inv_ang[-1], comparison.energy_mev[0], comparison.energy_mev[-1]]
+    top = float(np.nanpercentile(comparison.measured, 99))
+    limit = float(np.nanpercentile(np.abs(comparison.residual), 99))
+    panels = [(comparison.measured, "measured", "viridis", 0, top), (comparison.predicted, "predicted (scaled + background)",
+              "viridis", 0, top), (comparison.residual, "measured - predicted", "RdBu_r", -limit, limit)]
+    for ax, (values, title, cmap, low, high) in zip(axes, panels):
+        image = ax.imshow(values.T, origin="lower", aspect="auto", extent=extent, cmap=cmap, vmin=low, vmax=high,
+                          interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("|Q| (1/Å)")
+        fig.colorbar(image, ax=ax, fraction=0.05)
+    axes[0].set_ylabel("Energy transfer (meV)")
+    s = comparison.scores
+    fig.suptitle(f"{comparison.name} vs {Path(comparison.measured_name).name}: Pearson {s['pearson']:.3f}, "
+                 f"cosine {s['cosine']:.3f}, reduced χ² {s['chi2_reduced']:.3g}", fontsize=9)
+    return _save_figure(fig, path)

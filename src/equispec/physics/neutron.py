@@ -1,0 +1,374 @@
+"""Neutron observables of force constants with Euphonic: neutron-weighted DOS, powder S(|Q|, E), and what
+a direct-geometry spectrometer sees of it (kinematic range, energy resolution).
+
+Euphonic (Fair et al., J. Appl. Cryst. 55, 1689 (2022); GPL-3.0, an optional dependency: ``pip install
+'equispec[neutron]'``) takes phonopy's force constants, interpolates phonons anywhere in reciprocal space and
+computes the coherent one-phonon structure factor with Debye-Waller and Bose factors. Named spectrometer
+resolutions come from ``resins`` (PyChop fits and published models for ARCS, SEQUOIA, MAPS, MARI, MERLIN,
+LET, TOSCA, VISION, ...; GPL-3.0, same extra); otherwise a Gaussian FWHM constant or polynomial in E.
+
+Units at this boundary: |Q| in 1/Å, energies in meV, temperatures in K. Intensities are Euphonic's:
+mbarn per meV per atom of the cell (S(Q,E) in mbarn/sr/meV per atom, a powder average over |Q| spheres).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError, ModelError
+
+__all__ = ["InsSpectra", "ins_spectra", "PowderMap", "euphonic_force_constants", "euphonic_dos", "neutron_weighted_dos", "powder_map",
+           "kinematic_limits", "kinematic_mask", "instrument_resolution", "broaden_map", "NEUTRON_MEV_ANG2"]
+
+#: E = NEUTRON_MEV_ANG2 * k^2 for a neutron: hbar^2 / (2 m_n) in meV Å^2 (CODATA 2018).
+NEUTRON_MEV_ANG2 = 2.0721247
+
+#: Scattering angles (degrees) of common direct-geometry spectrometers' detector banks.
+DEFAULT_ANGLES_DEG = (3.0, 135.0)
+
+
+@contextlib.contextmanager
+def quiet_euphonic():
+    """Euphonic's notes (OpenMP, isotope look-ups printed to stdout, near-degenerate gradients) are not for
+    our users: keep them off the terminal and out of JSON written to stdout."""
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _euphonic():
+    try:
+        import euphonic
+    except ImportError:
+        raise ModelError("neutron", "needs Euphonic: pip install 'equispec[neutron]'") from None
+    return euphonic
+
+
+def euphonic_force_constants(phonon):
+    """A ``phonopy.Phonopy`` holding force constants -> ``euphonic.ForceConstants`` (through phonopy's own
+    summary file, Euphonic's documented entry point for phonopy data)."""
+    euphonic = _euphonic()
+    with tempfile.TemporaryDirectory(prefix="equispec-euphonic-") as folder:
+        phonon.save(filename=str(Path(folder) / "phonopy.yaml"), settings={"force_constants": True})
+        return euphonic.ForceConstants.from_phonopy(path=folder, summary_name="phonopy.yaml")
+
+
+def _mesh_modes(fc, mesh_spacing_inv_ang: float, mode_widths: bool = False):
+    """Phonons on a Monkhorst-Pack mesh (and, with ``mode_widths``, Euphonic's adaptive widths)."""
+    from euphonic import ureg
+    from euphonic.util import mp_grid
+
+    from euphonic.util import mode_gradients_to_widths
+
+    grid = fc.crystal.get_mp_grid_spec(ureg.Quantity(mesh_spacing_inv_ang, "1/angstrom"))
+    if not mode_widths:
+        return fc.calculate_qpoint_phonon_modes(mp_grid(grid), asr="reciprocal")
+    modes, gradients = fc.calculate_qpoint_phonon_modes(mp_grid(grid), asr="reciprocal", return_mode_gradients=True)
+    return modes, mode_gradients_to_widths(gradients, fc.crystal.cell_vectors)
+
+
+def euphonic_dos(fc, energy_edges_mev: np.ndarray, mesh_spacing_inv_ang: float = 0.1,
+                 weighting: str | None = None) -> dict[str, np.ndarray]:
+    """Per-element (partial) DOS on a Monkhorst-Pack mesh with Euphonic's adaptive broadening (each mode
+    gets a width from its group velocity and the mesh spacing, so the DOS converges on modest meshes).
+
+    Args:
+        fc: ``euphonic.ForceConstants``.
+        energy_edges_mev: (n + 1,) bin edges in meV.
+        mesh_spacing_inv_ang: largest spacing of the q-mesh in 1/Å.
+        weighting: None (plain DOS) or ``coherent-plus-incoherent`` (neutron-weighted, Sears 1992
+            cross-sections times M_avg / M per atom, as Euphonic defines it).
+
+    Returns:
+        element -> (n,) DOS summed over that element's atoms; plain: states per meV per atom of the cell
+        (3 in all); weighted: mbarn per meV per atom.
+    """
+    from euphonic import ureg
+
+    modes, widths = _mesh_modes(fc, mesh_spacing_inv_ang, mode_widths=True)
+    edges = ureg.Quantity(np.asarray(energy_edges_mev, float), "meV")
+    kwargs = {"weighting": weighting, "cross_sections": "Sears1992"} if weighting else {}
+    pdos = modes.calculate_pdos(edges, mode_widths=widths, **kwargs)
+    units = "mbarn/meV" if weighting else "1/meV"
+    out: dict[str, np.ndarray] = {}
+    for line, spectrum in zip(pdos.metadata["line_data"], pdos.y_data.to(units).magnitude):
+        out[line["species"]] = out.get(line["species"], 0.0) + spectrum
+    return out
+
+
+def neutron_weighted_dos(fc, energy_edges_mev: np.ndarray, mesh_spacing_inv_ang: float = 0.1) -> np.ndarray:
+    """(n,) neutron-weighted DOS (coherent + incoherent cross-sections, incoherent approximation), mbarn/meV."""
+    return sum(euphonic_dos(fc, energy_edges_mev, mesh_spacing_inv_ang, "coherent-plus-incoherent").values())
+
+
+@dataclass
+class PowderMap:
+    """A powder-averaged S(|Q|, E) map.
+
+    Attributes:
+        q_inv_ang: (n_q,) |Q| bin centres in 1/Å.
+        energy_mev: (n_e,) energy-transfer bin centres in meV (negative: neutron energy gain).
+        intensity: (n_q, n_e) S(|Q|, E), Euphonic's units (mbarn/sr/meV per atom); NaN where masked.
+        temperature_k: temperature of the Debye-Waller and Bose factors.
+        details: how it was made (sampling, resolution, kinematics), JSON-ready.
+    """
+
+    q_inv_ang: np.ndarray
+    energy_mev: np.ndarray
+    intensity: np.ndarray
+    temperature_k: float
+    details: dict = field(default_factory=dict)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"q_inv_ang": self.q_inv_ang, "energy_mev": self.energy_mev, "sqe": self.intensity}
+
+
+def _edges(centres: np.ndarray) -> np.ndarray:
+    centres = np.asarray(centres, float)
+    if len(centres) < 2:
+        raise InputError("grid", "needs at least two points")
+    mid = 0.5 * (centres[1:] + centres[:-1])
+    return np.concatenate([[2 * centres[0] - mid[0]], mid, [2 * centres[-1] - mid[-1]]])
+
+
+def powder_map(fc, q_inv_ang: np.ndarray, energy_mev: np.ndarray, temperature_k: float = 300.0,
+               npts: int = 400, dw_spacing_inv_ang: float = 0.1, seed: int = 0, progress: bool = False) -> PowderMap:
+    """One-phonon coherent powder S(|Q|, E) on the given bin centres (no resolution; see ``broaden_map``).
+
+    Each |Q| is a sphere of ``npts`` golden-spiral points (jittered with ``seed``); the Debye-Waller factor
+    comes from a mesh of spacing ``dw_spacing_inv_ang``; the Bose factor weights energy loss (E > 0) by
+    n + 1 and energy gain (E < 0) by n, so that S(Q, -E) = exp(-E / k_B T) S(Q, E).
+    """
+    from euphonic import ureg
+    from euphonic.powder import sample_sphere_structure_factor
+    from tqdm.auto import tqdm
+
+    if temperature_k <= 0:
+        raise InputError("temperature", f"must be above 0 K (got {temperature_k})")
+    temperature = ureg.Quantity(float(temperature_k), "K")
+    dw_modes = _mesh_modes(fc, dw_spacing_inv_ang)
+    dw = dw_modes.calculate_debye_waller(temperature)
+    edges = ureg.Quantity(_edges(energy_mev), "meV")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for q in tqdm(np.asarray(q_inv_ang, float), desc="S(Q,E)", unit="|Q|", disable=not progress, leave=False):
+        if q <= 0:
+            rows.append(np.zeros(len(energy_mev)))
+            continue
+        spectrum = sample_sphere_structure_factor(fc, ureg.Quantity(q, "1/angstrom"), dw=dw, temperature=temperature,
+                                                  sampling="golden", npts=npts, jitter=True, rng=rng,
+                                                  energy_bins=edges, asr="reciprocal")
+        rows.append(spectrum.y_data.to("mbarn/meV").magnitude)
+    details = {"sampling": "golden", "npts": npts, "dw_spacing_inv_ang": dw_spacing_inv_ang, "seed": seed}
+    return PowderMap(np.asarray(q_inv_ang, float), np.asarray(energy_mev, float), np.stack(rows),
+                     float(temperature_k), details)
+
+
+def kinematic_limits(energy_mev: np.ndarray, ei_mev: float, angles_deg=DEFAULT_ANGLES_DEG
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(|Q|_min, |Q|_max) in 1/Å reachable at energy transfer E on a direct-geometry spectrometer.
+
+    With k_i = sqrt(Ei / c) and k_f = sqrt((Ei - E) / c), c = hbar^2 / 2m_n:
+    Q^2 = k_i^2 + k_f^2 - 2 k_i k_f cos(2 theta) over the detector's scattering angles 2 theta.
+    Energies above Ei are unreachable (NaN limits).
+    """
+    energy = np.asarray(energy_mev, float)
+    if not ei_mev > 0:
+        raise InputError("--ei", f"incident energy must be above 0 meV (got {ei_mev})")
+    low, high = (np.radians(float(a)) for a in angles_deg)
+    if not 0 <= low < high <= np.pi:
+        raise InputError("angles", f"need 0 <= min < max <= 180 degrees (got {angles_deg})")
+    ki = np.sqrt(ei_mev / NEUTRON_MEV_ANG2)
+    with np.errstate(invalid="ignore"):
+        kf = np.sqrt((ei_mev - energy) / NEUTRON_MEV_ANG2)
+        q = lambda angle: np.sqrt(ki**2 + kf**2 - 2 * ki * kf * np.cos(angle))
+        return q(low), q(high)
+
+
+def kinematic_mask(q_inv_ang: np.ndarray, energy_mev: np.ndarray, ei_mev: float, angles_deg=DEFAULT_ANGLES_DEG
+                   ) -> np.ndarray:
+    """(n_q, n_e) True where the spectrometer measures (|Q|, E)."""
+    q_min, q_max = kinematic_limits(energy_mev, ei_mev, angles_deg)
+    q = np.asarray(q_inv_ang, float)[:, None]
+    with np.errstate(invalid="ignore"):
+        return (q >= q_min[None, :]) & (q <= q_max[None, :])
+
+
+def instrument_resolution(name: str, ei_mev: float, **settings):
+    """Energy-resolution FWHM(E) in meV of a named spectrometer at incident energy ``ei_mev``, from
+    ``resins`` (its default model and configuration unless ``settings`` choose, e.g. ``chopper_frequency``).
+
+    Returns:
+        A callable ``fwhm(energy_mev) -> ndarray``.
+    """
+    try:
+        from resins import Instrument
+    except ImportError:
+        raise ModelError("resins", "named instruments need resins: pip install 'equispec[neutron]'") from None
+    known = Instrument.available_instruments()
+    match = {k.lower(): k for k in known}.get(str(name).lower())
+    if match is None:
+        raise InputError(str(name), f"unknown instrument (known: {', '.join(known)})")
+    try:
+        model = Instrument.from_default(match).get_resolution_function(e_init=float(ei_mev), **settings)
+    except Exception as exc:  # resins raises its own types for out-of-range settings
+        raise InputError(str(name), f"resolution model refused the settings: {exc}") from None
+    fwhm_per_sigma = 2.0 * np.sqrt(2.0 * np.log(2.0))
+
+    def fwhm(energy_mev):
+        energy = np.atleast_1d(np.asarray(energy_mev, float))
+        inside = np.clip(energy, 0.0, 0.95 * ei_mev)  # the models are fits over 0 <= E < Ei
+        return fwhm_per_sigma * np.asarray(model.get_characteristics(inside[:, None])["sigma"], float)
+
+    fwhm.description = f"{match} ({type(model).__name__}), Ei = {ei_mev:g} meV"
+    return fwhm
+
+
+def broaden_map(energy_mev: np.ndarray, intensity: np.ndarray, resolution) -> np.ndarray:
+    """Gaussian energy resolution applied to each |Q| row of a map (area of each row kept).
+
+    Args:
+        energy_mev: (n_e,) uniform energies.
+        intensity: (n_q, n_e) map.
+        resolution: as ``analysis.phonon_processing.resolution_fwhm`` (number, polynomial, callable).
+    """
+    from ..analysis.phonon_processing import resolution_fwhm
+    from ..analysis.xas_processing import gaussian_broaden
+
+    fwhm = resolution_fwhm(resolution)
+    if not callable(fwhm) and fwhm == 0:
+        return np.asarray(intensity, float).copy()
+    if callable(fwhm):  # resolution is set by |E|: the same instrument width on both sides of the elastic line
+        width = fwhm
+        fwhm = lambda e: width(np.abs(e))
+    return gaussian_broaden(energy_mev, np.asarray(intensity, float), fwhm)
+
+
+@dataclass
+class InsSpectra:
+    """What an inelastic-neutron-scattering experiment on a powder would see of one prediction.
+
+    Attributes:
+        name: the prediction.
+        energy_mev: (n,) energies of the DOS in meV.
+        dos: (n,) phonon DOS, states per meV per cell (physics modes) or max-normalised (fast mode).
+        neutron_dos: (n,) neutron-weighted DOS normalised to unit area, with the resolution applied.
+        powder: the powder S(|Q|, E) map (kinematic mask and resolution applied), or None (fast mode).
+        ei_mev, temperature_k: the experiment; ``ei_mev`` None means no kinematic limit.
+        details: resolution and method, JSON-ready.
+    """
+
+    name: str
+    energy_mev: np.ndarray
+    dos: np.ndarray
+    neutron_dos: np.ndarray
+    powder: PowderMap | None
+    ei_mev: float | None
+    temperature_k: float
+    details: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        record = {"name": self.name, "energy_mev": self.energy_mev.tolist(), "dos": self.dos.tolist(),
+                  "neutron_dos": self.neutron_dos.tolist(), "ei_mev": self.ei_mev,
+                  "temperature_k": self.temperature_k, "details": self.details}
+        if self.powder is not None:
+            record["sqe"] = {"q_inv_ang": self.powder.q_inv_ang.tolist(), "energy_mev": self.powder.energy_mev.tolist(),
+                             "intensity": [[None if not np.isfinite(v) else float(v) for v in row]
+                                           for row in self.powder.intensity]}
+        return record
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        arrays = {"energy_mev": self.energy_mev, "dos": self.dos, "neutron_dos": self.neutron_dos}
+        if self.powder is not None:
+            arrays.update({f"sqe_{k}" if k != "sqe" else "sqe": v for k, v in self.powder.to_arrays().items()})
+        return arrays
+
+
+def _resolution_of(resolution, ei_mev):
+    """A resolution setting, with instrument names (``"ARCS"``) resolved through ``resins`` at ``ei_mev``."""
+    if isinstance(resolution, str):
+        if ei_mev is None:
+            raise InputError(resolution, "a named instrument's resolution needs the incident energy (--ei)")
+        return instrument_resolution(resolution, ei_mev)
+    return resolution
+
+
+def _describe(resolution) -> object:
+    if resolution is None:
+        return None
+    return getattr(resolution, "description", "callable") if callable(resolution) else resolution
+
+
+#: Most energy bins of a predicted map (its step grows beyond 0.25 meV for wide ranges).
+MAP_ENERGY_BINS = 500
+
+
+def ins_spectra(prediction, ei_mev: float | None = None, temperature_k: float = 300.0, resolution=None,
+                angles_deg=DEFAULT_ANGLES_DEG, q_step_inv_ang: float = 0.1, energy_step_mev: float = 0.25,
+                npts: int = 200, progress: bool = False) -> InsSpectra:
+    """Neutron-weighted DOS and, with force constants, the powder S(|Q|, E) of a phonon prediction.
+
+    Args:
+        prediction: a ``PhononDosPrediction``. With ``force_constants`` (physics/hybrid modes) everything
+            comes from Euphonic on the full energy range; without (fast mode) the neutron-weighted DOS is
+            ``sum_el sigma_el / M_el g_el`` of the network's partial DOS on its 51-bin grid.
+        ei_mev: incident energy of a direct-geometry spectrometer: the map covers -Ei/2 .. 0.95 Ei and is
+            NaN outside the detector's kinematic range ``angles_deg``. None: 0 .. 1.05 x the highest mode,
+            |Q| up to 12 1/Å, no mask. The DOS has ``energy_step_mev`` steps; the map at most
+            ``MAP_ENERGY_BINS`` energies and ``q_step_inv_ang`` steps in |Q|.
+        temperature_k: Debye-Waller and Bose factors.
+        resolution: Gaussian energy FWHM in meV (number, polynomial coefficients, callable) or an
+            instrument name known to ``resins`` (needs ``ei_mev``); None: native resolution.
+    """
+    from ..analysis.phonon_processing import broaden_dos, neutron_weighted_dos as weighted_partials
+
+    resolution = _resolution_of(resolution, ei_mev)
+    details = {"resolution_fwhm_mev": _describe(resolution), "angles_deg": list(angles_deg)}
+    if prediction.force_constants is None:
+        from ..io.units import CM1_PER_MEV
+
+        energy = np.asarray(prediction.freq_cm1, float) / CM1_PER_MEV
+        partial = prediction.partial_dos or {}
+        weighted = weighted_partials(partial) if partial else np.asarray(prediction.dos, float)
+        grid, broadened = broaden_dos(energy, weighted, resolution)
+        broadened = np.interp(energy, grid, broadened)
+        details["method"] = "network partial DOS x sigma/M (incoherent approximation), 51-bin label grid"
+        return InsSpectra(prediction.name, energy, np.asarray(prediction.dos, float),
+                          _unit_area(energy, broadened), None, ei_mev, float(temperature_k), details)
+
+    with quiet_euphonic():
+        fc = euphonic_force_constants(prediction.force_constants)
+        full = prediction.full_range
+        top = float(full.energy_mev[-1])
+        edges = np.arange(0.0, top + energy_step_mev, energy_step_mev)
+        centres = 0.5 * (edges[1:] + edges[:-1])
+        dos = np.interp(centres, full.energy_mev, full.dos)
+        weighted = neutron_weighted_dos(fc, edges)
+        if resolution is not None:
+            weighted = broaden_map(centres, weighted[None, :], resolution)[0]
+        low, high = (-0.5 * ei_mev, 0.95 * ei_mev) if ei_mev is not None else (0.0, top)
+        map_step = max(energy_step_mev, (high - low) / MAP_ENERGY_BINS)
+        energy_map = np.arange(low, high, map_step)
+        q_top = float(np.nanmax(kinematic_limits(energy_map, ei_mev, angles_deg)[1])) if ei_mev is not None else 12.0
+        q = np.arange(0.5 * q_step_inv_ang, q_top, q_step_inv_ang)
+        powder = powder_map(fc, q, energy_map, temperature_k, npts=npts, progress=progress)
+    if resolution is not None:
+        powder.intensity = broaden_map(powder.energy_mev, powder.intensity, resolution)
+    if ei_mev is not None:
+        powder.intensity = np.where(kinematic_mask(q, energy_map, ei_mev, angles_deg), powder.intensity, np.nan)
+        powder.details["ei_mev"] = ei_mev
+    details["method"] = "Euphonic from the force constants (coherent + incoherent cross-sections, Sears 1992)"
+    return InsSpectra(prediction.name, centres, dos, _unit_area(centres, weighted), powder, ei_mev,
+                      float(temperature_k), details)
+
+
+def _unit_area(energy: np.ndarray, values: np.ndarray) -> np.ndarray:
+    area = float(np.trapezoid(values, energy))
+    return values / area if area > 0 else values

@@ -1,0 +1,155 @@
+"""Neutron observables of force constants (Euphonic) against answers known without it: phonopy's DOS, the
+analytic spring-chain DOS, hand-computed cross-sections, detailed balance, the kinematic formula."""
+
+import numpy as np
+import pytest
+from phonopy.structure.atoms import atom_data
+from pymatgen.core import Lattice, Structure
+from scipy import constants
+
+from equispec.analysis.phonon_processing import broaden_dos
+from equispec.analysis.readers import read_measured_sqe
+from equispec.errors import InputError
+from equispec.physics import physics_dos
+from equispec.physics.neutron import (broaden_map, euphonic_dos, euphonic_force_constants, instrument_resolution,
+                                      kinematic_limits, kinematic_mask, powder_map, quiet_euphonic)
+
+from .test_physics_dos import A, ELEMENT, K, NearestNeighbourSprings, chain_max_frequency_cm1
+
+MEV_PER_CM1 = constants.h * constants.c * 100 / constants.eV * 1e3
+BOLTZMANN_MEV_PER_K = constants.k / constants.eV * 1e3
+
+
+@pytest.fixture(scope="module")
+def springs():
+    structure = Structure(Lattice.cubic(A), [ELEMENT], [[0, 0, 0]])
+    result = physics_dos(structure, NearestNeighbourSprings(K, A, 1.2 * A), name="springs")
+    with quiet_euphonic():
+        return result, euphonic_force_constants(result.phonon)
+
+
+def test_full_range_dos_is_the_analytic_chain_distribution_unsmoothed(springs):
+    """Three independent chains: cumulative DOS 3 (2/pi) arcsin(E / E_max), on fine steps up to beyond the top."""
+    result, _ = springs
+    mass = next(row[3] for row in atom_data if row[1] == ELEMENT)
+    top_mev = chain_max_frequency_cm1(K, mass) * MEV_PER_CM1
+    full = result.full_range
+    assert np.diff(full.energy_mev).max() <= 0.25 + 1e-9
+    assert full.energy_mev[-1] > 1.04 * top_mev
+    cumulative = np.concatenate([[0], np.cumsum(0.5 * (full.dos[1:] + full.dos[:-1]) * np.diff(full.energy_mev))])
+    assert cumulative[-1] == pytest.approx(3.0, abs=0.05)
+    probe = np.linspace(0.05, 0.95, 19) * top_mev
+    assert np.interp(probe, full.energy_mev, cumulative) == pytest.approx(3 * 2 / np.pi * np.arcsin(probe / top_mev),
+                                                                          abs=0.03)
+    # no label smoothing: the band ends within 1 % of the analytic top, and the van Hove divergence there
+    # stays the maximum (the tetrahedron mesh puts it 2 % below the top; a 12 meV smoothing would move more)
+    assert full.energy_mev[full.dos > 1e-3 * full.dos.max()].max() == pytest.approx(top_mev, rel=0.01)
+    assert full.energy_mev[np.argmax(full.dos)] == pytest.approx(top_mev, rel=0.025)
+    assert sum(full.partial_dos.values()) == pytest.approx(full.dos)
+    assert full.phonon_dos.frequencies[-1] == pytest.approx(full.energy_mev[-1] / (constants.h * 1e12 / constants.eV * 1e3))
+
+
+def test_euphonic_dos_of_our_force_constants_agrees_with_phonopy():
+    """fcc with nearest-neighbour springs: a genuinely 3-D DOS (the simple cubic one is three 1-D chains,
+    whose band-top divergence no mesh method resolves alike)."""
+    fcc = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.05), ["Al"], [[0, 0, 0]]).get_primitive_structure()
+    result = physics_dos(fcc, NearestNeighbourSprings(2.0, 4.05 / np.sqrt(2), 3.2), name="fcc", partial=False)
+    edges = np.arange(0.0, result.full_range.energy_mev[-1], 0.25)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    with quiet_euphonic():
+        dos = euphonic_dos(euphonic_force_constants(result.phonon), edges)["Al"]
+    phonopy = np.interp(centres, result.full_range.energy_mev, result.full_range.dos)
+    assert np.sum(dos) * 0.25 == pytest.approx(3.0, abs=0.05)
+    assert np.corrcoef(dos, phonopy)[0, 1] > 0.98  # measured 0.989: adaptive Gaussian vs tetrahedron
+    cumulative = lambda y: np.cumsum(y) * 0.25
+    assert cumulative(dos) == pytest.approx(cumulative(phonopy), abs=0.05)
+
+
+def test_neutron_weighting_of_two_elements_matches_hand_cross_sections():
+    """Rocksalt NaCl on nearest-neighbour springs: each element's weighted PDOS over its plain PDOS is
+    sigma_el * M_avg / M_el, with Sears (1992) bound cross-sections typed in by hand."""
+    nacl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"],
+                                     [[0, 0, 0], [0.5, 0.5, 0.5]]).get_primitive_structure()
+    result = physics_dos(nacl, NearestNeighbourSprings(3.0, 2.82, 3.2), name="NaCl", partial=False)
+    sigma_barn = {"Na": 1.66 + 1.62, "Cl": 11.5257 + 5.3}  # coherent + incoherent
+    mass = {"Na": 22.98977, "Cl": 35.453}
+    edges = np.arange(0.0, result.full_range.energy_mev[-1], 0.5)
+    with quiet_euphonic():
+        fc = euphonic_force_constants(result.phonon)
+        plain = euphonic_dos(fc, edges)
+        weighted = euphonic_dos(fc, edges, weighting="coherent-plus-incoherent")
+    average_mass = (mass["Na"] + mass["Cl"]) / 2
+    for element in ("Na", "Cl"):
+        ratio = weighted[element].sum() / plain[element].sum()  # mbarn per state
+        assert ratio == pytest.approx(1000 * sigma_barn[element] * average_mass / mass[element], rel=2e-3)
+    # our incoherent-approximation weights (periodictable) are the same sigma / M
+    from equispec.analysis.phonon_processing import neutron_weights
+
+    weights = neutron_weights(["Na", "Cl"])
+    assert weights["Cl"] / weights["Na"] == pytest.approx(
+        (sigma_barn["Cl"] / mass["Cl"]) / (sigma_barn["Na"] / mass["Na"]), rel=5e-3)
+
+
+def test_powder_map_obeys_detailed_balance(springs):
+    _, fc = springs
+    temperature = 150.0
+    energy = np.arange(-20.0, 20.01, 0.5)  # symmetric bin centres
+    with quiet_euphonic():
+        sqe = powder_map(fc, np.array([2.0, 3.5, 5.0]), energy, temperature, npts=100).intensity
+    loss, gain = sqe[:, energy > 1.0].sum(axis=0), sqe[:, energy < -1.0][:, ::-1].sum(axis=0)
+    e = energy[energy > 1.0]
+    inside = loss > 1e-3 * loss.max()
+    assert inside.sum() > 10
+    # each mode puts S (n + 1) at +E and S n in the mirror bin; bins mix nearby energies, hence 3 %
+    assert gain[inside] / loss[inside] == pytest.approx(np.exp(-e[inside] / (BOLTZMANN_MEV_PER_K * temperature)),
+                                                        rel=0.03)
+
+
+def test_kinematic_mask_matches_the_formula():
+    hbar2_over_2m = (constants.hbar**2 / (2 * constants.m_n)) / constants.eV * 1e3 / 1e-20  # meV Å^2
+    ei, energy = 100.0, np.array([-30.0, 0.0, 20.0, 60.0, 99.0, 120.0])
+    low, high = kinematic_limits(energy, ei, (5.0, 120.0))
+    ki, kf = np.sqrt(ei / hbar2_over_2m), np.sqrt(np.clip(ei - energy, 0, None) / hbar2_over_2m)
+    q = lambda angle: np.sqrt(ki**2 + kf**2 - 2 * ki * kf * np.cos(np.radians(angle)))
+    assert low[:5] == pytest.approx(q(5.0)[:5], rel=1e-5)
+    assert high[:5] == pytest.approx(q(120.0)[:5], rel=1e-5)
+    assert np.isnan(low[5]) and np.isnan(high[5])  # E > Ei cannot be reached
+    mask = kinematic_mask(np.array([0.5, 3.0, 12.0]), energy, ei, (5.0, 120.0))
+    assert mask.shape == (3, 6) and not mask[:, 5].any()
+    assert mask[1, 2] and not mask[2, 2]  # 3 1/Å at 20 meV is measured; 12 1/Å is beyond 120 degrees
+    with pytest.raises(InputError, match="incident energy"):
+        kinematic_limits(energy, -5.0)
+
+
+@pytest.mark.parametrize("resolution", [3.0, (1.0, 0.05, 1e-4)])
+def test_resolution_convolution_preserves_area(resolution):
+    energy = np.arange(0.0, 100.0, 0.25)
+    dos = np.exp(-0.5 * ((energy - 40) / 2.0) ** 2) + 0.5 * np.exp(-0.5 * ((energy - 60) / 0.5) ** 2)
+    grid, broadened = broaden_dos(energy, dos, resolution)
+    assert np.trapezoid(broadened, grid) == pytest.approx(np.trapezoid(dos, energy), rel=1e-6)
+    assert broadened.max() < dos.max()  # it did broaden
+    rows = broaden_map(energy, np.stack([dos, 2 * dos]), resolution)
+    assert rows.sum(axis=1) == pytest.approx([dos.sum(), 2 * dos.sum()], rel=1e-6)
+
+
+def test_named_instrument_resolution_comes_from_resins():
+    fwhm = instrument_resolution("arcs", 120.0)
+    widths = fwhm(np.array([0.0, 50.0, 100.0]))
+    assert 3.0 < widths[0] < 8.0 and widths[2] < widths[0]  # a direct-geometry width shrinks towards Ei
+    with pytest.raises(InputError, match="unknown instrument"):
+        instrument_resolution("NOT-A-SPECTROMETER", 100.0)
+
+
+@pytest.mark.parametrize("arrays, problem", [
+    ({"Q": np.arange(3.0), "E": np.arange(4.0), "intensity_wrong": np.ones((3, 4)), "I_err2": np.ones((3, 4))},
+     "no I/intensity/sqe array"),
+    ({"Q": np.arange(3.0), "E": np.arange(4.0), "I": np.full((3, 4), np.nan), "I_err2": np.ones((3, 4))},
+     "no finite intensity"),
+    ({"Q": np.arange(3.0), "E": np.arange(4.0), "I": np.ones((4, 3)), "I_err2": np.ones((4, 3))}, "must have shape"),
+])
+def test_bad_sqe_files_are_one_line_input_errors(tmp_path, arrays, problem):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(InputError, match=problem) as caught:
+        read_measured_sqe(path)
+    assert str(path) in str(caught.value) and "\n" not in str(caught.value)
