@@ -315,7 +315,13 @@ def compare_phdos(predicted, measured: MeasuredDos, resolution_mev=None, neutron
         raise InputError(name, "neutron weighting needs per-element partial DOS")
     else:
         dos = total
-    fine_grid, fine = broaden_dos(energy, dos, resolution_mev)
+    full_range = getattr(predicted, "full_range", None) is not None
+    if full_range and measured.energy_mev[-1] > energy[-1]:
+        # a full-range DOS is known to vanish above its highest mode: it covers the whole measured range
+        step = float(energy[1] - energy[0])
+        extra = np.arange(energy[-1] + step, measured.energy_mev[-1] + 2 * step, step)
+        energy, dos = np.concatenate([energy, extra]), np.concatenate([dos, np.zeros(len(extra))])
+    fine_grid, fine = broaden_dos(energy, dos, resolution_mev, step=float(energy[1] - energy[0]) if full_range else None)
     inside = (measured.energy_mev >= fine_grid[0]) & (measured.energy_mev <= fine_grid[-1])
     if inside.sum() < _MIN_OVERLAP_POINTS:
         raise InputError(measured.name, f"fewer than {_MIN_OVERLAP_POINTS} measured points inside the predicted range "
@@ -333,7 +339,7 @@ def compare_phdos(predicted, measured: MeasuredDos, resolution_mev=None, neutron
                getattr(resolution_mev, "description", "callable"),
                "energy_range_mev": [float(grid[0]), float(grid[-1])],
                "measured_unit_range": [float(grid[0] / factor), float(grid[-1] / factor)],
-               "full_range": getattr(predicted, "full_range", None) is not None}
+               "full_range": full_range}
     note = truncation_note(predicted)
     if note:
         details["note"] = note

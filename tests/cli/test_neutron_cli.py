@@ -1,0 +1,87 @@
+"""``predict --ins`` and ``compare`` against measured neutron data, as a neutron user meets them."""
+
+import json
+
+import numpy as np
+import pytest
+
+from equispec.cli.main import main
+from equispec.physics.neutron import kinematic_mask
+from tests.conftest import EXAMPLES, SHARED_DATA
+
+MULTIPHONON = SHARED_DATA / "measured" / "phdos" / "multiphonon"
+AL_SQE = MULTIPHONON / "Al_Ei80meV_sqe.npz"
+V_DOS = MULTIPHONON / "V_ARCS_Ei120meV_300K_dos.csv"
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("equispec: error: ") and "Traceback" not in err[0]
+    return err[0]
+
+
+def test_predict_physics_ins_writes_full_range_dos_and_masked_map(tmp_path):
+    out, plot = tmp_path / "al.npz", tmp_path / "al.png"
+    assert main(["predict", str(EXAMPLES / "Al.cif"), "--mode", "physics", "--ins", "--ei", "80", "--instrument",
+                 "ARCS", "-o", str(out), "--plot", str(plot)]) == 0
+    with np.load(out, allow_pickle=False) as arrays:
+        energy, dos, weighted = arrays["energy_mev"], arrays["dos"], arrays["neutron_dos"]
+        q, e, sqe = arrays["sqe_q_inv_ang"], arrays["sqe_energy_mev"], arrays["sqe"]
+    assert np.diff(energy).max() <= 0.25 + 1e-9 and energy[-1] > energy[dos > 1e-3 * dos.max()].max()
+    assert np.trapezoid(dos, energy) == pytest.approx(3.0, abs=0.1)  # one atom: 3 modes, no smoothing
+    assert np.trapezoid(weighted, energy) == pytest.approx(1.0, rel=1e-3)
+    assert sqe.shape == (len(q), len(e)) and e.min() < 0 < e.max() < 80
+    inside = kinematic_mask(q, e, 80.0)
+    assert np.isnan(sqe[~inside]).all() and np.isfinite(sqe[inside]).all() and np.nanmax(sqe) > 0
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_measured_sqe_map(tmp_path, capsys):
+    plot = tmp_path / "map.png"
+    assert main(["compare", str(EXAMPLES / "Al.cif"), str(AL_SQE), "--model", "phdos", "--mode", "physics",
+                 "--ei", "80", "--instrument", "ARCS", "--json", "--plot", str(plot)]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert {"pearson", "cosine", "chi2_reduced", "scale", "background", "e_min", "e_max"} <= set(record)
+    assert record["kind"] == "sqe" and record["scale"] > 0
+    assert record["e_min"] < 0 < record["e_max"] <= 80  # energy gain and loss, inside the measured range
+    assert record["pearson"] > 0.5  # measured: see the README's neutron table
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_measured_dos_over_the_whole_measured_range(capsys):
+    assert main(["compare", str(EXAMPLES / "V.cif"), str(V_DOS), "--model", "phdos", "--mode", "physics",
+                 "--resolution-mev", "3", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    measured_energies = np.loadtxt(V_DOS, delimiter=",", skiprows=1)[:, 0]
+    assert record["e_min"] == measured_energies.min() and record["e_max"] == measured_energies.max()
+    assert record["details"]["full_range"] is True
+
+
+@pytest.mark.parametrize("arrays, problem", [
+    ({"Q": np.arange(3.0), "E": np.arange(4.0), "S": np.ones((3, 4)), "I_err2": np.ones((3, 4))}, "no I/"),
+    ({"Q": np.arange(3.0), "E": np.arange(4.0), "I": np.full((3, 4), np.nan), "I_err2": np.ones((3, 4))}, "all NaN"),
+    ({"Q": np.arange(3.0), "E": np.arange(4.0), "I": np.ones((3, 5)), "I_err2": np.ones((3, 5))}, "shape"),
+])
+def test_bad_sqe_file_is_one_line_and_exit_2(tmp_path, capsys, arrays, problem):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    plot = tmp_path / "never.png"
+    assert main(["compare", str(EXAMPLES / "Al.cif"), str(path), "--model", "phdos", "--mode", "physics",
+                 "--plot", str(plot)]) == 2
+    line = one_error_line(capsys)
+    assert str(path) in line and problem in line
+    assert not plot.exists()
+
+
+def test_neutron_options_are_checked_before_any_work(tmp_path, capsys):
+    assert main(["predict", str(EXAMPLES / "Al.cif"), "--ei", "80"]) == 2
+    assert "--ins" in one_error_line(capsys)
+    assert main(["compare", str(EXAMPLES / "Al.cif"), str(AL_SQE), "--model", "phdos"]) == 2
+    assert "--mode physics" in one_error_line(capsys)
+    assert main(["predict", str(EXAMPLES / "Al.cif"), "--mode", "physics", "--ins", "-o", str(tmp_path / "x.csv")]) == 2
+    assert ".npz" in one_error_line(capsys)
+    assert main(["predict", str(EXAMPLES / "Al.cif"), "--mode", "physics", "--ins", "--instrument", "ARCS"]) == 2
+    assert "--ei" in one_error_line(capsys)
+    assert main(["predict", str(EXAMPLES / "Al.cif"), "--plot", str(tmp_path / "x.unknown")]) == 2
+    assert "figure must end in" in one_error_line(capsys)
+    assert not list(tmp_path.iterdir())
