@@ -153,3 +153,17 @@ def test_bad_sqe_files_are_one_line_input_errors(tmp_path, arrays, problem):
     with pytest.raises(InputError, match=problem) as caught:
         read_measured_sqe(path)
     assert str(path) in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_incoherent_scattering_obeys_the_first_moment_sum_rule():
+    """For an incoherent scatterer, the one-phonon first moment int E S(Q,E) dE (loss minus gain) is the
+    recoil energy times sigma_inc / 4 pi times the Debye-Waller factor: at |Q| = 1 1/Å the latter is ~1.
+    Vanadium's cross-sections (Sears 1992: 5.08 b incoherent, 0.0184 b coherent) on an fcc spring lattice."""
+    fcc = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.05), ["V"], [[0, 0, 0]]).get_primitive_structure()
+    result = physics_dos(fcc, NearestNeighbourSprings(2.0, 4.05 / np.sqrt(2), 3.2), name="V", partial=False)
+    energy = np.arange(-60.0, 60.01, 0.25)
+    with quiet_euphonic():
+        sqe = powder_map(euphonic_force_constants(result.phonon), np.array([1.0]), energy, 300.0, npts=50).intensity[0]
+    recoil_mev = (constants.hbar * 1e10) ** 2 / (2 * 50.9415 * constants.atomic_mass) / constants.eV * 1e3
+    expected = 5080.0 / (4 * np.pi) * recoil_mev  # mbarn/sr * meV, per atom
+    assert np.sum(energy * sqe) * 0.25 == pytest.approx(expected, rel=0.03)
