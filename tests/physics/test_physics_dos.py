@@ -146,3 +146,25 @@ def test_hybrid_mode_is_the_fitted_combination_of_network_and_physics():
     expected, _ = combine_dos(fast.dos, {}, physics.dos, {}, record["network_weight"])
     assert result.mode == "hybrid" and result.dos == pytest.approx(expected, abs=1e-4)
     assert sum(result.partial_dos.values()) == pytest.approx(result.dos, abs=1e-6)
+
+
+def test_relax_moves_atoms_to_zero_force_at_fixed_cell():
+    """Two atoms of a doubled simple cubic spring crystal, one pushed 0.08 Å off its site: with ``relax`` the
+    positions return to the ideal lattice (forces below the threshold), the cell stays, and the DOS is the
+    undisturbed crystal's."""
+    from equispec.physics.phonopy_dos import relax_positions
+
+    ideal = Structure(Lattice.orthorhombic(2 * A, A, A), [ELEMENT, ELEMENT], [[0, 0, 0], [0.5, 0, 0]])
+    pushed = ideal.copy()
+    pushed.translate_sites([1], [0.08, 0.0, 0.0], frac_coords=False)
+    springs = NearestNeighbourSprings(K, A, 1.2 * A)
+    settings = PhysicsDosSettings(relax=True)
+    relaxed = relax_positions(pushed, springs, settings, "pushed")
+    assert relaxed.lattice.matrix == pytest.approx(pushed.lattice.matrix)
+    frac = relaxed.frac_coords[1] - relaxed.frac_coords[0]
+    separation = relaxed.lattice.get_cartesian_coords(frac - np.round(frac - [0.5, 0, 0]))  # nearest image
+    assert separation == pytest.approx([A, 0, 0], abs=1e-3)
+    result = physics_dos(pushed, springs, name="pushed", settings=settings, partial=False)
+    reference = physics_dos(ideal, springs, name="ideal", partial=False)
+    assert result.imaginary_fraction == 0
+    assert result.dos == pytest.approx(reference.dos, abs=1e-3)
