@@ -30,6 +30,11 @@ __all__ = ["InsSpectra", "ins_spectra", "PowderMap", "euphonic_force_constants",
 #: E = NEUTRON_MEV_ANG2 * k^2 for a neutron: hbar^2 / (2 m_n) in meV Å^2 (CODATA 2018).
 NEUTRON_MEV_ANG2 = 2.0721247
 
+#: hbar^2 / (2 u) in meV Å^2: the recoil energy hbar^2 Q^2 / 2M of a mass M (in u) at |Q| (in 1/Å).
+RECOIL_MEV_ANG2_AMU = 2.0900796
+#: Boltzmann constant in meV/K.
+BOLTZMANN_MEV_PER_K = 0.08617333262
+
 #: Scattering angles (degrees) of common direct-geometry spectrometers' detector banks.
 DEFAULT_ANGLES_DEG = (3.0, 135.0)
 
@@ -138,13 +143,51 @@ def _edges(centres: np.ndarray) -> np.ndarray:
     return np.concatenate([[2 * centres[0] - mid[0]], mid, [2 * centres[-1] - mid[-1]]])
 
 
-def powder_map(fc, q_inv_ang: np.ndarray, energy_mev: np.ndarray, temperature_k: float = 300.0,
-               npts: int = 400, dw_spacing_inv_ang: float = 0.1, seed: int = 0, progress: bool = False) -> PowderMap:
-    """One-phonon coherent powder S(|Q|, E) on the given bin centres (no resolution; see ``broaden_map``).
+def _incoherent_map(modes, widths, dw, q_inv_ang: np.ndarray, energy_mev: np.ndarray, temperature_k: float
+                    ) -> np.ndarray:
+    """One-phonon incoherent powder S(|Q|, E) in the incoherent approximation (Squires, ch. 3):
+    (1/N) sum_k sigma_inc,k / 4 pi * hbar^2 Q^2 / (2 M_k) * exp(-2 W_k(Q)) * g_k(|E|) / |E| * (n + 1 or n),
+    with g_k the unit-area partial DOS of atom k and 2 W_k = 2 Q^2 tr(W_k) / 3 Euphonic's isotropic
+    Debye-Waller exponent. Same units as Euphonic's coherent map (mbarn/sr/meV per atom)."""
+    import periodictable
+    from euphonic import ureg
 
-    Each |Q| is a sphere of ``npts`` golden-spiral points (jittered with ``seed``); the Debye-Waller factor
-    comes from a mesh of spacing ``dw_spacing_inv_ang``; the Bose factor weights energy loss (E > 0) by
-    n + 1 and energy gain (E < 0) by n, so that S(Q, -E) = exp(-E / k_B T) S(Q, E).
+    crystal = modes.crystal
+    top = float(np.max(np.abs(energy_mev))) + 1.0
+    step = min(0.25, top / 400)
+    edges = np.arange(0.0, top + step, step)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    pdos = modes.calculate_pdos(ureg.Quantity(edges, "meV"), mode_widths=widths).y_data.to("1/meV").magnitude
+    masses = crystal.atom_mass.to("amu").magnitude
+    w_iso = np.trace(dw.debye_waller.to("angstrom**2").magnitude, axis1=1, axis2=2) / 3.0  # (n_atoms,)
+    magnitude = np.abs(np.asarray(energy_mev, float))
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        occupation = 1.0 / np.expm1(magnitude / (BOLTZMANN_MEV_PER_K * temperature_k))
+        bose = np.where(np.asarray(energy_mev) > 0, occupation + 1.0, occupation)
+        q2 = np.asarray(q_inv_ang, float)[:, None] ** 2
+        total = np.zeros((len(q_inv_ang), len(energy_mev)))
+        for atom, symbol in enumerate(crystal.atom_type):
+            sigma_mbarn = 1000.0 * float(getattr(periodictable, str(symbol)).neutron.incoherent or 0.0)
+            if sigma_mbarn <= 0:
+                continue
+            area = np.trapezoid(pdos[atom], centres)
+            g = np.interp(magnitude, centres, pdos[atom] / area, right=0.0) if area > 0 else 0 * magnitude
+            recoil = RECOIL_MEV_ANG2_AMU * q2 / masses[atom]  # hbar^2 Q^2 / 2M in meV
+            total += sigma_mbarn / (4 * np.pi) * recoil * np.exp(-2 * q2 * w_iso[atom]) * \
+                np.where(magnitude > 0, g * bose / magnitude, 0.0)[None, :]
+    return total / crystal.n_atoms
+
+
+def powder_map(fc, q_inv_ang: np.ndarray, energy_mev: np.ndarray, temperature_k: float = 300.0,
+               npts: int = 400, dw_spacing_inv_ang: float = 0.1, seed: int = 0, incoherent: bool = True,
+               progress: bool = False) -> PowderMap:
+    """One-phonon powder S(|Q|, E) on the given bin centres (no resolution; see ``broaden_map``).
+
+    The coherent part is Euphonic's: each |Q| a sphere of ``npts`` golden-spiral points (jittered with
+    ``seed``), Debye-Waller factor from a mesh of spacing ``dw_spacing_inv_ang``, Bose factor n + 1 for
+    energy loss (E > 0) and n for gain (E < 0), so that S(Q, -E) = exp(-E / k_B T) S(Q, E). With
+    ``incoherent`` the incoherent one-phonon scattering is added in the incoherent approximation (it
+    dominates for V and H, which scatter almost only incoherently); ``details`` records both.
     """
     from euphonic import ureg
     from euphonic.powder import sample_sphere_structure_factor
@@ -153,7 +196,7 @@ def powder_map(fc, q_inv_ang: np.ndarray, energy_mev: np.ndarray, temperature_k:
     if temperature_k <= 0:
         raise InputError("temperature", f"must be above 0 K (got {temperature_k})")
     temperature = ureg.Quantity(float(temperature_k), "K")
-    dw_modes = _mesh_modes(fc, dw_spacing_inv_ang)
+    dw_modes, widths = _mesh_modes(fc, dw_spacing_inv_ang, mode_widths=True)
     dw = dw_modes.calculate_debye_waller(temperature)
     edges = ureg.Quantity(_edges(energy_mev), "meV")
     rng = np.random.default_rng(seed)
@@ -166,9 +209,17 @@ def powder_map(fc, q_inv_ang: np.ndarray, energy_mev: np.ndarray, temperature_k:
                                                   sampling="golden", npts=npts, jitter=True, rng=rng,
                                                   energy_bins=edges, asr="reciprocal")
         rows.append(spectrum.y_data.to("mbarn/meV").magnitude)
-    details = {"sampling": "golden", "npts": npts, "dw_spacing_inv_ang": dw_spacing_inv_ang, "seed": seed}
-    return PowderMap(np.asarray(q_inv_ang, float), np.asarray(energy_mev, float), np.stack(rows),
-                     float(temperature_k), details)
+    coherent = np.stack(rows)
+    details = {"sampling": "golden", "npts": npts, "dw_spacing_inv_ang": dw_spacing_inv_ang, "seed": seed,
+               "incoherent": bool(incoherent)}
+    intensity = coherent
+    if incoherent:
+        incoherent_part = _incoherent_map(dw_modes, widths, dw, q_inv_ang, energy_mev, float(temperature_k))
+        intensity = coherent + incoherent_part
+        total = float(np.sum(intensity))
+        details["incoherent_share"] = float(np.sum(incoherent_part)) / total if total > 0 else 0.0
+    return PowderMap(np.asarray(q_inv_ang, float), np.asarray(energy_mev, float), intensity, float(temperature_k),
+                     details)
 
 
 def kinematic_limits(energy_mev: np.ndarray, ei_mev: float, angles_deg=DEFAULT_ANGLES_DEG
