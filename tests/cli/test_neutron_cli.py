@@ -85,3 +85,16 @@ def test_neutron_options_are_checked_before_any_work(tmp_path, capsys):
     assert main(["predict", str(EXAMPLES / "Al.cif"), "--plot", str(tmp_path / "x.unknown")]) == 2
     assert "figure must end in" in one_error_line(capsys)
     assert not list(tmp_path.iterdir())
+
+
+def test_fast_mode_notes_modes_above_its_grid(tmp_path, capsys):
+    """Diamond's optical modes reach ~165 meV: the fast model's DOS is still high at its 124 meV edge."""
+    out = tmp_path / "c.json"
+    assert main(["predict", str(EXAMPLES / "C_diamond.cif"), "--ins", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "modes likely above the fast model's grid" in err and "--mode physics" in err
+    record = json.loads(out.read_text())[0]
+    assert record["ins"]["energy_mev"][-1] == pytest.approx(1000 / 8.0655439, rel=1e-4)
+    assert np.trapezoid(record["ins"]["neutron_dos"], record["ins"]["energy_mev"]) == pytest.approx(1.0, rel=1e-3)
+    assert main(["predict", str(EXAMPLES / "Si.cif")]) == 0  # Si ends near 65 meV: no note
+    assert "note:" not in capsys.readouterr().err
