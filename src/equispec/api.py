@@ -272,27 +272,22 @@ class PhononDosPredictor(_Predictor):
         if mode == "fast" and (potential is not None or relax):
             raise ModelError("--potential", "a potential and --relax are for --mode physics or hybrid")
         self.mode = mode
-        hybrid = info.get("hybrid", {})
-        self.potential = potential or hybrid.get("potential", "7net-0")
-        self.relax = bool(relax)
-        from .physics.phonopy_dos import POTENTIALS  # light: phonopy itself is imported on first use
+        self.physics_settings = None if mode == "fast" else self._physics_settings(potential, bool(relax))
 
-        if self.potential not in POTENTIALS:
-            raise ModelError(self.potential, f"unknown potential (known: {', '.join(POTENTIALS)})")
-
-    def physics_settings(self):
-        """The settings of this predictor's force-constant calculation (``equispec.physics``)."""
-        from .physics import PhysicsDosSettings
+    def _physics_settings(self, potential: str | None, relax: bool):
+        """How the force constants are computed (``equispec.physics``); checked before any input is read."""
+        from .physics.phonopy_dos import POTENTIALS, PhysicsDosSettings  # phonopy is imported on first use
 
         hybrid = self.info.get("hybrid", {})
-        scale = 1.0
-        if self.mode == "hybrid":  # the scale belongs to the potential (and relaxation) it was fitted for
-            scale = hybrid["frequency_scale"]
-            fitted = (hybrid.get("potential", "7net-0"), bool(hybrid.get("relax", False)))
-            if fitted != (self.potential, self.relax):
-                raise ModelError(self.name, f"the hybrid was fitted for potential {fitted[0]} "
-                                            f"{'with' if fitted[1] else 'without'} relaxation; use those settings")
-        return PhysicsDosSettings(frequency_scale=scale, potential=self.potential, relax=self.relax)
+        fitted = (hybrid.get("potential", "7net-0"), bool(hybrid.get("relax", False)))
+        potential = potential or fitted[0]
+        if potential not in POTENTIALS:
+            raise ModelError(potential, f"unknown potential (known: {', '.join(POTENTIALS)})")
+        if self.mode == "hybrid" and (potential, relax) != fitted:  # the frequency scale belongs to its potential
+            raise ModelError(self.name, f"the hybrid was fitted for potential {fitted[0]} "
+                                        f"{'with' if fitted[1] else 'without'} relaxation; use those settings")
+        scale = hybrid["frequency_scale"] if self.mode == "hybrid" else 1.0
+        return PhysicsDosSettings(frequency_scale=scale, potential=potential, relax=relax)
 
     def graphs(self, structures: list[Structure], labels: list[str], progress: bool = False) -> list:
         """The model's graphs for checked structures (with pretrained features where the model uses them)."""
@@ -321,10 +316,9 @@ class PhononDosPredictor(_Predictor):
             return fast
         from .physics import physics_dos
 
-        settings = self.physics_settings()
         results = []
         for k, (structure, label) in enumerate(zip(checked, labels)):
-            physics = physics_dos(structure, name=label, settings=settings)
+            physics = physics_dos(structure, name=label, settings=self.physics_settings)
             dos, partial = physics.dos, physics.partial_dos
             if self.mode == "hybrid":
                 dos, partial = combine_dos(fast[k].dos, fast[k].partial_dos, dos, partial,
