@@ -28,6 +28,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="a random sample of this many ids (seed 0)")
     parser.add_argument("--potential", choices=POTENTIALS, default="7net-0")
     parser.add_argument("--relax", action="store_true", help="relax atomic positions at fixed cell first")
+    parser.add_argument("--reverse", action="store_true", help="work from the last id (a second worker on "
+                        "another output file; merge the caches afterwards)")
     args = parser.parse_args()
     settings = PhysicsDosSettings(potential=args.potential, relax=args.relax)
     ids = read_ids(args.ids)
@@ -36,7 +38,8 @@ def main() -> None:
     table = read_phdos_csv(args.csv).subset(ids, args.ids)
     out = Path(args.output)
     stored = dict(np.load(out, allow_pickle=False)) if out.is_file() else {}
-    for mp_id, structure in tqdm(list(zip(table.ids, table.structures)), desc="physics DOS", unit="structure"):
+    work = list(zip(table.ids, table.structures))
+    for mp_id, structure in tqdm(work[::-1] if args.reverse else work, desc="physics DOS", unit="structure"):
         if f"{mp_id}/info" in stored:
             continue
         try:

@@ -2,7 +2,8 @@
 side by side on the materials every configuration finished, from ``scripts/physics_dos_batch.py`` caches.
 
     python scripts/potential_valid_table.py 7net-0=runs/physics-valid50-7net-0.npz \\
-        7net-l3i5=runs/physics-valid50-7net-l3i5.npz [--csv CSV] [--scale 1.04] [-o runs/potential_table.json]
+        7net-l3i5=runs/physics-valid50-7net-l3i5.npz+runs/physics-valid50-7net-l3i5-rev.npz [--csv CSV] \
+        [--scale 1.04] [-o runs/potential_table.json]
 
 Rows per configuration: physics as computed, physics with the shipped hybrid's frequency scale, and the
 hybrid ``0.5 fast + 0.5 physics x scale``; plus the fast network on the same materials. Times are the
@@ -33,7 +34,11 @@ def main() -> None:
     parser.add_argument("-o", "--output", default="runs/potential_table.json")
     args = parser.parse_args()
 
-    caches = {label: read_physics(path) for label, path in (item.split("=", 1) for item in args.caches)}
+    caches = {}
+    for label, paths in (item.split("=", 1) for item in args.caches):
+        caches[label] = {}
+        for path in paths.split("+"):  # one configuration computed by several workers
+            caches[label].update(read_physics(path))
     ids = sorted(set.intersection(*(set(c) for c in caches.values())))
     table = read_phdos_csv(args.csv).subset(ids, "caches")
     network, network_seconds = network_predictions(args.model, table)
