@@ -4,16 +4,14 @@ SevenNet-0 (Park et al., J. Chem. Theory Comput. 20, 4857 (2024); MIT licence) i
 network trained on forces and energies of ~1.6 M DFT structures (MPtrj). The invariant (``0e``) channels
 after each of its five interaction blocks describe each atom's bonding environment as the potential
 sees it, which is what sets force constants and hence phonon frequencies. Its weights ship inside the
-``sevenn`` wheel (no download); we run it on each structure and its mirror image (the calculator also
-computes forces, which are discarded) and store the averaged features as a node field
-(``keys.NODE_PRETRAINED``) of the graph.
+``sevenn`` wheel (no download). :class:`PretrainedFeaturizer` runs its blocks forward only, many structures
+and their mirror images per batch (:class:`equispec.nn.sevennet.SevenNetBlocks`), and the averaged
+features become a node field (``keys.NODE_PRETRAINED``) of the graph.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import warnings
 
 import numpy as np
 from pymatgen.core import Structure
@@ -22,78 +20,65 @@ from ..errors import ModelError
 
 __all__ = ["PRETRAINED_FEATURES", "PretrainedFeaturizer", "get_featurizer", "sevennet_calculator", "float32_default"]
 
-
-@contextlib.contextmanager
-def float32_default():
-    """SevenNet is built and run in float32, whatever the caller's default dtype."""
-    import torch
-
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float32)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        torch.set_default_dtype(previous)
-
 #: name -> (sevenn model name, number of interaction blocks, scalar channels per block)
 PRETRAINED_FEATURES = {"sevennet-0": ("7net-0", 5, 128)}
 
 
-class PretrainedFeaturizer:
-    """Structure -> (num_atoms, feature_dim) float32 invariant features of a frozen pretrained potential."""
+def float32_default():
+    """SevenNet is built and run in float32, whatever the caller's default dtype (a context manager)."""
+    from ..nn.sevennet import float32_default as _float32_default
 
-    def __init__(self, name: str):
+    return _float32_default()
+
+
+class PretrainedFeaturizer:
+    """Structures -> (num_atoms, feature_dim) float32 invariant features of a frozen pretrained potential.
+
+    Args:
+        name: a key of ``PRETRAINED_FEATURES``.
+        device: where the potential runs (the predictor's or the trainer's device).
+    """
+
+    def __init__(self, name: str, device: str = "cpu"):
         if name not in PRETRAINED_FEATURES:
             raise ModelError(name, f"unknown pretrained features (known: {', '.join(PRETRAINED_FEATURES)})")
-        try:
-            import torch
-            from pymatgen.io.ase import AseAtomsAdaptor
-        except ImportError:
-            raise ModelError(name, "needs torch and pymatgen") from None
-        checkpoint, self.num_blocks, self.channels = PRETRAINED_FEATURES[name]
+        from ..nn.sevennet import load_sevennet
+
+        checkpoint, num_blocks, channels = PRETRAINED_FEATURES[name]
         self.name = name
-        self.feature_dim = self.num_blocks * self.channels
-        self._torch = torch
-        self._adaptor = AseAtomsAdaptor
-        self._calculator = sevennet_calculator(checkpoint)
-        self._captured: dict[int, object] = {}
-        modules = self._calculator.model._modules
-        for block in range(self.num_blocks):
-            modules[f"{block}_equivariant_gate"].register_forward_hook(self._capture(block))
+        self.blocks = load_sevennet(checkpoint, device)
+        if (self.blocks.num_blocks, self.blocks.channels) != (num_blocks, channels):
+            raise ModelError(name, f"sevenn {self.blocks.sevenn_version} built {self.blocks.num_blocks} blocks of "
+                                   f"{self.blocks.channels} scalars, not {num_blocks} of {channels}")
+        self.num_blocks, self.channels = num_blocks, channels
+        self.feature_dim = num_blocks * channels
 
-    def _capture(self, block: int):
-        def hook(module, inputs, output):
-            # the first `channels` entries of the gate output are its 0e scalars
-            self._captured[block] = output["x"][:, : self.channels].detach()
-        return hook
+    @property
+    def record(self) -> dict:
+        """What decides the features, for ``model.json`` and the feature-cache keys."""
+        return {"name": self.name, "checkpoint": self.blocks.checkpoint, "sevenn_version": self.blocks.sevenn_version,
+                "weights_sha256": self.blocks.weights_sha256}
 
-    def _features(self, structure: Structure) -> np.ndarray:
-        atoms = self._adaptor.get_atoms(structure)
-        atoms.calc = self._calculator
-        self._captured.clear()
-        with float32_default():  # the calculator also differentiates for forces; we only read features
-            atoms.get_potential_energy()
-        return self._torch.cat([self._captured[b] for b in range(self.num_blocks)], dim=1).numpy()
-
-    def __call__(self, structure: Structure) -> np.ndarray:
-        """Features averaged over the structure and its mirror image.
+    def batch(self, structures: list[Structure], names: list[str] | None = None) -> list[np.ndarray]:
+        """Features of many structures, each averaged over the structure and its mirror image.
 
         SevenNet's scalar channels are rotation invariant but not parity-resolved: some change sign under
         inversion. Averaging over the inverted copy makes them O(3) invariant, so that enantiomorphs get
         the same spectrum.
         """
-        from pymatgen.core import Lattice
+        names = names or [f"structure {k}" for k in range(len(structures))]
+        graphs = [self.blocks.graph(s, n) for s, n in zip(structures, names)]
+        return self.blocks.features(graphs, mirror=True)
 
-        mirror = Structure(Lattice(-structure.lattice.matrix), structure.species, structure.frac_coords)
-        return (0.5 * (self._features(structure) + self._features(mirror))).astype(np.float32)
+    def __call__(self, structure: Structure) -> np.ndarray:
+        return self.batch([structure])[0]
 
 
 @functools.lru_cache(maxsize=None)
 def sevennet_calculator(checkpoint: str = "7net-0"):
-    """One SevenNet ASE calculator per process, shared by the featurizer and the physics mode. Call it
-    inside ``float32_default()``."""
+    """One SevenNet ASE calculator per process (on the CPU), for code that wants ASE's interface, such as a
+    relaxation. Batched features and forces go through :mod:`equispec.nn.sevennet` instead. Call it inside
+    ``float32_default()``."""
     try:
         from sevenn.calculator import SevenNetCalculator
     except ImportError:
@@ -103,6 +88,6 @@ def sevennet_calculator(checkpoint: str = "7net-0"):
 
 
 @functools.lru_cache(maxsize=None)
-def get_featurizer(name: str) -> PretrainedFeaturizer:
-    """One featurizer per process (loading the potential takes a second)."""
-    return PretrainedFeaturizer(name)
+def get_featurizer(name: str, device: str = "cpu") -> PretrainedFeaturizer:
+    """One featurizer per (name, device) and process (loading the potential takes seconds)."""
+    return PretrainedFeaturizer(name, str(device))

@@ -27,9 +27,9 @@ import numpy as np
 from pymatgen.core import Structure
 
 from ..data.phdos_processing import PHDOS_GRID_CM1, smooth_raw_dos
-from ..data.pretrained import float32_default, sevennet_calculator
 from ..errors import InputError, ModelError
 from ..io.units import CM1_PER_THZ
+from .forces import displaced_forces
 
 __all__ = ["PhysicsDosSettings", "PhysicsDos", "physics_dos", "supercell_matrix"]
 
@@ -83,10 +83,7 @@ def physics_dos(structure: Structure, calculator=None, name: str = "structure",
         from phonopy.structure.atoms import PhonopyAtoms
     except ImportError:
         raise ModelError("physics", "needs phonopy: pip install 'equispec[physics]'") from None
-    from ase import Atoms
-
     settings = settings or PhysicsDosSettings()
-    calculator = calculator or sevennet_calculator()
     started = time.perf_counter()
     unit = PhonopyAtoms(symbols=[s.specie.symbol for s in structure], cell=structure.lattice.matrix,
                         scaled_positions=structure.frac_coords)
@@ -95,13 +92,7 @@ def physics_dos(structure: Structure, calculator=None, name: str = "structure",
         warnings.simplefilter("ignore", UserWarning)
         phonon = Phonopy(unit, supercell_matrix=np.diag(repeats), primitive_matrix="P")  # rows = our sites
         phonon.generate_displacements(distance=settings.displacement_ang)
-    forces = []
-    with float32_default():  # SevenNet runs in float32 whatever the caller's default dtype
-        for cell in phonon.supercells_with_displacements:
-            atoms = Atoms(cell.symbols, cell=cell.cell, scaled_positions=cell.scaled_positions, pbc=True)
-            atoms.calc = calculator
-            forces.append(np.asarray(atoms.get_forces(), dtype=float))
-    forces = np.stack(forces)
+    forces = displaced_forces(phonon.supercells_with_displacements, calculator)  # SevenNet-0, batched, by default
     if not np.isfinite(forces).all():
         raise InputError(name, "the potential returned non-finite forces")
     phonon.forces = forces - forces.mean(axis=1, keepdims=True)  # no net force on a displaced supercell
