@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "record per line, streamed while the run goes on: the format for screening many structures)")
     p.add_argument("--plot", metavar="OUT.png", help="write a plot of the spectra")
     p.add_argument("--batch-size", type=int, default=64)
+    _add_device_option(p)
     p.add_argument("--mode", choices=["fast", "physics", "hybrid"], default="fast",
                    help="phonon DOS: fast = the network (default, for screening); physics = SevenNet-0 forces + "
                    "phonopy (seconds per structure; reports imaginary modes); hybrid = both, combined")
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", metavar="NAME", help="XAS: the split to score (val, test; default val)")
     e.add_argument("--json", action="store_true", help="print one JSON object (phonon DOS: n, mse, mae, r2, "
                    "wasserstein_cm1; XAS: n, mse, median_mse, baseline_median_mse, eta)")
+    _add_device_option(e)
 
     t = sub.add_parser("train", help="train a model from a YAML config")
     t.add_argument("config", metavar="CONFIG.yaml")
@@ -82,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_processing_options(i)
     _add_data_parser(sub)
     return parser
+
+
+def _add_device_option(p) -> None:
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where the model and its pretrained featurizer run: auto (default) takes the GPU when "
+                   "torch sees one")
 
 
 def _add_processing_options(p) -> None:
@@ -207,7 +215,7 @@ def _predict(args) -> int:
         if args.output.lower().endswith(".jsonl"):
             stream_to = spectra.JsonLinesWriter(args.output)
     _prefetch_mp_ids(files)  # before the model loads, so that no key / no network fails in seconds
-    predictor = load_model(args.model, mode=args.mode)
+    predictor = load_model(args.model, mode=args.mode, device=args.device)
     if isinstance(predictor, XasPredictor):
         summary, write, plot = spectra.xas_summary_line, spectra.write_xas, spectra.plot_xas
     else:
@@ -236,7 +244,7 @@ def _evaluate(args) -> int:
     from ..api import XasPredictor, load_model
     from ..errors import InputError
 
-    predictor = load_model(args.model)
+    predictor = load_model(args.model, device=args.device)
     if isinstance(predictor, XasPredictor):
         if args.ids:
             raise InputError("--ids", "XAS data folders select spectra with --split, not --ids")

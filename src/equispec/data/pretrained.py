@@ -18,7 +18,8 @@ from pymatgen.core import Structure
 
 from ..errors import ModelError
 
-__all__ = ["PRETRAINED_FEATURES", "PretrainedFeaturizer", "get_featurizer", "sevennet_calculator", "float32_default"]
+__all__ = ["PRETRAINED_FEATURES", "PretrainedFeaturizer", "check_pretrained_record", "get_featurizer",
+           "pretrained_record", "sevennet_calculator", "float32_default"]
 
 #: name -> (sevenn model name, number of interaction blocks, scalar channels per block)
 PRETRAINED_FEATURES = {"sevennet-0": ("7net-0", 5, 128)}
@@ -42,22 +43,29 @@ class PretrainedFeaturizer:
     def __init__(self, name: str, device: str = "cpu"):
         if name not in PRETRAINED_FEATURES:
             raise ModelError(name, f"unknown pretrained features (known: {', '.join(PRETRAINED_FEATURES)})")
+        self.name = name
+        self.device = device
+        self.checkpoint, self.num_blocks, self.channels = PRETRAINED_FEATURES[name]
+        self.feature_dim = self.num_blocks * self.channels
+
+    @functools.cached_property
+    def blocks(self):
+        """The potential's blocks, loaded on first use (a fully cached data set never loads them)."""
         from ..nn.sevennet import load_sevennet
 
-        checkpoint, num_blocks, channels = PRETRAINED_FEATURES[name]
-        self.name = name
-        self.blocks = load_sevennet(checkpoint, device)
-        if (self.blocks.num_blocks, self.blocks.channels) != (num_blocks, channels):
-            raise ModelError(name, f"sevenn {self.blocks.sevenn_version} built {self.blocks.num_blocks} blocks of "
-                                   f"{self.blocks.channels} scalars, not {num_blocks} of {channels}")
-        self.num_blocks, self.channels = num_blocks, channels
-        self.feature_dim = num_blocks * channels
+        blocks = load_sevennet(self.checkpoint, self.device)
+        if (blocks.num_blocks, blocks.channels) != (self.num_blocks, self.channels):
+            raise ModelError(self.name, f"sevenn {blocks.sevenn_version} built {blocks.num_blocks} blocks of "
+                                        f"{blocks.channels} scalars, not {self.num_blocks} of {self.channels}")
+        return blocks
 
     @property
     def record(self) -> dict:
-        """What decides the features, for ``model.json`` and the feature-cache keys."""
-        return {"name": self.name, "checkpoint": self.blocks.checkpoint, "sevenn_version": self.blocks.sevenn_version,
-                "weights_sha256": self.blocks.weights_sha256}
+        """What decides the features (name, sevenn checkpoint and version, checkpoint sha256), for
+        ``model.json`` and the feature-cache keys; cheap (does not build the potential)."""
+        from ..nn.sevennet import sevennet_record
+
+        return {"name": self.name, **sevennet_record(self.checkpoint)}
 
     def batch(self, structures: list[Structure], names: list[str] | None = None) -> list[np.ndarray]:
         """Features of many structures, each averaged over the structure and its mirror image.
@@ -91,3 +99,30 @@ def sevennet_calculator(checkpoint: str = "7net-0"):
 def get_featurizer(name: str, device: str = "cpu") -> PretrainedFeaturizer:
     """One featurizer per (name, device) and process (loading the potential takes seconds)."""
     return PretrainedFeaturizer(name, str(device))
+
+
+def pretrained_record(name: str) -> dict:
+    """``model.json``'s ``pretrained_backbone``: the features' name, sevenn checkpoint and version, and the sha256
+    of the checkpoint file (see :func:`equispec.nn.sevennet.sevennet_record`)."""
+    return get_featurizer(name).record
+
+
+def check_pretrained_record(info: dict, source: str) -> None:
+    """A model trained on pretrained features needs the same potential weights at prediction time.
+
+    ``model.json`` records them (``pretrained_backbone``, written since issue 13; older files have none and
+    are not checked). Another sevenn version with the same checkpoint file is fine.
+
+    Raises:
+        ModelError: the installed sevenn ships other weights for that potential.
+    """
+    recorded = info.get("pretrained_backbone")
+    name = info.get("hyperparameters", {}).get("pretrained")
+    if not recorded or not name:
+        return
+    installed = pretrained_record(name)
+    if recorded.get("weights_sha256") != installed["weights_sha256"]:
+        raise ModelError(source, f"was trained on {name} features from checkpoint sha256 "
+                                 f"{str(recorded.get('weights_sha256'))[:12]}... (sevenn "
+                                 f"{recorded.get('sevenn_version')}), but the installed sevenn "
+                                 f"{installed['sevenn_version']} ships {installed['weights_sha256'][:12]}...")

@@ -29,7 +29,7 @@ import torch
 from ..errors import InputError, ModelError
 
 __all__ = ["SEVENN_TESTED", "SevenNetBlocks", "SevenNetGraph", "calculator_graph", "float32_default", "inversion_permutation",
-           "load_sevennet",
+           "load_sevennet", "sevennet_record",
            "sevennet_graph", "supercell_forces"]
 
 #: sevenn versions whose checkpoints and module layout this file was tested against (pyproject pins the same)
@@ -172,40 +172,34 @@ class SevenNetBlocks(torch.nn.Module):
 
     Args:
         model: sevenn's ``AtomGraphSequential`` (see :func:`load_sevennet`).
-        checkpoint: sevenn's name of the potential (``7net-0``, ``7net-l3i5``), kept for messages and records.
-        sevenn_version: version of the package that built ``model``.
+        record: :func:`sevennet_record` of the checkpoint ``model`` was built from.
 
     Attributes:
         cutoff_ang: the potential's cutoff radius (Å); graphs must be built with it.
         num_blocks: interaction blocks; ``channels``: ``0e`` scalars per block.
         irreps_out: ``Irreps(f"{num_blocks * channels}x0e")`` per atom, what :meth:`features` returns.
-        weights_sha256: hash of the potential's parameters and buffers (names, shapes, float32 bytes).
+        record: sevenn's name of the potential, the sevenn version and the sha256 of the checkpoint file.
     """
 
-    def __init__(self, model: torch.nn.Module, checkpoint: str, sevenn_version: str):
+    def __init__(self, model: torch.nn.Module, record: dict):
         super().__init__()
         from e3nn import o3
 
         self.model = model.eval().requires_grad_(False)
         self.model.set_is_batch_data(True)
-        self.checkpoint = checkpoint
-        self.sevenn_version = sevenn_version
+        self.record = dict(record)
+        self.checkpoint = record["checkpoint"]
+        self.sevenn_version = record["sevenn_version"]
         self.cutoff_ang = float(model.cutoff)
         self.gates = [name for name in model._modules if name.endswith("_equivariant_gate")]
         if not self.gates or model.modal_map:
-            raise ModelError(checkpoint, "not a single-modality SevenNet of gated interaction blocks")
+            raise ModelError(self.checkpoint, "not a single-modality SevenNet of gated interaction blocks")
         self.num_blocks = len(self.gates)
         # the gate's output irreps begin with its scalars: "128x0e+64x1e+..." -> 128
         self.channels = int(model._modules[self.gates[0]].gate.irreps_out[0].mul)
         self.irreps_out = o3.Irreps(f"{self.num_blocks * self.channels}x0e")
         self.known_z = set(int(z) for z in model.type_map)
         self.register_buffer("z_to_index", model.z_to_onehot_tensor.clone(), persistent=False)
-        digest = hashlib.sha256()
-        for name, tensor in sorted(model.state_dict().items()):
-            digest.update(name.encode())
-            digest.update(str(tuple(tensor.shape)).encode())
-            digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
-        self.weights_sha256 = digest.hexdigest()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__} ({self.checkpoint}, sevenn {self.sevenn_version} -> {self.irreps_out})"
@@ -311,19 +305,39 @@ class SevenNetBlocks(torch.nn.Module):
         return np.concatenate(energies), forces
 
 
-@functools.lru_cache(maxsize=None)
-def _load(checkpoint: str, device: str) -> SevenNetBlocks:
+def _sevenn():
     try:
         import sevenn
-        from sevenn.util import load_checkpoint
+        import sevenn.util
     except ImportError:
-        raise ModelError(checkpoint, "needs the sevenn package: pip install sevenn") from None
+        raise ModelError("sevenn", "needs the sevenn package: pip install sevenn") from None
+    return sevenn
+
+
+@functools.lru_cache(maxsize=None)
+def sevennet_record(checkpoint: str = "7net-0") -> dict:
+    """What decides a sevenn potential's outputs, without building it: its name, the sevenn version and the
+    sha256 of the checkpoint file its weights come from (shipped in the sevenn wheel for ``7net-0`` and
+    ``7net-l3i5``). Goes into ``model.json`` and into every feature-cache key."""
+    sevenn = _sevenn()
+    try:
+        path = sevenn.util.pretrained_name_to_path(checkpoint)
+    except (ValueError, OSError) as exc:
+        raise ModelError(checkpoint, f"not a sevenn checkpoint that ships with sevenn {sevenn.__version__} "
+                                     f"({str(exc).splitlines()[0]})") from None
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {"checkpoint": checkpoint, "sevenn_version": sevenn.__version__, "weights_sha256": digest.hexdigest()}
+
+
+@functools.lru_cache(maxsize=None)
+def _load(checkpoint: str, device: str) -> SevenNetBlocks:
+    record = sevennet_record(checkpoint)
     with float32_default():
-        try:
-            model = load_checkpoint(checkpoint).build_model()
-        except ValueError as exc:
-            raise ModelError(checkpoint, f"sevenn cannot load it ({str(exc).splitlines()[0]})") from None
-        return SevenNetBlocks(model, checkpoint, sevenn.__version__).to(device)
+        model = _sevenn().util.load_checkpoint(checkpoint).build_model()
+        return SevenNetBlocks(model, record).to(device)
 
 
 def load_sevennet(checkpoint: str = "7net-0", device: str | torch.device = "cpu") -> SevenNetBlocks:
