@@ -33,7 +33,7 @@ __all__ = ["SEVENN_TESTED", "SevenNetBlocks", "SevenNetGraph", "calculator_graph
            "sevennet_graph", "supercell_forces"]
 
 #: sevenn versions whose checkpoints and module layout this file was tested against (pyproject pins the same)
-SEVENN_TESTED = (">=0.11", "<0.14")
+SEVENN_TESTED = (">=0.13", "<0.14")
 
 # sevenn's data keys (``sevenn._keys``), written out so that building a batch does not import sevenn
 _X, _Z, _EDGE_INDEX, _EDGE_VEC = "x", "atomic_numbers", "edge_index", "edge_vec"
