@@ -9,8 +9,9 @@ structures go through in one call, as a disjoint union of graphs with a batch ve
   ``0e`` scalars after each block's gate, the features equispec's models read;
 - :meth:`SevenNetBlocks.energy_forces` runs the whole potential, forces by autograd, for phonopy.
 
-Input graphs (:class:`SevenNetGraph`) come from :func:`equispec.data.graphs.periodic_neighbors` at the
-potential's cutoff. sevenn's edge convention is the reverse of equispec's: its ``edge_index[0]`` is the
+Feature graphs (:class:`SevenNetGraph`) come from :func:`equispec.data.graphs.periodic_neighbors` at the
+potential's cutoff; force graphs from sevenn's own builder (:func:`calculator_graph`, see
+:func:`supercell_forces` for why). sevenn's edge convention is the reverse of equispec's: its ``edge_index[0]`` is the
 centre i and ``edge_index[1]`` the neighbour j, with ``edge_vec = r_j + shift @ cell - r_i``, which is
 equispec's ``keys.EDGE_VECTORS`` of the edge j -> i.
 """
@@ -28,9 +29,8 @@ import torch
 
 from ..errors import InputError, ModelError
 
-__all__ = ["SEVENN_TESTED", "SevenNetBlocks", "SevenNetGraph", "calculator_graph", "float32_default", "inversion_permutation",
-           "load_sevennet", "sevennet_record",
-           "sevennet_graph", "supercell_forces"]
+__all__ = ["SEVENN_TESTED", "SevenNetBlocks", "SevenNetGraph", "calculator_graph", "float32_default",
+           "inversion_permutation", "load_sevennet", "sevennet_graph", "sevennet_record", "supercell_forces"]
 
 #: sevenn versions whose checkpoints and module layout this file was tested against (pyproject pins the same)
 SEVENN_TESTED = (">=0.13", "<0.14")
