@@ -48,3 +48,22 @@ def test_predictor_featurizes_on_its_device(monkeypatch):
     predictor = load_model("phdos", device="cpu")
     predictor.predict(str(EXAMPLES / "Si.cif"))
     assert seen == ["cpu"]
+
+
+def test_training_featurizes_on_the_trainers_device(monkeypatch):
+    from types import SimpleNamespace
+
+    from equispec.training.run import featurization_device
+
+    def config(accelerator):
+        return SimpleNamespace(trainer=SimpleNamespace(accelerator=accelerator))
+
+    assert featurization_device(config("cpu")) == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setenv("LOCAL_RANK", "2")
+    assert featurization_device(config("gpu")) == "cuda:2"
+    assert featurization_device(config("auto")) == "cuda:2"
+    assert featurization_device(config("cpu")) == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert featurization_device(config("auto")) == "cpu"
