@@ -13,6 +13,11 @@ In one run, on the same data and split:
    by one; end to end from CIF files of the valid structures), with ``--inference-threads`` threads, and
    the cold start of ``equispec predict`` on one CIF in a fresh interpreter.
 
+``--inference-only`` skips the training (1 and 2) and measures the shipped models alone, the figures of issue 13:
+pretrained featurization, the model on pre-built graphs and end to end from CIF files, each on its own, the
+cold start, and the physics mode's median seconds per valid structure (``--physics-n`` of them; with
+``--physics-compare`` also through sevenn's ASE calculator one supercell at a time, as before issue 13).
+
 Prints a markdown table (with the date, machine and versions) for the README and writes everything as
 JSON to ``--out``; the per-model files (epoch logs, trained models, CIF files) go to ``--work-dir``.
 Valid metrics of both models come from ``equispec.metrics.spectrum_metrics``. Every time-based figure
@@ -410,6 +415,10 @@ def bench_equispec_inference(name_or_dir: str, structures, paths: list[str], arg
               "ensemble_members": len(predictor.info.get("members", [])) or 1,
               "pretrained": predictor.info["hyperparameters"].get("pretrained")}
     graphs = predictor.graphs(list(structures), labels)
+    if result["pretrained"]:  # the featurizer is warm now (built by predictor.graphs)
+        result["features_per_s"] = throughput(
+            lambda: api.pretrained_features(list(structures), result["pretrained"], progress=False,
+                                            device=str(predictor.device)), len(structures), args.min_seconds)
     for batch_size in args.batch_sizes:
         result[f"graphs_per_s_batch{batch_size}"] = throughput(
             lambda: predictor.predict_graphs(graphs, batch_size=batch_size), len(graphs), args.min_seconds)
@@ -499,6 +508,129 @@ def interpreter_start(env: dict, repeats: int) -> float:
         subprocess.run([sys.executable, "-c", "pass"], env=env, check=True)
         seconds.append(time.perf_counter() - start)
     return statistics.median(seconds)
+
+
+def bench_physics(table, valid_ids: list[str], n: int, compare: bool) -> dict:
+    """Median seconds of ``physics_dos`` (total DOS only, as ``scripts/physics_dos_batch.py``) over ``n`` valid
+    structures drawn with seed 0; with ``compare``, the same structures with forces through sevenn's ASE calculator
+    one supercell at a time (the code before issue 13), interleaved, and the largest DOS difference."""
+    import numpy as np
+
+    from equispec.data.pretrained import sevennet_calculator
+    from equispec.errors import EquispecError
+    from equispec.physics import physics_dos
+
+    ids = sorted(np.random.default_rng(0).choice(valid_ids, size=min(n, len(valid_ids)), replace=False).tolist())
+    part = table.subset(ids, "valid ids")
+    physics_dos(part.structures[0], name="warm-up", partial=False)  # loads the potential once, as predict would
+    runs = {"batched": [], "calculator": []}
+    largest_dos_difference = 0.0
+    for mp_id, structure in zip(part.ids, part.structures):
+        try:
+            new = physics_dos(structure, name=mp_id, partial=False)
+            runs["batched"].append(new.seconds)
+            if compare:
+                old = physics_dos(structure, sevennet_calculator(), name=mp_id, partial=False)
+                runs["calculator"].append(old.seconds)
+                largest_dos_difference = max(largest_dos_difference, float(np.abs(new.dos - old.dos).max()))
+        except EquispecError as exc:
+            print(f"  physics: {mp_id}: {exc}", flush=True)
+    result = {"n": len(runs["batched"]), "ids": ids, "median_s": statistics.median(runs["batched"]),
+              "runs_s": runs["batched"]}
+    if compare:
+        result.update(calculator_median_s=statistics.median(runs["calculator"]), calculator_runs_s=runs["calculator"],
+                      largest_dos_difference=largest_dos_difference)
+    return result
+
+
+def inference_only(args, env: dict) -> dict:
+    """Issue 13's measurements of the shipped models (no training); see the module docstring."""
+    import torch
+
+    from equispec.api import load_model
+    from equispec.data.datasets import read_ids, read_phdos_csv
+    from equispec.data.structures import read_structure
+
+    work = Path(args.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    result = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "mode": "inference-only",
+              "machine": machine_info(), "git": git_revision(), "busy_cpus_start": busy_cpus(),
+              "settings": {k: v for k, v in vars(args).items()}, "models": {}}
+    torch.set_num_threads(args.inference_threads)
+    table = read_phdos_csv(args.data_csv)
+    elements = [set(load_model(name).elements) for name in args.shipped]
+    ids, structures, paths = inference_set(args, table, elements, work)
+    valid_ids = read_ids(args.valid_ids)
+    result["data"] = {"csv": args.data_csv, "n_inference": len(paths),
+                      "n_inference_from_train": sum(i not in set(valid_ids) for i in ids)}
+    print(f"inference: {len(paths)} structures, {threads(args.inference_threads)}", flush=True)
+    for name in args.shipped:
+        print(f"  inference: shipped {name}", flush=True)
+        result["models"][f"shipped {name}"] = {"inference": bench_equispec_inference(name, structures, paths, args)}
+    if args.physics_n:
+        print(f"  physics: {args.physics_n} valid structures", flush=True)
+        result["physics"] = bench_physics(table, valid_ids, args.physics_n, args.physics_compare)
+    if args.cold_start_repeats:
+        env = {**env, "OMP_NUM_THREADS": str(args.inference_threads)}
+        result["interpreter_start_s"] = interpreter_start(env, args.cold_start_repeats)
+        for name, known in zip(args.shipped, elements):
+            cif = args.cold_start_cif
+            if not {el.symbol for el in read_structure(cif).composition.elements} <= known:
+                cif = paths[0]
+            print(f"  cold start: equispec predict {Path(cif).name} --model {name}", flush=True)
+            result["models"][f"shipped {name}"]["cold_start"] = cold_start(name, cif, args.cold_start_repeats, env, work)
+    result["busy_cpus_end"] = busy_cpus()
+    return result
+
+
+#: issue 13's targets on this machine (the GPU one needs a GPU: scripts/gpu_check.sh)
+TARGETS_13 = {"files_per_s": 30.0, "cold_start_s": 4.0, "physics_median_s": 2.0}
+
+
+def inference_report(result: dict) -> str:
+    """The README table of an ``--inference-only`` run."""
+    m, s = result["machine"], result["settings"]
+    rows, target_rows = [], []
+    for key, model in result["models"].items():
+        i, c = model["inference"], model.get("cold_start")
+        share = i["end_to_end_share"]
+        batch = max(s["batch_sizes"])
+        rows += [
+            [key, "pretrained featurization (structures read beforehand)", fmt_rate(i.get("features_per_s"))],
+            [key, f"model on pre-built graphs with features, batch {batch}", fmt_rate(i[f"graphs_per_s_batch{batch}"])],
+            [key, "end to end from CIF files, batched (one by one)",
+             f"{fmt_rate(i['files_per_s_batched'])} ({fmt_rate(i['files_per_s_one_by_one'])})"],
+            [key, "end to end: read / features / graphs / model / other",
+             " / ".join(f"{100 * share[k]:.0f}" for k in ("read", "features", "graphs", "model", "other")) + " %"],
+        ]
+        target_rows.append(["end to end from CIF files ≥ 30/s", key, fmt_rate(i["files_per_s_batched"]),
+                            "yes" if i["files_per_s_batched"] >= TARGETS_13["files_per_s"] else "**no**"])
+        if c:
+            rows.append([key, "`equispec predict` one CIF, cold (median)", f"{c['median_s']:.1f} s"])
+            target_rows.append(["cold `equispec predict` of one CIF < 4 s", key, f"{c['median_s']:.1f} s",
+                                "yes" if c["median_s"] < TARGETS_13["cold_start_s"] else "**no**"])
+    physics = result.get("physics")
+    if physics:
+        text = f"{physics['median_s']:.2f} s (n = {physics['n']})"
+        if "calculator_median_s" in physics:
+            text += (f"; through the ASE calculator {physics['calculator_median_s']:.2f} s; largest DOS difference "
+                     f"{physics['largest_dos_difference']:.1e}")
+        rows.append(["physics mode", "median seconds per valid structure (total DOS)", text])
+        target_rows.append(["physics mode median ≤ 2 s per valid structure", "SevenNet-0 + phonopy",
+                            f"{physics['median_s']:.2f} s",
+                            "yes" if physics["median_s"] <= TARGETS_13["physics_median_s"] else "**no**"])
+    lines = [
+        f"Measured {result['date']} with `python scripts/bench.py --inference-only` (commit {result['git']}) on "
+        f"{m['platform']}, {m['cpu']}, {m['cpus_usable']} CPUs usable, Python {m['python']}, torch {m['torch']}, "
+        f"e3nn {m['e3nn']}. {threads(s['inference_threads'])}, {result['data']['n_inference']} structures. CPUs busy "
+        f"with other processes: {fmt_busy(result['busy_cpus_start'])} at the start, "
+        f"{fmt_busy(result['busy_cpus_end'])} at the end.",
+        "",
+        markdown_table(["model", "measurement", "value"], rows),
+        "",
+        markdown_table(["target (issue 13)", "model", "measured", "met"], target_rows),
+    ]
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -703,6 +835,11 @@ def parse_args(argv=None):
     p.add_argument("--min-seconds", type=float, default=2.0, help="least time per throughput measurement")
     p.add_argument("--cold-start-repeats", type=int, default=3)
     p.add_argument("--cold-start-cif", default=str(ROOT / "data" / "examples" / "Si.cif"))
+    p.add_argument("--inference-only", action="store_true",
+                   help="no training: featurization, model, end to end, cold start and physics of the shipped models")
+    p.add_argument("--physics-n", type=int, default=0, help="valid structures for the physics-mode timing (0: none)")
+    p.add_argument("--physics-compare", action="store_true",
+                   help="also time the physics mode through sevenn's ASE calculator (before issue 13)")
     p.add_argument("--quick", action="store_true",
                    help=f"smoke test: {QUICK['limit_train']} train / {QUICK['limit_valid']} valid materials, "
                         f"{QUICK['max_epochs']} epochs, reference budget {QUICK['reference_minutes']} min")
@@ -747,6 +884,16 @@ def main(argv=None) -> int:
     package_root = str(Path(equispec.__file__).resolve().parents[1])
     python_path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "PYTHONPATH": python_path}
+    if args.inference_only:
+        result = inference_only(args, env)
+        result["bench_wall_s"] = time.perf_counter() - wall_start
+        result["markdown"] = inference_report(result)
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=1) + "\n")
+        print("\n" + result["markdown"] + "\n")
+        print(f"bench: {fmt_s(result['bench_wall_s'])} in all; wrote {out}")
+        return 0
 
     result = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
               "machine": machine_info(), "git": git_revision(), "busy_cpus_start": busy_cpus(),

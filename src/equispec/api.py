@@ -16,8 +16,10 @@ from tqdm.auto import tqdm
 
 from .data import keys
 from .data.datasets import build_graphs, pretrained_features, read_ids, read_phdos_csv
+from .data.pretrained import check_pretrained_record
 from .data.xas import absorbing_sites, read_xas_dataset, site_graphs
 from .data.structures import StructureLike, to_structure
+from .devices import resolve_device
 from .errors import InputError, ModelError
 from .io.checkpoint import load_model_dir
 from .io.units import CM1_PER_THZ
@@ -61,14 +63,19 @@ def load_model(name_or_dir: str | os.PathLike = "phdos", device: str | torch.dev
                potential: str | None = None, relax: bool = False):
     """Load a shipped model by name or a trained model directory and wrap it in a predictor.
 
+    ``device``: ``cpu``, ``cuda`` or ``auto`` (the GPU when torch sees one); the model and its pretrained
+    featurizer both run there.
+
     ``mode`` (phonon-DOS models): ``fast`` runs the network; ``physics`` computes the DOS from universal-
     potential forces with phonopy (seconds per structure, see ``equispec.physics``); ``hybrid`` combines the
     two with the frequency scale and weight fitted on training materials (the model's ``hybrid`` record).
     ``potential`` (physics/hybrid: ``7net-0`` or ``7net-l3i5``; default: the one the hybrid was fitted with)
     and ``relax`` (relax atomic positions at fixed cell first) choose how the forces are computed.
     """
+    device = resolve_device(device)
     directory = resolve_model_dir(name_or_dir)
     model, info = load_model_dir(directory)
+    check_pretrained_record(info, str(directory))
     if "energy_ev" in info:
         if mode != "fast" or potential is not None or relax:
             raise ModelError(str(name_or_dir), f"mode '{mode}', --potential and --relax are for phonon-DOS models; "
@@ -192,7 +199,8 @@ class _Predictor:
     def features(self, structures: list[Structure], progress: bool = False) -> list[np.ndarray] | None:
         """Pretrained per-atom features where the model uses them."""
         pretrained = self.info["hyperparameters"].get("pretrained")
-        return pretrained_features(structures, pretrained, progress=progress) if pretrained else None
+        return pretrained_features(structures, pretrained, progress=progress, device=str(self.device)) \
+            if pretrained else None
 
     @torch.no_grad()
     def _batches(self, graphs: list, batch_size: int, progress: bool):
@@ -490,7 +498,7 @@ class XasPredictor(_Predictor):
         for material in rows.materials():
             self.check_elements(rows.structure(material), f"{folder}: {material}")
         graphs = dataset_graphs(rows, self.cutoff_ang, self.info["hyperparameters"].get("pretrained"), feature_cache,
-                                progress)
+                                progress, str(self.device))
         predictions = self.predict_site_graphs(graphs, batch_size, progress)
         rows = rows.select(graph_row_order(rows))
         return xas_metrics(rows.spectrum, predictions, train_mean), rows, predictions

@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "record per line, streamed while the run goes on: the format for screening many structures)")
     p.add_argument("--plot", metavar="OUT.png", help="write a plot of the spectra")
     p.add_argument("--batch-size", type=int, default=64)
+    _add_device_option(p)
     p.add_argument("--mode", choices=["fast", "physics", "hybrid"], default="fast",
                    help="phonon DOS: fast = the network (default, for screening); physics = universal-potential "
                    "forces + phonopy (seconds per structure; full energy range at native resolution; reports "
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", metavar="NAME", help="XAS: the split to score (val, test; default val)")
     e.add_argument("--json", action="store_true", help="print one JSON object (phonon DOS: n, mse, mae, r2, "
                    "wasserstein_cm1; XAS: n, mse, median_mse, baseline_median_mse, eta)")
+    _add_device_option(e)
 
     t = sub.add_parser("train", help="train a model from a YAML config")
     t.add_argument("config", metavar="CONFIG.yaml")
@@ -116,6 +118,12 @@ def _add_neutron_options(p, compare: bool = False) -> None:
     else:
         p.add_argument("--resolution-mev", type=float, nargs="+", metavar="C",
                        help="neutron: Gaussian FWHM in meV, constant or polynomial coefficients c0 c1 ... of E")
+
+
+def _add_device_option(p) -> None:
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where the model and its pretrained featurizer run: auto (default) takes the GPU when "
+                   "torch sees one")
 
 
 def _add_processing_options(p) -> None:
@@ -276,7 +284,7 @@ def _predict(args) -> int:
         spectra.check_figure_path(args.plot)
     resolution = _neutron_resolution(args) if args.ins else None
     _prefetch_mp_ids(files)  # before the model loads, so that no key / no network fails in seconds
-    predictor = load_model(args.model, mode=args.mode, potential=args.potential, relax=args.relax)
+    predictor = load_model(args.model, mode=args.mode, potential=args.potential, relax=args.relax, device=args.device)
     if isinstance(predictor, XasPredictor):
         if args.ins:
             raise InputError("--ins", "neutron spectra are for phonon-DOS models")
@@ -312,7 +320,7 @@ def _evaluate(args) -> int:
     from ..api import XasPredictor, load_model
     from ..errors import InputError
 
-    predictor = load_model(args.model)
+    predictor = load_model(args.model, device=args.device)
     if isinstance(predictor, XasPredictor):
         if args.ids:
             raise InputError("--ids", "XAS data folders select spectra with --split, not --ids")

@@ -19,6 +19,7 @@ from .graphs import structure_to_graph
 from .structures import structure_from_ase_dict
 
 __all__ = ["PhononDosTable", "read_phdos_csv", "read_ids", "build_graphs", "pretrained_features",
+           "feature_cache_key", "structure_sha256",
            "read_gamma_frequencies", "gamma_spectrum"]
 
 
@@ -117,31 +118,57 @@ def build_graphs(structures: list[Structure], cutoff_ang: float, names: list[str
     return graphs
 
 
-def pretrained_features(structures: list[Structure], name: str, ids: list[str] | None = None,
-                        cache: str | Path | None = None, progress: bool = True) -> list[np.ndarray]:
-    """Frozen per-atom features of the pretrained potential ``name`` for each structure.
+def structure_sha256(structure: Structure) -> str:
+    """Hash of what a structure's features depend on: atomic numbers, lattice (Å) and fractional coordinates,
+    rounded to 1e-8 (so that -0.0 and 0.0, or a re-read CSV, give the same hash)."""
+    import hashlib
 
-    With ``cache`` (an ``.npz`` of id -> array, read with ``allow_pickle=False``) features computed
-    before are reused and new ones are added, so that repeated training runs featurize once.
+    digest = hashlib.sha256()
+    digest.update(np.asarray(structure.atomic_numbers, dtype=np.int64).tobytes())
+    for array in (structure.lattice.matrix, structure.frac_coords):
+        digest.update((np.round(np.asarray(array, dtype=np.float64), 8) + 0.0).tobytes())
+    return digest.hexdigest()
+
+
+def feature_cache_key(record: dict, structure: Structure, material_id: str) -> str:
+    """Feature-cache key: the featurizer (name, sevenn version, weights hash), the structure's hash and its id.
+    Any change of potential, package or geometry gives a new key, so stale features are never reused."""
+    return "/".join([record["name"], record["sevenn_version"], record["weights_sha256"][:16],
+                     structure_sha256(structure)[:16], material_id])
+
+
+def pretrained_features(structures: list[Structure], name: str, ids: list[str] | None = None,
+                        cache: str | Path | None = None, progress: bool = True, device: str = "cpu",
+                        chunk_size: int = 256) -> list[np.ndarray]:
+    """Frozen per-atom features of the pretrained potential ``name`` for each structure, batched.
+
+    With ``cache`` (an ``.npz`` of key -> array, read with ``allow_pickle=False``; keys from
+    :func:`feature_cache_key`) features computed before are reused and new ones are added, so that repeated
+    training runs featurize once. ``device``: where the potential runs; ``chunk_size``: structures per call
+    of the featurizer (it splits them further by edges).
     """
     from .pretrained import get_featurizer
 
+    featurizer = get_featurizer(name, str(device))
     stored: dict[str, np.ndarray] = {}
     cache = Path(cache) if cache else None
     if cache is not None and cache.is_file():
         with np.load(cache, allow_pickle=False) as archive:
             stored = {key: archive[key] for key in archive.files}
-    keys_ = [f"{name}/{i}" for i in ids] if ids is not None else [None] * len(structures)
-    features, added = [], False
-    for key, structure in tqdm(list(zip(keys_, structures)), desc=name, disable=not progress, leave=False):
-        if key is not None and key in stored and len(stored[key]) == len(structure):
-            features.append(stored[key])
-            continue
-        features.append(get_featurizer(name)(structure))
-        if key is not None:
-            stored[key] = features[-1]
-            added = True
-    if cache is not None and added:
+    labels = list(ids) if ids is not None else [f"structure {k}" for k in range(len(structures))]
+    keys_ = [feature_cache_key(featurizer.record, s, i) for s, i in zip(structures, ids)] if ids is not None \
+        else [None] * len(structures)
+    features: list = [stored.get(key) if key is not None else None for key in keys_]
+    missing = [k for k, f in enumerate(features) if f is None or len(f) != len(structures[k])]
+    with tqdm(total=len(missing), desc=name, disable=not progress or not missing, leave=False) as bar:
+        for start in range(0, len(missing), chunk_size):
+            part = missing[start:start + chunk_size]
+            for k, value in zip(part, featurizer.batch([structures[k] for k in part], [labels[k] for k in part])):
+                features[k] = value
+                if keys_[k] is not None:
+                    stored[keys_[k]] = value
+            bar.update(len(part))
+    if cache is not None and missing and ids is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(cache.name + ".tmp.npz")
         np.savez(tmp, **stored)

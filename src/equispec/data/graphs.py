@@ -10,7 +10,19 @@ from torch_geometric.data import Data
 from ..errors import InputError
 from . import keys
 
-__all__ = ["structure_to_graph", "edge_vectors", "graph_index"]
+__all__ = ["structure_to_graph", "edge_vectors", "graph_index", "periodic_neighbors"]
+
+
+def periodic_neighbors(structure: Structure, cutoff_ang: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair (j, i, image) with ``|r_j + image @ cell - r_i| < cutoff_ang``, an atom's own periodic
+    images included, itself excluded.
+
+    Returns:
+        ``(sources, centres, images)``: (num_edges,) int64 neighbours j, (num_edges,) int64 centres i and
+        (num_edges, 3) float64 integer lattice images of j.
+    """
+    centres, sources, images, _ = structure.get_neighbor_list(cutoff_ang)
+    return sources.astype(np.int64), centres.astype(np.int64), np.asarray(images, dtype=np.float64)
 
 
 def structure_to_graph(structure: Structure, cutoff_ang: float, name: str = "structure",
@@ -31,7 +43,7 @@ def structure_to_graph(structure: Structure, cutoff_ang: float, name: str = "str
     Returns:
         ``Data`` with the fields listed in ``keys.NODE_FIELDS``, ``EDGE_FIELDS`` and ``CELL``.
     """
-    centres, neighbours, images, _ = structure.get_neighbor_list(cutoff_ang)
+    neighbours, centres, images = periodic_neighbors(structure, cutoff_ang)
     lonely = np.setdiff1d(np.arange(len(structure)), centres)
     if len(lonely):
         i = int(lonely[0])
@@ -42,9 +54,8 @@ def structure_to_graph(structure: Structure, cutoff_ang: float, name: str = "str
             keys.POSITIONS: torch.tensor(structure.cart_coords, dtype=torch.get_default_dtype()),
             keys.ATOMIC_NUMBERS: torch.tensor(structure.atomic_numbers, dtype=torch.long),
             keys.CELL: torch.tensor(structure.lattice.matrix, dtype=torch.get_default_dtype()).unsqueeze(0),
-            keys.EDGE_INDEX: torch.from_numpy(np.stack([neighbours, centres]).astype(np.int64)),
-            keys.EDGE_CELL_SHIFT: torch.from_numpy(np.asarray(images, dtype=np.float64)).to(
-                torch.get_default_dtype()),
+            keys.EDGE_INDEX: torch.from_numpy(np.stack([neighbours, centres])),
+            keys.EDGE_CELL_SHIFT: torch.from_numpy(images).to(torch.get_default_dtype()),
         }
     )
     graph.num_nodes = len(structure)

@@ -4,96 +4,89 @@ SevenNet-0 (Park et al., J. Chem. Theory Comput. 20, 4857 (2024); MIT licence) i
 network trained on forces and energies of ~1.6 M DFT structures (MPtrj). The invariant (``0e``) channels
 after each of its five interaction blocks describe each atom's bonding environment as the potential
 sees it, which is what sets force constants and hence phonon frequencies. Its weights ship inside the
-``sevenn`` wheel (no download); we run it on each structure and its mirror image (the calculator also
-computes forces, which are discarded) and store the averaged features as a node field
-(``keys.NODE_PRETRAINED``) of the graph.
+``sevenn`` wheel (no download). :class:`PretrainedFeaturizer` runs its blocks forward only, many structures
+and their mirror images per batch (:class:`equispec.nn.sevennet.SevenNetBlocks`), and the averaged
+features become a node field (``keys.NODE_PRETRAINED``) of the graph.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import warnings
 
 import numpy as np
 from pymatgen.core import Structure
 
 from ..errors import ModelError
 
-__all__ = ["PRETRAINED_FEATURES", "PretrainedFeaturizer", "get_featurizer", "sevennet_calculator", "float32_default"]
-
-
-@contextlib.contextmanager
-def float32_default():
-    """SevenNet is built and run in float32, whatever the caller's default dtype."""
-    import torch
-
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float32)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        torch.set_default_dtype(previous)
+__all__ = ["PRETRAINED_FEATURES", "PretrainedFeaturizer", "check_pretrained_record", "get_featurizer",
+           "pretrained_record", "sevennet_calculator", "float32_default"]
 
 #: name -> (sevenn model name, number of interaction blocks, scalar channels per block)
 PRETRAINED_FEATURES = {"sevennet-0": ("7net-0", 5, 128)}
 
 
-class PretrainedFeaturizer:
-    """Structure -> (num_atoms, feature_dim) float32 invariant features of a frozen pretrained potential."""
+def float32_default():
+    """SevenNet is built and run in float32, whatever the caller's default dtype (a context manager)."""
+    from ..nn.sevennet import float32_default as _float32_default
 
-    def __init__(self, name: str):
+    return _float32_default()
+
+
+class PretrainedFeaturizer:
+    """Structures -> (num_atoms, feature_dim) float32 invariant features of a frozen pretrained potential.
+
+    Args:
+        name: a key of ``PRETRAINED_FEATURES``.
+        device: where the potential runs (the predictor's or the trainer's device).
+    """
+
+    def __init__(self, name: str, device: str = "cpu"):
         if name not in PRETRAINED_FEATURES:
             raise ModelError(name, f"unknown pretrained features (known: {', '.join(PRETRAINED_FEATURES)})")
-        try:
-            import torch
-            from pymatgen.io.ase import AseAtomsAdaptor
-        except ImportError:
-            raise ModelError(name, "needs torch and pymatgen") from None
-        checkpoint, self.num_blocks, self.channels = PRETRAINED_FEATURES[name]
         self.name = name
+        self.device = device
+        self.checkpoint, self.num_blocks, self.channels = PRETRAINED_FEATURES[name]
         self.feature_dim = self.num_blocks * self.channels
-        self._torch = torch
-        self._adaptor = AseAtomsAdaptor
-        self._calculator = sevennet_calculator(checkpoint)
-        self._captured: dict[int, object] = {}
-        modules = self._calculator.model._modules
-        for block in range(self.num_blocks):
-            modules[f"{block}_equivariant_gate"].register_forward_hook(self._capture(block))
 
-    def _capture(self, block: int):
-        def hook(module, inputs, output):
-            # the first `channels` entries of the gate output are its 0e scalars
-            self._captured[block] = output["x"][:, : self.channels].detach()
-        return hook
+    @functools.cached_property
+    def blocks(self):
+        """The potential's blocks, loaded on first use (a fully cached data set never loads them)."""
+        from ..nn.sevennet import load_sevennet
 
-    def _features(self, structure: Structure) -> np.ndarray:
-        atoms = self._adaptor.get_atoms(structure)
-        atoms.calc = self._calculator
-        self._captured.clear()
-        with float32_default():  # the calculator also differentiates for forces; we only read features
-            atoms.get_potential_energy()
-        return self._torch.cat([self._captured[b] for b in range(self.num_blocks)], dim=1).numpy()
+        blocks = load_sevennet(self.checkpoint, self.device)
+        if (blocks.num_blocks, blocks.channels) != (self.num_blocks, self.channels):
+            raise ModelError(self.name, f"sevenn {blocks.sevenn_version} built {blocks.num_blocks} blocks of "
+                                        f"{blocks.channels} scalars, not {self.num_blocks} of {self.channels}")
+        return blocks
 
-    def __call__(self, structure: Structure) -> np.ndarray:
-        """Features averaged over the structure and its mirror image.
+    @property
+    def record(self) -> dict:
+        """What decides the features (name, sevenn checkpoint and version, checkpoint sha256), for
+        ``model.json`` and the feature-cache keys; cheap (does not build the potential)."""
+        from ..nn.sevennet import sevennet_record
+
+        return {"name": self.name, **sevennet_record(self.checkpoint)}
+
+    def batch(self, structures: list[Structure], names: list[str] | None = None) -> list[np.ndarray]:
+        """Features of many structures, each averaged over the structure and its mirror image.
 
         SevenNet's scalar channels are rotation invariant but not parity-resolved: some change sign under
         inversion. Averaging over the inverted copy makes them O(3) invariant, so that enantiomorphs get
         the same spectrum.
         """
-        from pymatgen.core import Lattice
+        names = names or [f"structure {k}" for k in range(len(structures))]
+        graphs = [self.blocks.graph(s, n) for s, n in zip(structures, names)]
+        return self.blocks.features(graphs, mirror=True)
 
-        mirror = Structure(Lattice(-structure.lattice.matrix), structure.species, structure.frac_coords)
-        return (0.5 * (self._features(structure) + self._features(mirror))).astype(np.float32)
+    def __call__(self, structure: Structure) -> np.ndarray:
+        return self.batch([structure])[0]
 
 
 @functools.lru_cache(maxsize=None)
 def sevennet_calculator(checkpoint: str = "7net-0"):
-    """One SevenNet ASE calculator per process, shared by the featurizer and the physics mode. Call it
-    inside ``float32_default()``."""
+    """One SevenNet ASE calculator per process (on the CPU), for code that wants ASE's interface, such as a
+    relaxation. Batched features and forces go through :mod:`equispec.nn.sevennet` instead. Call it inside
+    ``float32_default()``."""
     try:
         from sevenn.calculator import SevenNetCalculator
     except ImportError:
@@ -103,6 +96,33 @@ def sevennet_calculator(checkpoint: str = "7net-0"):
 
 
 @functools.lru_cache(maxsize=None)
-def get_featurizer(name: str) -> PretrainedFeaturizer:
-    """One featurizer per process (loading the potential takes a second)."""
-    return PretrainedFeaturizer(name)
+def get_featurizer(name: str, device: str = "cpu") -> PretrainedFeaturizer:
+    """One featurizer per (name, device) and process (loading the potential takes seconds)."""
+    return PretrainedFeaturizer(name, str(device))
+
+
+def pretrained_record(name: str) -> dict:
+    """``model.json``'s ``pretrained_backbone``: the features' name, sevenn checkpoint and version, and the sha256
+    of the checkpoint file (see :func:`equispec.nn.sevennet.sevennet_record`)."""
+    return get_featurizer(name).record
+
+
+def check_pretrained_record(info: dict, source: str) -> None:
+    """A model trained on pretrained features needs the same potential weights at prediction time.
+
+    ``model.json`` records them (``pretrained_backbone``, written since issue 13; older files have none and
+    are not checked). Another sevenn version with the same checkpoint file is fine.
+
+    Raises:
+        ModelError: the installed sevenn ships other weights for that potential.
+    """
+    recorded = info.get("pretrained_backbone")
+    name = info.get("hyperparameters", {}).get("pretrained")
+    if not recorded or not name:
+        return
+    installed = pretrained_record(name)
+    if recorded.get("weights_sha256") != installed["weights_sha256"]:
+        raise ModelError(source, f"was trained on {name} features from checkpoint sha256 "
+                                 f"{str(recorded.get('weights_sha256'))[:12]}... (sevenn "
+                                 f"{recorded.get('sevenn_version')}), but the installed sevenn "
+                                 f"{installed['sevenn_version']} ships {installed['weights_sha256'][:12]}...")

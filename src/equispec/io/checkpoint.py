@@ -27,7 +27,8 @@ ENSEMBLE = "ensemble"
 #: hyper-parameters that decide the input graph, so every member of an ensemble must share them
 GRAPH_HYPERPARAMETERS = ("cutoff_ang", "pretrained", "n_out")
 #: ``model.json`` fields that say what a model predicts (task, grid, absorbers, data it was fitted to)
-MEMBER_AGREEMENT = ("task", "freq_cm1", "energy_ev", "absorbers", "train_mean_spectrum", "edge_step")
+MEMBER_AGREEMENT = ("task", "freq_cm1", "energy_ev", "absorbers", "train_mean_spectrum", "edge_step",
+                    "pretrained_backbone")
 WEIGHTS = "model.safetensors"
 METADATA = "model.json"
 

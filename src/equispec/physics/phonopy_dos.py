@@ -32,9 +32,9 @@ import numpy as np
 from pymatgen.core import Structure
 
 from ..data.phdos_processing import PHDOS_GRID_CM1, smooth_raw_dos
-from ..data.pretrained import float32_default, sevennet_calculator
 from ..errors import InputError, ModelError
 from ..io.units import CM1_PER_THZ, MEV_PER_THZ
+from .forces import displaced_forces
 
 __all__ = ["POTENTIALS", "PhysicsDosSettings", "PhysicsDos", "FullRangeDos", "physics_dos", "force_constants",
            "supercell_matrix"]
@@ -122,6 +122,8 @@ def relax_positions(structure: Structure, calculator, settings: PhysicsDosSettin
     from ase import Atoms
     from ase.optimize import BFGS
 
+    from ..data.pretrained import float32_default
+
     atoms = Atoms([s.specie.symbol for s in structure], cell=structure.lattice.matrix,
                   scaled_positions=structure.frac_coords, pbc=True)
     atoms.calc = calculator
@@ -131,19 +133,6 @@ def relax_positions(structure: Structure, calculator, settings: PhysicsDosSettin
         raise InputError(name, f"relaxation did not reach {settings.relax_fmax_ev_per_ang} eV/Å in "
                                f"{settings.relax_steps} steps")
     return Structure(structure.lattice, structure.species, atoms.get_scaled_positions(wrap=False))
-
-
-def _displaced_forces(phonon, calculator) -> np.ndarray:
-    """(n_displacements, n_supercell_atoms, 3) forces in eV/Å on phonopy's displaced supercells."""
-    from ase import Atoms
-
-    forces = []
-    with float32_default():  # SevenNet runs in float32 whatever the caller's default dtype
-        for cell in phonon.supercells_with_displacements:
-            atoms = Atoms(cell.symbols, cell=cell.cell, scaled_positions=cell.scaled_positions, pbc=True)
-            atoms.calc = calculator
-            forces.append(np.asarray(atoms.get_forces(), dtype=float))
-    return np.stack(forces)
 
 
 def force_constants(structure: Structure, calculator=None, name: str = "structure",
@@ -163,14 +152,13 @@ def force_constants(structure: Structure, calculator=None, name: str = "structur
         from phonopy.structure.atoms import PhonopyAtoms
     except ImportError:
         raise ModelError("physics", "needs phonopy: pip install 'equispec[physics]'") from None
-
     settings = settings or PhysicsDosSettings()
-    if calculator is None:
-        if settings.potential not in POTENTIALS:
-            raise ModelError(settings.potential, f"unknown potential (known: {', '.join(POTENTIALS)})")
-        calculator = sevennet_calculator(settings.potential)
-    if settings.relax:
-        structure = relax_positions(structure, calculator, settings, name)
+    if settings.potential not in POTENTIALS:
+        raise ModelError(settings.potential, f"unknown potential (known: {', '.join(POTENTIALS)})")
+    if settings.relax:  # through the ASE calculator: BFGS asks for one structure's forces at a time
+        from ..data.pretrained import sevennet_calculator
+
+        structure = relax_positions(structure, calculator or sevennet_calculator(settings.potential), settings, name)
     unit = PhonopyAtoms(symbols=[s.specie.symbol for s in structure], cell=structure.lattice.matrix,
                         scaled_positions=structure.frac_coords)
     repeats = supercell_matrix(structure, settings.supercell_ang)
@@ -178,7 +166,8 @@ def force_constants(structure: Structure, calculator=None, name: str = "structur
         warnings.simplefilter("ignore", UserWarning)
         phonon = Phonopy(unit, supercell_matrix=np.diag(repeats), primitive_matrix="P")  # rows = our sites
         phonon.generate_displacements(distance=settings.displacement_ang)
-    forces = _displaced_forces(phonon, calculator)
+    # without a calculator: the potential's native module, several supercells per pass
+    forces = displaced_forces(phonon.supercells_with_displacements, calculator, settings.potential)
     if not np.isfinite(forces).all():
         raise InputError(name, "the potential returned non-finite forces")
     phonon.forces = forces - forces.mean(axis=1, keepdims=True)  # no net force on a displaced supercell

@@ -39,6 +39,25 @@ XAS_SOURCE = ("Kharel et al., arXiv:2409.19552 (OmniXAS), FEFF9 site spectra com
               "(Carbone et al., J. Open Source Softw. 8, 5182 (2023))")
 
 
+def featurization_device(config: TrainConfig) -> str:
+    """Where the pretrained featurizer runs during data preparation: on the trainer's device, i.e. this
+    process's GPU when the accelerator is ``gpu``/``cuda``/``auto`` and torch sees one (``LOCAL_RANK`` picks it
+    under DDP), else the CPU."""
+    import os
+
+    accelerator = str(config.trainer.accelerator).lower()
+    if accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available():
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', 0)) % torch.cuda.device_count()}"
+    return "cpu"
+
+
+def _backbone_record(hyper: ModelHyperparameters) -> dict | None:
+    """``model.json``'s ``pretrained_backbone`` (sevenn version, checkpoint sha256), also part of graph-cache keys."""
+    from ..data.pretrained import pretrained_record
+
+    return pretrained_record(hyper.pretrained) if hyper.pretrained else None
+
+
 def _average_neighbors(graphs: list) -> float:
     return float(np.mean([g.edge_index.shape[1] / g.num_nodes for g in graphs]))
 
@@ -74,14 +93,15 @@ def _phdos_data(config: TrainConfig, hyper: ModelHyperparameters) -> PreparedDat
             gamma_spectrum(gamma[i], table.freq_cm1, config.optim.gamma_sigma_cm1) if i in gamma else missing
             for i in train_table.ids])
     recipe = {"task": "phdos", "csv_sha256": sha256(data.csv), "cutoff_ang": hyper.cutoff_ang,
-              "pretrained": hyper.pretrained, "gamma_json": data.gamma_json, "gamma_sigma_cm1": config.optim.gamma_sigma_cm1}
+              "pretrained": hyper.pretrained, "pretrained_backbone": _backbone_record(hyper), "gamma_json": data.gamma_json,
+              "gamma_sigma_cm1": config.optim.gamma_sigma_cm1}
 
     def graphs_of(part, extra_fields=None):
         def build():
             features = None
             if hyper.pretrained:
                 features = pretrained_features(part.structures, hyper.pretrained, part.ids, data.feature_cache,
-                                               progress)
+                                               progress, featurization_device(config))
             return build_graphs(part.structures, hyper.cutoff_ang, part.ids, part.dos, progress, extra_fields,
                                 features), part.ids
         return build
@@ -116,11 +136,12 @@ def _xas_data(config: TrainConfig, hyper: ModelHyperparameters) -> PreparedData:
     absorbers = sorted(set(zip(train_set.absorbing_element, train_set.edge)))
     recipe = {"task": "xas", "folder": _folder_fingerprint(data.folder) if data.graph_cache else data.folder,
               "cutoff_ang": hyper.cutoff_ang,
-              "pretrained": hyper.pretrained}
+              "pretrained": hyper.pretrained, "pretrained_backbone": _backbone_record(hyper)}
 
     def graphs_of(part):
         def build():
-            graphs = dataset_graphs(part, hyper.cutoff_ang, hyper.pretrained, data.feature_cache, progress)
+            graphs = dataset_graphs(part, hyper.cutoff_ang, hyper.pretrained, data.feature_cache, progress,
+                                    featurization_device(config))
             return graphs, [g[keys.STRUCTURE_ID] for g in graphs]
         return build
 
@@ -267,6 +288,8 @@ def train(config: TrainConfig, resume: bool = False, extra_callbacks: list | Non
         "train_seconds": round(time.time() - started, 1),
         "device": str(trainer.strategy.root_device),
     }
+    if hyper.pretrained:
+        prepared.metadata["pretrained_backbone"] = _backbone_record(hyper)
     directory = save_model_dir(model, out / "model", config.architecture, hyper.to_dict(), task=config.task,
                                **prepared.metadata, valid_metrics=valid_metrics, provenance=provenance)
     (out / "valid_metrics.json").write_text(json.dumps(valid_metrics, indent=2) + "\n")

@@ -1,0 +1,386 @@
+"""SevenNet's interaction blocks as a batched module on equispec's own neighbour lists.
+
+The ``sevenn`` package runs its potentials through an ASE calculator: one structure per call, always
+differentiating for forces, on the device chosen at construction. :class:`SevenNetBlocks` wraps the same
+``AtomGraphSequential`` (built by sevenn's own ``util.load_checkpoint(name).build_model()``) so that many
+structures go through in one call, as a disjoint union of graphs with a batch vector:
+
+- :meth:`SevenNetBlocks.features` runs only the interaction blocks (no readout, no forces) and returns the
+  ``0e`` scalars after each block's gate, the features equispec's models read;
+- :meth:`SevenNetBlocks.energy_forces` runs the whole potential, forces by autograd, for phonopy.
+
+Feature graphs (:class:`SevenNetGraph`) come from :func:`equispec.data.graphs.periodic_neighbors` at the
+potential's cutoff; force graphs from sevenn's own builder (:func:`calculator_graph`, see
+:func:`supercell_forces` for why). sevenn's edge convention is the reverse of equispec's: its ``edge_index[0]`` is the
+centre i and ``edge_index[1]`` the neighbour j, with ``edge_vec = r_j + shift @ cell - r_i``, which is
+equispec's ``keys.EDGE_VECTORS`` of the edge j -> i.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..errors import InputError, ModelError
+
+__all__ = ["SEVENN_TESTED", "SevenNetBlocks", "SevenNetGraph", "calculator_graph", "float32_default",
+           "inversion_permutation", "load_sevennet", "sevennet_graph", "sevennet_record", "supercell_forces"]
+
+#: sevenn versions whose checkpoints and module layout this file was tested against (pyproject pins the same)
+SEVENN_TESTED = (">=0.13", "<0.14")
+
+# sevenn's data keys (``sevenn._keys``), written out so that building a batch does not import sevenn
+_X, _Z, _EDGE_INDEX, _EDGE_VEC = "x", "atomic_numbers", "edge_index", "edge_vec"
+_BATCH, _NUM_ATOMS, _CELL_VOLUME = "batch", "num_atoms", "cell_volume"
+_ENERGY, _FORCE = "inferred_total_energy", "inferred_force"
+
+
+@contextlib.contextmanager
+def float32_default():
+    """SevenNet is built and run in float32, whatever the caller's default dtype."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
+@dataclass
+class SevenNetGraph:
+    """Periodic neighbour graph of one structure at a potential's cutoff, in numpy (cheap to batch).
+
+    Attributes:
+        atomic_numbers: (num_atoms,) int64.
+        edge_index: (2, num_edges) int64, equispec's direction: [0] = neighbour j, [1] = centre i.
+        edge_vectors: (num_edges, 3) float64 Å, ``r_j + shift @ cell - r_i``.
+        volume_ang3: cell volume in Å^3 (sevenn's stress output divides by it).
+        inversion: for a centrosymmetric structure, the atom each atom goes to under the inversion
+            (``-r_i + t = r_inversion[i]`` modulo the lattice); None otherwise (or not looked for).
+    """
+
+    atomic_numbers: np.ndarray
+    edge_index: np.ndarray
+    edge_vectors: np.ndarray
+    volume_ang3: float
+    inversion: np.ndarray | None = None
+
+    @property
+    def num_atoms(self) -> int:
+        return len(self.atomic_numbers)
+
+    @property
+    def num_edges(self) -> int:
+        return self.edge_index.shape[1]
+
+
+def inversion_permutation(structure, tolerance_ang: float = 1e-6, max_atoms: int = 400) -> np.ndarray | None:
+    """The permutation an inversion centre makes of the atoms, if the structure has one.
+
+    Finds a translation t with ``-r_i + t = r_p[i]`` (modulo the lattice, same element, within
+    ``tolerance_ang`` Å) for every atom i. Then the mirror image (every position negated) is the structure
+    itself, translated and permuted, and its features need no second pass. The tolerance is tight because
+    the features change with positions: a structure that is centrosymmetric only to 1e-4 Å goes through the
+    network twice.
+
+    Returns:
+        (num_atoms,) int64 ``p``, or None (no inversion centre, or more than ``max_atoms`` atoms).
+    """
+    n = len(structure)
+    if n > max_atoms:
+        return None
+    frac = np.asarray(structure.frac_coords, dtype=np.float64)
+    numbers = np.asarray(structure.atomic_numbers)
+    lattice = structure.lattice.matrix
+    same = numbers[:, None] == numbers[None, :]
+    for j in np.flatnonzero(numbers == numbers[0]):
+        difference = (frac[0] + frac[j] - frac)[:, None, :] - frac[None, :, :]  # -r_i + t - r_k
+        difference -= np.round(difference)
+        distance = np.linalg.norm(difference @ lattice, axis=-1)
+        match = (distance < tolerance_ang) & same
+        if (match.sum(axis=1) == 1).all():
+            permutation = match.argmax(axis=1)
+            if len(np.unique(permutation)) == n:
+                return permutation.astype(np.int64)
+    return None
+
+
+def sevennet_graph(structure, cutoff_ang: float, find_inversion: bool = True) -> SevenNetGraph:
+    """The graph SevenNet reads for a pymatgen ``Structure`` or an ASE ``Atoms`` (periodic in 3D).
+
+    Atoms without a neighbour inside the cutoff are allowed (their features come from the self-connection
+    only), as in sevenn's own graph builder. ``find_inversion``: look for an inversion centre
+    (:func:`inversion_permutation`).
+    """
+    from ..data.graphs import periodic_neighbors
+
+    if type(structure).__name__ == "Atoms":
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        structure = AseAtomsAdaptor.get_structure(structure)
+    sources, centres, images = periodic_neighbors(structure, cutoff_ang)
+    cart = structure.cart_coords
+    vectors = cart[sources] + images @ structure.lattice.matrix - cart[centres]
+    return SevenNetGraph(np.asarray(structure.atomic_numbers, dtype=np.int64),
+                         np.stack([sources, centres]).astype(np.int64), vectors, float(structure.volume),
+                         inversion_permutation(structure) if find_inversion else None)
+
+
+def _batch(graphs: list[SevenNetGraph], negate: list[bool], device: torch.device) -> dict:
+    """sevenn's input dictionary for the disjoint union of ``graphs``; where ``negate`` is true, the graph's
+    edge vectors are negated (its mirror image: the structure with every position negated)."""
+    sizes = np.array([g.num_atoms for g in graphs])
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    numbers = np.concatenate([g.atomic_numbers for g in graphs])
+    edges = np.concatenate([g.edge_index + o for g, o in zip(graphs, offsets)], axis=1)
+    vectors = np.concatenate([-g.edge_vectors if n else g.edge_vectors for g, n in zip(graphs, negate)])
+    batch = np.repeat(np.arange(len(graphs)), sizes)
+    volumes = np.array([g.volume_ang3 for g in graphs])
+    return {
+        _Z: torch.from_numpy(numbers).to(device),
+        _EDGE_INDEX: torch.from_numpy(edges[::-1].copy()).to(device),  # sevenn: [0] = centre, [1] = neighbour
+        _EDGE_VEC: torch.from_numpy(vectors).to(device=device, dtype=torch.float32),
+        _BATCH: torch.from_numpy(batch).to(device),
+        _NUM_ATOMS: torch.from_numpy(sizes).to(device),
+        _CELL_VOLUME: torch.from_numpy(volumes).to(device=device, dtype=torch.float32),
+    }
+
+
+def _chunks(graphs: list[SevenNetGraph], max_edges: int) -> list[slice]:
+    """Consecutive slices of ``graphs`` with at most ``max_edges`` edges each (a bigger graph goes alone)."""
+    slices, start, edges = [], 0, 0
+    for i, graph in enumerate(graphs):
+        if i > start and edges + graph.num_edges > max_edges:
+            slices.append(slice(start, i))
+            start, edges = i, 0
+        edges += graph.num_edges
+    if start < len(graphs):
+        slices.append(slice(start, len(graphs)))
+    return slices
+
+
+class SevenNetBlocks(torch.nn.Module):
+    """A frozen SevenNet potential that reads batches of :class:`SevenNetGraph`.
+
+    Args:
+        model: sevenn's ``AtomGraphSequential`` (see :func:`load_sevennet`).
+        record: :func:`sevennet_record` of the checkpoint ``model`` was built from.
+
+    Attributes:
+        cutoff_ang: the potential's cutoff radius (Å); graphs must be built with it.
+        num_blocks: interaction blocks; ``channels``: ``0e`` scalars per block.
+        irreps_out: ``Irreps(f"{num_blocks * channels}x0e")`` per atom, what :meth:`features` returns.
+        record: sevenn's name of the potential, the sevenn version and the sha256 of the checkpoint file.
+    """
+
+    def __init__(self, model: torch.nn.Module, record: dict):
+        super().__init__()
+        from e3nn import o3
+
+        self.model = model.eval().requires_grad_(False)
+        self.model.set_is_batch_data(True)
+        self.record = dict(record)
+        self.checkpoint = record["checkpoint"]
+        self.sevenn_version = record["sevenn_version"]
+        self.cutoff_ang = float(model.cutoff)
+        self.gates = [name for name in model._modules if name.endswith("_equivariant_gate")]
+        if not self.gates or model.modal_map:
+            raise ModelError(self.checkpoint, "not a single-modality SevenNet of gated interaction blocks")
+        self.num_blocks = len(self.gates)
+        # the gate's output irreps begin with its scalars: "128x0e+64x1e+..." -> 128
+        self.channels = int(model._modules[self.gates[0]].gate.irreps_out[0].mul)
+        self.irreps_out = o3.Irreps(f"{self.num_blocks * self.channels}x0e")
+        self.known_z = set(int(z) for z in model.type_map)
+        self.register_buffer("z_to_index", model.z_to_onehot_tensor.clone(), persistent=False)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__} ({self.checkpoint}, sevenn {self.sevenn_version} -> {self.irreps_out})"
+
+    @property
+    def device(self) -> torch.device:
+        return self.z_to_index.device
+
+    def graph(self, structure, name: str = "structure") -> SevenNetGraph:
+        """:func:`sevennet_graph` at this potential's cutoff, after checking that it knows every element."""
+        graph = sevennet_graph(structure, self.cutoff_ang)
+        unknown = sorted(set(graph.atomic_numbers.tolist()) - self.known_z)
+        if unknown:
+            from pymatgen.core import Element
+
+            raise InputError(name, f"element {Element.from_Z(unknown[0]).symbol} is not known to {self.checkpoint}")
+        return graph
+
+    def _inputs(self, data: dict) -> dict:
+        data[_X] = self.z_to_index[data[_Z]]  # what sevenn's _preprocess does: Z -> one-hot index
+        return data
+
+    def default_max_edges(self, forces: bool) -> int:
+        """Edges per pass: on a CPU small batches (the big ones spill the caches and run slower per edge),
+        on a GPU big ones."""
+        if self.device.type == "cpu":
+            return 10_000 if forces else 5_000
+        return 100_000 if forces else 400_000
+
+    def _scalars(self, data: dict) -> torch.Tensor:
+        """Run the blocks up to the last gate; (num_nodes, irreps_out.dim) gate scalars of every block."""
+        blocks = []
+        last = self.gates[-1]
+        for name, module in self.model._modules.items():
+            data = module(data)
+            if name in self.gates:
+                blocks.append(data[_X][:, : self.channels])
+            if name == last:
+                break
+        return torch.cat(blocks, dim=1)
+
+    def features(self, graphs: list[SevenNetGraph], mirror: bool = True, max_edges: int | None = None
+                 ) -> list[np.ndarray]:
+        """Gate scalars of every block for each graph, forward only, under ``torch.inference_mode``.
+
+        Args:
+            graphs: from :meth:`graph`.
+            mirror: average each structure with its mirror image (positions negated). SevenNet's scalars are
+                rotation invariant but not parity-resolved; the average is O(3) invariant, so that
+                enantiomorphs get the same spectrum. The mirror image goes in the same batch; for a
+                centrosymmetric structure (``graph.inversion``) it is the structure itself, permuted, and
+                takes no pass of its own.
+            max_edges: edges per pass (mirror images included); bounds memory, not results. Default:
+                :meth:`default_max_edges`.
+
+        Returns:
+            per graph, a (num_atoms, irreps_out.dim) float32 array.
+        """
+        max_edges = max_edges or self.default_max_edges(forces=False)
+        # one item per pass over a graph: (graph index, negated?)
+        items = [(k, False) for k in range(len(graphs))]
+        if mirror:
+            items += [(k, True) for k, g in enumerate(graphs) if g.inversion is None]
+            items.sort()
+        out: list = [None] * len(graphs)
+        for part in _chunks([graphs[k] for k, _ in items], max_edges):
+            chunk = items[part]
+            with float32_default(), torch.inference_mode():
+                data = self._inputs(_batch([graphs[k] for k, _ in chunk], [n for _, n in chunk], self.device))
+                features = self._scalars(data).cpu().numpy()
+            sizes = [graphs[k].num_atoms for k, _ in chunk]
+            for (k, negated), value in zip(chunk, np.split(features, np.cumsum(sizes)[:-1])):
+                if not mirror:
+                    out[k] = value
+                elif negated:
+                    out[k] = 0.5 * (out[k] + value)  # the original comes first (items are sorted)
+                elif graphs[k].inversion is not None:
+                    out[k] = 0.5 * (value + value[graphs[k].inversion])
+                else:
+                    out[k] = value
+        return [np.asarray(f, dtype=np.float32) for f in out]
+
+    def energy_forces(self, graphs: list[SevenNetGraph], max_edges: int | None = None
+                      ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Potential energy (eV) per graph and forces (eV/Å) per atom, forces by autograd as in sevenn's
+        ``ForceStressOutputFromEdge``, several graphs per pass.
+
+        Returns:
+            (num_graphs,) energies and, per graph, a (num_atoms, 3) float64 array.
+        """
+        energies, forces = [], []
+        for part in _chunks(graphs, max_edges or self.default_max_edges(forces=True)):
+            chunk = graphs[part]
+            with float32_default(), torch.enable_grad():
+                data = self._inputs(_batch(chunk, [False] * len(chunk), self.device))
+                data[_EDGE_VEC].requires_grad_(True)
+                for module in self.model._modules.values():
+                    data = module(data)
+                energies.append(data[_ENERGY].detach().cpu().numpy().astype(float))
+                chunk_forces = data[_FORCE].detach().cpu().numpy().astype(float)
+            sizes = [g.num_atoms for g in chunk]
+            forces.extend(np.split(chunk_forces, np.cumsum(sizes)[:-1]))
+        return np.concatenate(energies), forces
+
+
+def _sevenn():
+    try:
+        import sevenn
+        import sevenn.util
+    except ImportError:
+        raise ModelError("sevenn", "needs the sevenn package: pip install sevenn") from None
+    return sevenn
+
+
+@functools.lru_cache(maxsize=None)
+def sevennet_record(checkpoint: str = "7net-0") -> dict:
+    """What decides a sevenn potential's outputs, without building it: its name, the sevenn version and the
+    sha256 of the checkpoint file its weights come from (shipped in the sevenn wheel for ``7net-0`` and
+    ``7net-l3i5``). Goes into ``model.json`` and into every feature-cache key."""
+    sevenn = _sevenn()
+    try:
+        path = sevenn.util.pretrained_name_to_path(checkpoint)
+    except (ValueError, OSError) as exc:
+        raise ModelError(checkpoint, f"not a sevenn checkpoint that ships with sevenn {sevenn.__version__} "
+                                     f"({str(exc).splitlines()[0]})") from None
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {"checkpoint": checkpoint, "sevenn_version": sevenn.__version__, "weights_sha256": digest.hexdigest()}
+
+
+@functools.lru_cache(maxsize=None)
+def _load(checkpoint: str, device: str) -> SevenNetBlocks:
+    record = sevennet_record(checkpoint)
+    with float32_default():
+        model = _sevenn().util.load_checkpoint(checkpoint).build_model()
+        return SevenNetBlocks(model, record).to(device)
+
+
+def load_sevennet(checkpoint: str = "7net-0", device: str | torch.device = "cpu") -> SevenNetBlocks:
+    """One :class:`SevenNetBlocks` per (checkpoint, device) and process: the weights are read once."""
+    return _load(checkpoint, str(torch.device(device)))
+
+
+def calculator_graph(atoms, cutoff_ang: float) -> SevenNetGraph:
+    """The graph sevenn's ASE calculator builds (``sevenn.train.dataload.unlabeled_atoms_to_graph``: matscipy's
+    or ASE's neighbour list, in their edge order)."""
+    from sevenn.train.dataload import unlabeled_atoms_to_graph
+
+    data = unlabeled_atoms_to_graph(atoms, cutoff_ang)
+    return SevenNetGraph(np.asarray(data[_Z], dtype=np.int64), np.asarray(data[_EDGE_INDEX])[::-1].astype(np.int64),
+                         np.asarray(data[_EDGE_VEC], dtype=np.float64), float(atoms.get_volume()))
+
+
+def supercell_forces(supercells: list, checkpoint: str = "7net-0", device: str | torch.device = "cpu",
+                     max_edges: int | None = None) -> np.ndarray:
+    """Forces on every atom of several cells (e.g. phonopy's displaced supercells), in batched passes.
+
+    The graphs are sevenn's own (:func:`calculator_graph`), so that the forces equal the ASE calculator's to
+    the last bit: force constants are differences of forces over 0.01 Å, and float32 sums taken in another
+    edge order (the project's neighbour list) move them by up to 1e-4 eV/Å^2.
+
+    Args:
+        supercells: ASE ``Atoms`` (periodic).
+        checkpoint: a sevenn potential, ``7net-0`` or ``7net-l3i5``.
+        device: where the potential runs.
+        max_edges: edges per pass; bounds memory (autograd keeps every block's activations). Default:
+            :meth:`SevenNetBlocks.default_max_edges`.
+
+    Returns:
+        (num_cells, num_atoms, 3) float64 forces in eV/Å (all cells must have as many atoms).
+    """
+    blocks = load_sevennet(checkpoint, device)
+    graphs = []
+    for k, atoms in enumerate(supercells):
+        unknown = sorted(set(atoms.get_atomic_numbers().tolist()) - blocks.known_z)
+        if unknown:
+            from ase.data import chemical_symbols
+
+            raise InputError(f"supercell {k}", f"element {chemical_symbols[unknown[0]]} is not known to {checkpoint}")
+        graphs.append(calculator_graph(atoms, blocks.cutoff_ang))
+    _, forces = blocks.energy_forces(graphs, max_edges)
+    return np.stack(forces)
