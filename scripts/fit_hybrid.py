@@ -31,9 +31,12 @@ SCALES = np.round(np.arange(0.90, 1.301, 0.01), 2)
 
 
 def read_physics(path: str) -> dict:
-    """id -> (raw_freq_cm1, raw_dos, info) from a physics_dos_batch cache; failed ids have no arrays."""
-    with np.load(path, allow_pickle=False) as archive:
-        data = {key: archive[key] for key in archive.files}
+    """id -> (raw_freq_cm1, raw_dos, info) from a physics_dos_batch cache (``a.npz+b.npz``: several workers'
+    caches of one configuration); failed ids have no arrays."""
+    data = {}
+    for part in path.split("+"):
+        with np.load(part, allow_pickle=False) as archive:
+            data.update({key: archive[key] for key in archive.files})
     out = {}
     for key in data:
         if key.endswith("/info"):
@@ -79,6 +82,9 @@ def main() -> None:
     parser.add_argument("--model", default="phdos")
     parser.add_argument("--network-weight", type=float, default=0.5, help="w of the hybrid (default 0.5)")
     parser.add_argument("--write", action="store_true", help="store the fit in the model's model.json")
+    parser.add_argument("--potential", default="7net-0", help="the potential both caches were computed with "
+                        "(recorded with the fit; --mode hybrid then uses it)")
+    parser.add_argument("--relax", action="store_true", help="the caches were computed with --relax")
     parser.add_argument("-o", "--output", default="runs/hybrid_valid.json")
     args = parser.parse_args()
 
@@ -126,17 +132,19 @@ def main() -> None:
     print(f"fit on {len(fit_table.ids)} training materials: physics MSE {fit_errors[1.0]:.4f} as computed, "
           f"{fit_mse:.4f} with frequencies x {scale:.2f}; network weight {weight:.2f} (prior; the network's MSE on "
           f"these training materials is {network_fit_mse:.4f})")
-    print("| valid (141) | MSE | MAE | R² | Wasserstein (cm⁻¹) |\n|---|---|---|---|---|")
+    print(f"| valid ({len(valid_ids)}) | MSE | MAE | R² | Wasserstein (cm⁻¹) |\n|---|---|---|---|---|")
     for name, m in rows.items():
         print(f"| {name} (n={m['n']}) | {m['mse']:.4f} | {m['mae']:.4f} | {m['r2']:.3f} | {m['wasserstein_cm1']:.1f} |")
     print(json.dumps(result["seconds_per_structure"]), f"physics failed on {result['valid_physics_failed']} valid")
     if args.write:
         directory = resolve_model_dir(args.model)
         info = json.loads((directory / "model.json").read_text())
-        info["hybrid"] = {"frequency_scale": scale, "network_weight": weight,
+        info["hybrid"] = {"frequency_scale": scale, "network_weight": weight, "potential": args.potential,
+                          "relax": args.relax,
                           "fitted_on": {"n": len(fit_table.ids), "ids_from": args.fit, "physics_mse": fit_mse},
-                          "valid_metrics": rows[list(rows)[-1]], "physics": "SevenNet-0 + phonopy, "
-                          "equispec.physics.PhysicsDosSettings defaults"}
+                          "valid_metrics": rows[list(rows)[-1]], "valid_ids": args.valid_ids,
+                          "physics": f"{args.potential} + phonopy, equispec.physics.PhysicsDosSettings defaults"
+                                     + (" with relaxation" if args.relax else "")}
         atomic_write(directory / "model.json", lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2) + "\n"))
         print(f"wrote the hybrid record to {directory / 'model.json'}")
 

@@ -34,11 +34,7 @@ def main() -> None:
     parser.add_argument("-o", "--output", default="runs/potential_table.json")
     args = parser.parse_args()
 
-    caches = {}
-    for label, paths in (item.split("=", 1) for item in args.caches):
-        caches[label] = {}
-        for path in paths.split("+"):  # one configuration computed by several workers
-            caches[label].update(read_physics(path))
+    caches = {label: read_physics(paths) for label, paths in (item.split("=", 1) for item in args.caches)}
     ids = sorted(set.intersection(*(set(c) for c in caches.values())))
     table = read_phdos_csv(args.csv).subset(ids, "caches")
     network, network_seconds = network_predictions(args.model, table)

@@ -130,8 +130,8 @@ def test_physics_mode_through_the_cli(tmp_path):
 
 
 def test_hybrid_mode_is_the_fitted_combination_of_network_and_physics():
-    """``--mode hybrid`` = w * network + (1 - w) * physics(frequencies x s), with (s, w) from the shipped
-    model's ``hybrid`` record (fitted on training materials by scripts/fit_hybrid.py)."""
+    """``--mode hybrid`` = w * network + (1 - w) * physics(frequencies x s), with (s, w) and the potential
+    from the shipped model's ``hybrid`` record (fitted on training materials by scripts/fit_hybrid.py)."""
     from equispec.api import combine_dos, load_model
     from tests.conftest import EXAMPLES
 
@@ -142,7 +142,8 @@ def test_hybrid_mode_is_the_fitted_combination_of_network_and_physics():
     result = hybrid.predict(silicon)[0]
     fast = load_model("phdos").predict(silicon)[0]
     physics = physics_dos(Structure.from_file(str(silicon)), name="Si",
-                          settings=PhysicsDosSettings(frequency_scale=record["frequency_scale"]))
+                          settings=PhysicsDosSettings(frequency_scale=record["frequency_scale"],
+                                                      potential=record.get("potential", "7net-0")))
     expected, _ = combine_dos(fast.dos, {}, physics.dos, {}, record["network_weight"])
     assert result.mode == "hybrid" and result.dos == pytest.approx(expected, abs=1e-4)
     assert sum(result.partial_dos.values()) == pytest.approx(result.dos, abs=1e-6)
