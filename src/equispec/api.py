@@ -101,7 +101,7 @@ class PhononDosPrediction:
             of ``dos``, or None for a single model. It measures how much independently trained members
             disagree, not the distance to the truth; see the README for how often ``dos ± 2 dos_std`` covers
             the DFPT DOS on the validation split.
-        mode: ``fast`` (the network), ``physics`` (SevenNet-0 forces + phonopy) or ``hybrid`` (both, combined).
+        mode: ``fast`` (the network), ``physics`` (universal-potential forces + phonopy) or ``hybrid`` (both, combined).
         imaginary_fraction: physics and hybrid modes: share of q-mesh modes below -10 cm^-1 (0 for a
             structure the potential finds dynamically stable); None in fast mode.
         full_range: physics and hybrid modes: the force-constant DOS over the material's whole frequency
