@@ -16,17 +16,6 @@ from tests.conftest import EXAMPLES
 BLOCKS, CHANNELS = 5, 128
 
 
-@pytest.fixture
-def one_thread():
-    """Force comparisons run on one thread: with two, sevenn's own calculator gives forces that differ from
-    run to run by ~3e-7 eV/Å (measured), i.e. force constants by ~1e-5 eV/Å^2 over a 0.01 Å displacement,
-    so only a one-thread comparison can hold them to 1e-6."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def calculator_features(structure: Structure) -> np.ndarray:
     """The featurizer before issue 13: the ASE calculator on the structure and on its mirror image (lattice
     negated), the first 128 channels of each block's gate output captured by hooks, then averaged."""
