@@ -21,7 +21,7 @@ from ..errors import InputError
 from .readers import MeasuredSqe
 from .scores import cosine, pearson
 
-__all__ = ["SqeComparison", "compare_sqe", "plot_sqe_comparison", "SQE_SCORE_KEYS"]
+__all__ = ["SqeComparison", "compare_sqe", "format_sqe_scores", "plot_sqe_comparison", "SQE_SCORE_KEYS"]
 
 #: Scores of a map comparison, in the order they are printed.
 SQE_SCORE_KEYS = ("pearson", "cosine", "chi2_reduced")
@@ -144,9 +144,9 @@ def plot_sqe_comparison(comparison: SqeComparison, path: str | os.PathLike) -> P
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..io.spectra import _figure_path, _save_figure
+    from ..io.spectra import check_figure_path, save_figure
 
-    path = _figure_path(path)
+    path = check_figure_path(path)
     fig, axes = plt.subplots(1, 3, figsize=(13.0, 4.0), dpi=120, sharey=True)
     extent = [comparison.q_inv_ang[0], comparison.q_inv_ang[-1], comparison.energy_mev[0], comparison.energy_mev[-1]]
     top = float(np.nanpercentile(comparison.measured, 99))
@@ -163,4 +163,4 @@ def plot_sqe_comparison(comparison: SqeComparison, path: str | os.PathLike) -> P
     s = comparison.scores
     fig.suptitle(f"{comparison.name} vs {Path(comparison.measured_name).name}: Pearson {s['pearson']:.3f}, "
                  f"cosine {s['cosine']:.3f}, reduced χ² {s['chi2_reduced']:.3g}", fontsize=9)
-    return _save_figure(fig, path)
+    return save_figure(fig, path)

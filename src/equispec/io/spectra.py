@@ -14,7 +14,7 @@ from .files import atomic_write
 from .units import CM1_PER_MEV
 
 __all__ = ["write_phdos", "plot_phdos", "summary_line", "write_xas", "plot_xas", "xas_summary_line",
-           "JsonLinesWriter", "check_output", "check_figure_path", "write_ins", "plot_ins"]
+           "JsonLinesWriter", "check_output", "check_figure_path", "save_figure", "write_ins", "plot_ins"]
 
 
 def _unique_labels(predictions) -> list[str]:
@@ -120,7 +120,7 @@ def plot_phdos(predictions, path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    path = _figure_path(path)
+    path = check_figure_path(path)
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
     for label, p in zip(_unique_labels(predictions), predictions):
         (line,) = ax.plot(p.freq_cm1, p.dos, lw=2, label=f"{label} ({p.structure.composition.reduced_formula})")
@@ -137,7 +137,7 @@ def plot_phdos(predictions, path: str | Path) -> Path:
     secondary = ax.secondary_xaxis("top", functions=(lambda x: x / CM1_PER_MEV, lambda x: x * CM1_PER_MEV))
     secondary.set_xlabel("Energy (meV)")
     ax.legend(fontsize=7, frameon=False)
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 #: Figure formats the plots can be written in (matplotlib's Agg backend).
@@ -154,11 +154,8 @@ def check_figure_path(path: str | Path) -> Path:
     return path
 
 
-def _figure_path(path: str | Path) -> Path:
-    return check_figure_path(path)
-
-
-def _save_figure(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
+    """Lay out and write a matplotlib figure atomically in the format its suffix names, then close it."""
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
@@ -202,7 +199,7 @@ def plot_ins(predictions, neutron, path: str | Path) -> Path:
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
-    path = _figure_path(path)
+    path = check_figure_path(path)
     rows = len(neutron)
     fig, axes = plt.subplots(rows, 2, figsize=(11.0, 3.8 * rows), dpi=120, squeeze=False,
                              gridspec_kw={"width_ratios": [1.2, 1]})
@@ -234,7 +231,7 @@ def plot_ins(predictions, neutron, path: str | Path) -> Path:
         resolution = n.details.get("resolution_fwhm_mev")
         right.set_title(f"{label}: resolution {resolution if resolution is not None else 'native'}", fontsize=8)
         right.legend(fontsize=7, frameon=False)
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_xas(predictions, path: str | Path) -> Path:
@@ -244,7 +241,7 @@ def plot_xas(predictions, path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    path = _figure_path(path)
+    path = check_figure_path(path)
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
     for label, p in zip(_unique_labels(predictions), predictions):
         ax.plot(p.energy_ev, p.mu, lw=2, label=f"{label} ({p.structure.composition.reduced_formula}), average")
@@ -258,7 +255,7 @@ def plot_xas(predictions, path: str | Path) -> Path:
     ax.set_xlim(p.energy_ev[0], p.energy_ev[-1])
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=7, frameon=False)
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def summary_line(prediction) -> str:

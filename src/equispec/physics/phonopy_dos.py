@@ -79,12 +79,6 @@ class FullRangeDos:
 
         return PhononDos(self.energy_mev / MEV_PER_THZ, self.dos * MEV_PER_THZ)
 
-    def neutron_weighted(self) -> np.ndarray:
-        """(n,) incoherent-approximation INS DOS ``sum_el sigma_el / M_el g_el`` (barn/u per meV)."""
-        from ..analysis.phonon_processing import neutron_weighted_dos
-
-        return neutron_weighted_dos(self.partial_dos)
-
     def to_dict(self) -> dict:
         return {"energy_mev": self.energy_mev.tolist(), "dos": self.dos.tolist(),
                 "partial_dos": {el: v.tolist() for el, v in self.partial_dos.items()}}
