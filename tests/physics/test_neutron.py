@@ -167,3 +167,14 @@ def test_incoherent_scattering_obeys_the_first_moment_sum_rule():
     recoil_mev = (constants.hbar * 1e10) ** 2 / (2 * 50.9415 * constants.atomic_mass) / constants.eV * 1e3
     expected = 5080.0 / (4 * np.pi) * recoil_mev  # mbarn/sr * meV, per atom
     assert np.sum(energy * sqe) * 0.25 == pytest.approx(expected, rel=0.03)
+
+
+def test_incoherent_part_stays_finite_at_zero_energy_transfer(springs):
+    """An energy grid through E = 0 (here -40 + 100 x 0.4, 1e-14 off) must not blow up g(E) / E x n(E): Al
+    scatters 0.0082 b incoherently against 1.495 b coherently, so the incoherent share stays ~1 %."""
+    _, fc = springs
+    energy = np.arange(-40.0, 80.0, 0.4)
+    assert np.abs(energy).min() < 1e-9
+    with quiet_euphonic():
+        result = powder_map(fc, np.array([2.0, 4.0]), energy, 300.0, npts=50)
+    assert np.isfinite(result.intensity).all() and result.details["incoherent_share"] < 0.05

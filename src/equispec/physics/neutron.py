@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import InputError, ModelError
 
-__all__ = ["InsSpectra", "ins_spectra", "PowderMap", "euphonic_force_constants", "euphonic_dos", "neutron_weighted_dos", "powder_map",
+__all__ = ["InsSpectra", "ins_spectra", "PowderMap", "euphonic_force_constants", "euphonic_dos", "euphonic_neutron_dos", "powder_map",
            "kinematic_limits", "kinematic_mask", "instrument_resolution", "broaden_map", "NEUTRON_MEV_ANG2"]
 
 #: E = NEUTRON_MEV_ANG2 * k^2 for a neutron: hbar^2 / (2 m_n) in meV Å^2 (CODATA 2018).
@@ -34,6 +34,9 @@ NEUTRON_MEV_ANG2 = 2.0721247
 RECOIL_MEV_ANG2_AMU = 2.0900796
 #: Boltzmann constant in meV/K.
 BOLTZMANN_MEV_PER_K = 0.08617333262
+
+#: Below this energy the incoherent map takes the partial DOS as Debye-like, g(E) ~ E^2.
+DEBYE_LIMIT_MEV = 1.0
 
 #: Scattering angles (degrees) of common direct-geometry spectrometers' detector banks.
 DEFAULT_ANGLES_DEG = (3.0, 135.0)
@@ -108,7 +111,7 @@ def euphonic_dos(fc, energy_edges_mev: np.ndarray, mesh_spacing_inv_ang: float =
     return out
 
 
-def neutron_weighted_dos(fc, energy_edges_mev: np.ndarray, mesh_spacing_inv_ang: float = 0.1) -> np.ndarray:
+def euphonic_neutron_dos(fc, energy_edges_mev: np.ndarray, mesh_spacing_inv_ang: float = 0.1) -> np.ndarray:
     """(n,) neutron-weighted DOS (coherent + incoherent cross-sections, incoherent approximation), mbarn/meV."""
     return sum(euphonic_dos(fc, energy_edges_mev, mesh_spacing_inv_ang, "coherent-plus-incoherent").values())
 
@@ -172,6 +175,10 @@ def _incoherent_map(modes, widths, dw, q_inv_ang: np.ndarray, energy_mev: np.nda
                 continue
             area = np.trapezoid(pdos[atom], centres)
             g = np.interp(magnitude, centres, pdos[atom] / area, right=0.0) if area > 0 else 0 * magnitude
+            # below DEBYE_LIMIT_MEV the mesh's broadened DOS does not vanish as it should: g / E * n would
+            # diverge at E -> 0, so the Debye law g ~ E^2 continues the DOS there
+            g_limit = np.interp(DEBYE_LIMIT_MEV, centres, pdos[atom] / area) if area > 0 else 0.0
+            g = np.where(magnitude < DEBYE_LIMIT_MEV, g_limit * (magnitude / DEBYE_LIMIT_MEV) ** 2, g)
             recoil = RECOIL_MEV_ANG2_AMU * q2 / masses[atom]  # hbar^2 Q^2 / 2M in meV
             total += sigma_mbarn / (4 * np.pi) * recoil * np.exp(-2 * q2 * w_iso[atom]) * \
                 np.where(magnitude > 0, g * bose / magnitude, 0.0)[None, :]
@@ -378,7 +385,7 @@ def ins_spectra(prediction, ei_mev: float | None = None, temperature_k: float = 
         resolution: Gaussian energy FWHM in meV (number, polynomial coefficients, callable) or an
             instrument name known to ``resins`` (needs ``ei_mev``); None: native resolution.
     """
-    from ..analysis.phonon_processing import broaden_dos, neutron_weighted_dos as weighted_partials
+    from ..analysis.phonon_processing import broaden_dos, neutron_weighted_dos
 
     resolution = _resolution_of(resolution, ei_mev)
     details = {"resolution_fwhm_mev": _describe(resolution), "angles_deg": list(angles_deg)}
@@ -387,7 +394,7 @@ def ins_spectra(prediction, ei_mev: float | None = None, temperature_k: float = 
 
         energy = np.asarray(prediction.freq_cm1, float) / CM1_PER_MEV
         partial = prediction.partial_dos or {}
-        weighted = weighted_partials(partial) if partial else np.asarray(prediction.dos, float)
+        weighted = neutron_weighted_dos(partial) if partial else np.asarray(prediction.dos, float)
         grid, broadened = broaden_dos(energy, weighted, resolution)
         broadened = np.interp(energy, grid, broadened)
         details["method"] = "network partial DOS x sigma/M (incoherent approximation), 51-bin label grid"
@@ -401,7 +408,7 @@ def ins_spectra(prediction, ei_mev: float | None = None, temperature_k: float = 
         edges = np.arange(0.0, top + energy_step_mev, energy_step_mev)
         centres = 0.5 * (edges[1:] + edges[:-1])
         dos = np.interp(centres, full.energy_mev, full.dos)
-        weighted = neutron_weighted_dos(fc, edges)
+        weighted = euphonic_neutron_dos(fc, edges)
         if resolution is not None:
             weighted = broaden_map(centres, weighted[None, :], resolution)[0]
         low, high = (-0.5 * ei_mev, 0.95 * ei_mev) if ei_mev is not None else (0.0, top)
