@@ -18,7 +18,7 @@ from .data import keys
 from .data.datasets import build_graphs, pretrained_features, read_ids, read_phdos_csv
 from .data.pretrained import check_pretrained_record
 from .data.xas import absorbing_sites, read_xas_dataset, site_graphs
-from .data.structures import StructureLike, to_structure
+from .data.structures import StructureLike, check_neighbours, to_structure
 from .devices import resolve_device
 from .errors import InputError, ModelError
 from .io.checkpoint import load_model_dir
@@ -194,6 +194,7 @@ class _Predictor:
         """Read and check one input against this model; raises ``InputError`` naming the input."""
         structure, label = to_structure(obj, name)
         self.check_elements(structure, label)
+        check_neighbours(structure, self.cutoff_ang, label)
         return structure, label
 
     def features(self, structures: list[Structure], progress: bool = False) -> list[np.ndarray] | None:
@@ -437,6 +438,7 @@ class XasPredictor(_Predictor):
         structure, label = to_structure(obj, name)
         absorbing_sites(structure, self.element, label)  # raises when there is no absorber
         self.check_elements(structure, label)
+        check_neighbours(structure, self.cutoff_ang, label)
         return structure, label
 
     def graphs(self, structures: list[Structure], labels: list[str], progress: bool = False) -> list:

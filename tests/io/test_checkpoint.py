@@ -13,6 +13,7 @@ from tests.conftest import EXAMPLES
 
 HP = dict(cutoff_ang=4.5, num_layers=1, mul=4, lmax=1, embed_dim=8, num_radial=4, radial_hidden=8, readout_hidden=8,
           n_out=51, avg_num_neighbors=10.0)
+GRID = [10.0 * k for k in range(51)]
 
 
 @pytest.fixture
@@ -84,11 +85,11 @@ def test_ensemble_averages_members_and_round_trips(tmp_path):
 def test_ensemble_members_must_read_the_same_graph(tmp_path):
     from equispec.io.checkpoint import combine_model_dirs
 
-    a = save_model_dir(build_model("phdos_gate_v1", HP), tmp_path / "a", "phdos_gate_v1", HP, freq_cm1=[0, 1])
+    a = save_model_dir(build_model("phdos_gate_v1", HP), tmp_path / "a", "phdos_gate_v1", HP, freq_cm1=GRID)
     wider = {**HP, "mul": 8}
-    b = save_model_dir(build_model("phdos_gate_v1", wider), tmp_path / "b", "phdos_gate_v1", wider, freq_cm1=[0, 1])
+    b = save_model_dir(build_model("phdos_gate_v1", wider), tmp_path / "b", "phdos_gate_v1", wider, freq_cm1=GRID)
     assert len(load_model_dir(combine_model_dirs([a, b], tmp_path / "ab"))[1]["members"]) == 2
     longer = {**HP, "cutoff_ang": 5.0}
-    c = save_model_dir(build_model("phdos_gate_v1", longer), tmp_path / "c", "phdos_gate_v1", longer, freq_cm1=[0, 1])
+    c = save_model_dir(build_model("phdos_gate_v1", longer), tmp_path / "c", "phdos_gate_v1", longer, freq_cm1=GRID)
     with pytest.raises(ModelError, match="cutoff_ang differs"):
         combine_model_dirs([a, c], tmp_path / "ac")

@@ -62,7 +62,7 @@ def test_pretrained_features_are_cached_and_standardised(tmp_path, phdos_csv):
 def test_config_errors(tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text("task: phdos\nmodel:\n  lmax: 1\n  width: 3\n")
-    with pytest.raises(ConfigError, match="unknown key 'width'"):
+    with pytest.raises(ConfigError, match="model.width: unknown key"):
         load_config(config)
     config.write_text("task: xrd\n")
     with pytest.raises(ConfigError, match="unknown task 'xrd'"):

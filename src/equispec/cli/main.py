@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--output-dir", help="override output_dir")
     t.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in the output "
                    "directory (automatic in a requeued SLURM job)")
+    t.add_argument("--check", action="store_true", help="only check the config (keys, types, bounds) and that its "
+                   "data exist, print it resolved, and exit: before submitting a cluster job")
 
     m = sub.add_parser("ensemble", help="merge trained model directories into one ensemble model")
     m.add_argument("members", nargs="+", metavar="MODEL_DIR")
@@ -162,9 +164,10 @@ def _add_data_parser(sub) -> None:
 def _prefetch_mp_ids(files: list[str]) -> None:
     """Fetch (or find cached) the structures of Materials Project ids among ``predict``'s arguments."""
     import os
-    import re
 
-    ids = [f for f in files if re.match(r"^(mp|mvc)-\d+$", f) and not os.path.exists(f)]
+    from ..data.structures import is_mp_id
+
+    ids = [f for f in files if is_mp_id(f) and not os.path.exists(f)]
     if ids:
         from ..data.materials_project import MaterialsProject
 
@@ -211,12 +214,9 @@ def _expand_inputs(files: list[str], files_from: str | None) -> list[str]:
 
     inputs = list(files)
     if files_from:
-        if files_from == "-":
-            lines = sys.stdin.read().splitlines()
-        elif Path(files_from).is_file():
-            lines = Path(files_from).read_text().splitlines()
-        else:
-            raise InputError(files_from, "no such file (--files-from)")
+        from ..io.files import read_text
+
+        lines = read_text(files_from, "list of inputs (--files-from)").splitlines()
         inputs += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     expanded = []
     for item in inputs:
@@ -339,9 +339,18 @@ def _evaluate(args) -> int:
 def _train(args) -> int:
     from ..training import load_config, train
 
+    import yaml
+
+    from ..training.config import check_data_paths
+
     config = load_config(args.config, args.overrides)
     if args.output_dir:
         config.output_dir = args.output_dir
+    if args.check:
+        check_data_paths(config)
+        print(yaml.safe_dump(config.to_dict(), sort_keys=False), end="")
+        print(f"{args.config}: config OK", file=sys.stderr)
+        return 0
     directory = train(config, resume=args.resume)
     print(f"model written to {directory}")
     return 0

@@ -83,11 +83,10 @@ def read_phdos_csv(path: str | Path) -> PhononDosTable:
 
 
 def read_ids(path: str | Path) -> list[str]:
-    """One id per line; blank lines and ``#`` comments are skipped."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(str(path), "no such file")
-    ids = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+    """One id per line; blank lines and ``#`` comments are skipped. ``path`` may be a pipe (``<(...)``)."""
+    from ..io.files import read_text
+
+    ids = [line.split("#")[0].strip() for line in read_text(path, "id list").splitlines()]
     ids = [i for i in ids if i]
     if not ids:
         raise InputError(str(path), "no ids in file")

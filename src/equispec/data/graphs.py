@@ -7,8 +7,8 @@ import torch
 from pymatgen.core import Structure
 from torch_geometric.data import Data
 
-from ..errors import InputError
 from . import keys
+from .structures import check_neighbours
 
 __all__ = ["structure_to_graph", "edge_vectors", "graph_index", "periodic_neighbors"]
 
@@ -44,11 +44,8 @@ def structure_to_graph(structure: Structure, cutoff_ang: float, name: str = "str
         ``Data`` with the fields listed in ``keys.NODE_FIELDS``, ``EDGE_FIELDS`` and ``CELL``.
     """
     neighbours, centres, images = periodic_neighbors(structure, cutoff_ang)
-    lonely = np.setdiff1d(np.arange(len(structure)), centres)
-    if len(lonely):
-        i = int(lonely[0])
-        raise InputError(name, f"atom {i} ({structure[i].specie}) has no neighbour within the "
-                               f"{cutoff_ang:g} Å cutoff")
+    if len(np.unique(centres)) < len(structure):
+        check_neighbours(structure, cutoff_ang, name)  # raises, naming the lonely atom
     graph = Data(
         **{
             keys.POSITIONS: torch.tensor(structure.cart_coords, dtype=torch.get_default_dtype()),

@@ -32,12 +32,11 @@ from pymatgen.core import Structure
 
 from ..errors import InputError
 from .mp_cache import DiskCache, default_cache_dir
+from .structures import MP_ID_PATTERN, is_mp_id
 
 __all__ = ["MP_ID_PATTERN", "ENDPOINT_ENV", "DEFAULT_ENDPOINT", "is_mp_id", "resolve_api_key", "resolve_endpoint",
            "MaterialsProject", "PhononRecord", "XasRecord", "fetch_structure"]
 
-#: What counts as a Materials Project id on the command line.
-MP_ID_PATTERN = re.compile(r"^(mp|mvc)-\d+$")
 #: Environment variable naming another API endpoint (mirrors, tests).
 ENDPOINT_ENV = "EQUISPEC_MP_ENDPOINT"
 DEFAULT_ENDPOINT = "https://api.materialsproject.org/"
@@ -54,10 +53,6 @@ REQUEST_RETRIES = 3
 REQUEST_BACKOFF_S = 1.0
 #: Ids per summary/XAS request.
 BATCH_SIZE = 50
-
-
-def is_mp_id(text: str) -> bool:
-    return bool(MP_ID_PATTERN.match(text))
 
 
 def resolve_api_key(api_key: str | None = None) -> str:

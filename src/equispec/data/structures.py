@@ -15,13 +15,22 @@ from pymatgen.core import Structure
 
 from ..errors import InputError
 
-__all__ = ["StructureLike", "MIN_DISTANCE_ANG", "read_structure", "to_structure", "check_structure",
-           "structure_from_ase_dict"]
+__all__ = ["StructureLike", "MIN_DISTANCE_ANG", "MAX_CELL_LENGTH_ANG", "VOLUME_PER_ATOM_RANGE_ANG3",
+           "read_structure", "to_structure", "check_structure", "check_cell", "check_neighbours",
+           "structure_from_ase_dict", "MP_ID_PATTERN", "is_mp_id"]
 
 StructureLike = Union[str, os.PathLike, Structure, "ase.Atoms"]  # noqa: F821
 
+#: What counts as a Materials Project id on the command line.
+MP_ID_PATTERN = re.compile(r"^(mp|mvc)-\d+$")
 #: Atoms closer than this are a broken file, not a crystal.
 MIN_DISTANCE_ANG = 0.5
+#: Longer lattice vectors are a unit mistake (nm, pm, a typo): the neighbour search would try to grid them.
+MAX_CELL_LENGTH_ANG = 1000.0
+#: Crystals lie well inside this (diamond 5.7, zeolites about 20 Å^3 per atom); outside it, the file is broken.
+VOLUME_PER_ATOM_RANGE_ANG3 = (1.0, 1.0e4)
+#: Lattice planes closer than this: a nearly flat cell, whose neighbour search needs millions of images.
+MIN_PLANE_SPACING_ANG = 0.1
 
 
 def read_structure(path: str | os.PathLike) -> Structure:
@@ -77,8 +86,9 @@ def structure_from_ase_dict(text: str) -> Structure:
     return _from_ase(Atoms.fromdict(ast.literal_eval(text)), "structure column")
 
 
-def _is_mp_id(text: str) -> bool:
-    return re.match(r"^(mp|mvc)-\d+$", text) is not None
+def is_mp_id(text: str) -> bool:
+    """``mp-149``, ``mvc-123``: a Materials Project id."""
+    return MP_ID_PATTERN.match(text) is not None
 
 
 def to_structure(obj: StructureLike, name: str | None = None) -> tuple[Structure, str]:
@@ -90,7 +100,7 @@ def to_structure(obj: StructureLike, name: str | None = None) -> tuple[Structure
     if isinstance(obj, Structure):
         structure = obj
         label = name or (obj.composition.reduced_formula if len(obj) else "structure")
-    elif isinstance(obj, str) and not Path(obj).exists() and _is_mp_id(obj):
+    elif isinstance(obj, str) and not Path(obj).exists() and is_mp_id(obj):
         from .materials_project import fetch_structure  # imported only when an id is given
 
         structure, label = fetch_structure(obj), name or obj
@@ -106,14 +116,13 @@ def to_structure(obj: StructureLike, name: str | None = None) -> tuple[Structure
 
 
 def check_structure(structure: Structure, name: str) -> None:
-    """Reject structures no model should be run on: empty, disordered, or with overlapping atoms."""
+    """Reject structures no model should be run on: empty, broken cell, disordered, or overlapping atoms."""
     if len(structure) == 0:
         raise InputError(name, "structure has no atoms")
+    check_cell(structure, name)
     if not structure.is_ordered:
         site = next(s for s in structure if not s.is_ordered)
         raise InputError(name, f"partial occupancies are not supported (site {site.species_string})")
-    if structure.lattice.volume < 1e-6:
-        raise InputError(name, "cell has zero volume")
     centres, neighbours, _, distances = structure.get_neighbor_list(MIN_DISTANCE_ANG)
     if len(distances):
         k = int(np.argmin(distances))
@@ -123,3 +132,38 @@ def check_structure(structure: Structure, name: str) -> None:
             f"atoms {i} ({structure[i].specie}) and {j} ({structure[j].specie}) are "
             f"{distances[k]:.3f} Å apart (< {MIN_DISTANCE_ANG} Å)",
         )
+
+
+def check_cell(structure: Structure, name: str) -> None:
+    """The cell is a finite 3D box of crystal size, checked before any neighbour search (a cell length of
+    1e9 Å would make it allocate exabytes)."""
+    matrix = np.asarray(structure.lattice.matrix, dtype=float)
+    if not np.isfinite(matrix).all():
+        raise InputError(name, "cell contains NaN or infinite numbers")
+    if not np.isfinite(structure.frac_coords).all():
+        raise InputError(name, "atomic coordinates contain NaN or infinite numbers")
+    lengths = np.linalg.norm(matrix, axis=1)
+    if lengths.max() > MAX_CELL_LENGTH_ANG:
+        k = int(np.argmax(lengths))
+        raise InputError(name, f"cell length {'abc'[k]} = {lengths[k]:.4g} Å is over {MAX_CELL_LENGTH_ANG:g} Å "
+                               "(lengths must be in Å)")
+    volume = abs(float(np.linalg.det(matrix)))
+    low, high = VOLUME_PER_ATOM_RANGE_ANG3
+    if not low <= volume / len(structure) <= high:
+        raise InputError(name, f"volume per atom {volume / len(structure):.4g} Å³ is outside {low:g}-{high:g} Å³: "
+                               "not a crystal cell in Å")
+    areas = np.linalg.norm(np.cross(matrix[[1, 2, 0]], matrix[[2, 0, 1]]), axis=1)
+    spacing = volume / areas
+    if spacing.min() < MIN_PLANE_SPACING_ANG:
+        k = int(np.argmin(spacing))
+        raise InputError(name, f"cell is nearly flat: lattice planes ({' '.join('1' if i == k else '0' for i in range(3))})"
+                               f" are {spacing[k]:.3g} Å apart; give a reduced (e.g. Niggli) cell")
+
+
+def check_neighbours(structure: Structure, cutoff_ang: float, name: str) -> None:
+    """Every atom has a neighbour within the model's cutoff (else the network sees an isolated atom)."""
+    centres = structure.get_neighbor_list(cutoff_ang)[0]
+    lonely = np.setdiff1d(np.arange(len(structure)), centres)
+    if len(lonely):
+        i = int(lonely[0])
+        raise InputError(name, f"atom {i} ({structure[i].specie}) has no neighbour within the {cutoff_ang:g} Å cutoff")

@@ -16,14 +16,12 @@ from safetensors.torch import load_file, save_file
 
 from .. import __version__
 from ..errors import ModelError
+from ..models.model_info import ENSEMBLE, FORMAT_VERSION, check_model_info
 from .files import atomic_write
 
 __all__ = ["ENSEMBLE", "FORMAT_VERSION", "save_model_dir", "load_model_dir", "ensemble_from_dirs", "combine_model_dirs",
            "sha256"]
 
-FORMAT_VERSION = 1
-#: ``architecture`` of a directory holding several members (each with its own architecture in ``members``)
-ENSEMBLE = "ensemble"
 #: hyper-parameters that decide the input graph, so every member of an ensemble must share them
 GRAPH_HYPERPARAMETERS = ("cutoff_ang", "pretrained", "n_out")
 #: ``model.json`` fields that say what a model predicts (task, grid, absorbers, data it was fitted to)
@@ -31,6 +29,8 @@ MEMBER_AGREEMENT = ("task", "freq_cm1", "energy_ev", "absorbers", "train_mean_sp
                     "pretrained_backbone")
 WEIGHTS = "model.safetensors"
 METADATA = "model.json"
+#: A model.json is a few hundred kB at most; a bigger one is not ours.
+MAX_METADATA_BYTES = 16 << 20
 
 
 def sha256(path: str | Path) -> str:
@@ -63,33 +63,38 @@ def save_model_dir(model: torch.nn.Module, directory: str | Path, architecture: 
 
 
 def load_model_dir(directory: str | Path) -> tuple[torch.nn.Module, dict]:
-    """Rebuild the model from ``model.json`` and load ``model.safetensors`` strictly."""
+    """Rebuild the model from ``model.json`` (checked against its schema) and load ``model.safetensors``
+    strictly, after checking that its SHA-256 is the one ``model.json`` recorded."""
     from ..models.build import build_model
 
     directory = Path(directory)
     name = str(directory)
-    if not (directory / METADATA).is_file() or not (directory / WEIGHTS).is_file():
+    metadata, weights = directory / METADATA, directory / WEIGHTS
+    if not metadata.is_file() or not weights.is_file():
         raise ModelError(name, f"not a model directory (needs {METADATA} and {WEIGHTS})")
+    if metadata.stat().st_size > MAX_METADATA_BYTES:
+        raise ModelError(str(metadata), f"is over {MAX_METADATA_BYTES >> 20} MB: not a model description")
     try:
-        info = json.loads((directory / METADATA).read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelError(str(directory / METADATA), f"unreadable model metadata ({exc})") from None
-    version = info.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ModelError(name, f"model format_version {version!r} is newer than this equispec supports "
-                               f"({FORMAT_VERSION}); upgrade equispec")
-    if info.get("architecture") == ENSEMBLE:
+        info = json.loads(metadata.read_bytes())
+    except (OSError, ValueError, RecursionError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelError(str(metadata), f"unreadable model metadata ({reason})") from None
+    check_model_info(info, str(metadata))
+    if sha256(weights) != info["weights_sha256"]:
+        raise ModelError(str(weights), f"SHA-256 differs from weights_sha256 in {METADATA}: the weights were "
+                                       "changed or damaged after the model was saved")
+    if info["architecture"] == ENSEMBLE:
         from ..models.build import EnsembleModel
 
-        members = info.get("members") or []
-        model = EnsembleModel([build_model(m.get("architecture", ""), m.get("hyperparameters", {})) for m in members])
+        model = EnsembleModel([build_model(m["architecture"], m.get("hyperparameters", {})) for m in info["members"]])
     else:
-        model = build_model(info.get("architecture", ""), info.get("hyperparameters", {}))
+        model = build_model(info["architecture"], info.get("hyperparameters", {}))
     try:
-        state = load_file(directory / WEIGHTS)
+        state = load_file(weights)
         model.load_state_dict(state, strict=True)
     except Exception as exc:
-        raise ModelError(str(directory / WEIGHTS), f"weights do not fit the architecture ({exc})") from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelError(str(weights), f"weights do not fit the architecture ({reason[:200]})") from None
     model.eval()
     return model, info
 

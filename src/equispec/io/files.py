@@ -6,7 +6,9 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write"]
+from ..errors import InputError
+
+__all__ = ["atomic_write", "read_text"]
 
 
 def _umask() -> int:
@@ -27,3 +29,26 @@ def atomic_write(path: str | os.PathLike, write) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_text(path: str | os.PathLike, what: str = "file") -> str:
+    """The text of a file the user named: a regular file, or a pipe such as bash's ``<(...)`` (read once,
+    so never ``is_file()`` first); ``-`` is standard input. Fails with one line naming the path."""
+    import sys
+
+    name = str(path)
+    if name == "-":
+        return sys.stdin.read()
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(name, f"is a folder, not a {what}")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(name, "no such file") from None
+    except OSError as exc:
+        raise InputError(name, f"cannot read {what} ({exc.strerror or exc})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(name, f"not a text {what} (not UTF-8)") from None

@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import EquispecError, InputError
 from .files import atomic_write
 from .units import CM1_PER_MEV
 
@@ -48,8 +49,17 @@ def check_output(path: str | Path, suffixes=(".csv", ".json", ".jsonl")) -> Path
     if path.suffix.lower() not in suffixes:
         allowed = suffixes[0] if len(suffixes) == 1 else f"{', '.join(suffixes[:-1])} or {suffixes[-1]}"
         raise InputError(str(path), f"output must end in {allowed}")
+    return _check_writable(path)
+
+
+def _check_writable(path: Path) -> Path:
+    """The folder exists and takes new files, and ``path`` is not a folder (outputs are renamed into place)."""
     if not path.parent.is_dir():
         raise InputError(str(path), "output folder does not exist")
+    if path.is_dir():
+        raise InputError(str(path), "is a folder, not a file name")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise InputError(str(path), "output folder is not writable")
     return path
 
 
@@ -61,28 +71,37 @@ class JsonLinesWriter:
     """Streams predictions as JSON Lines, one complete record per line, while a long run goes on.
 
     Lines go to ``OUT.jsonl.part`` (flushed after each record, so ``tail -f`` works) and the file is
-    renamed to ``OUT.jsonl`` when the run ends; an interrupted run leaves the ``.part`` file with every
-    finished record and never touches an existing ``OUT.jsonl``.
+    renamed to ``OUT.jsonl`` when the run ends. The ``.part`` file is created with the first record, so a
+    run that fails its input checks leaves nothing; an equispec error later removes it too. An interrupted
+    (Ctrl-C) or crashed run leaves it with every finished record. An existing ``OUT.jsonl`` is only ever
+    replaced whole.
     """
 
     def __init__(self, path: str | Path):
         self.path = check_output(path, (".jsonl",))
         self.partial = self.path.with_name(self.path.name + ".part")
         self.count = 0
+        self._handle = None
 
     def __enter__(self) -> "JsonLinesWriter":
-        self._handle = self.partial.open("w")
         return self
 
     def write(self, prediction) -> None:
+        if self._handle is None:
+            self._handle = self.partial.open("w")
         self._handle.write(json.dumps(prediction.to_dict()) + "\n")
         self._handle.flush()
         self.count += 1
 
     def __exit__(self, kind, value, traceback) -> None:
-        self._handle.close()
+        if self._handle is not None:
+            self._handle.close()
         if kind is None:
+            if self._handle is None:
+                self.partial.write_text("")
             self.partial.replace(self.path)
+        elif issubclass(kind, EquispecError):
+            self.partial.unlink(missing_ok=True)
 
 
 def _write_table(path: str | Path, grid_name: str, grid, columns: dict, predictions) -> Path:
@@ -149,9 +168,7 @@ def check_figure_path(path: str | Path) -> Path:
     path = Path(path)
     if path.suffix.lower() not in FIGURE_SUFFIXES:
         raise InputError(str(path), f"figure must end in one of {', '.join(FIGURE_SUFFIXES)}")
-    if not path.parent.is_dir():
-        raise InputError(str(path), "output folder does not exist")
-    return path
+    return _check_writable(path)
 
 
 def save_figure(fig, path: Path) -> Path:

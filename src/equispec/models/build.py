@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field
 from typing import Optional
 
 import torch
 
 from ..data import keys
 from ..data.graphs import graph_index
-from ..errors import ConfigError
+from ..errors import ConfigError, EquispecError
+from ..typed_fields import bounded, check_fields
 from .backbone import EquivariantBackbone
 from .heads import PhononDosHead, SiteSpectrumHead
 
@@ -20,31 +21,32 @@ __all__ = ["ModelHyperparameters", "SpectrumModel", "EnsembleModel", "ARCHITECTU
 class ModelHyperparameters:
     """Everything needed to rebuild a model; stored verbatim in ``model.json``."""
 
-    cutoff_ang: float = 5.0
-    num_layers: int = 3
-    mul: int = 32
-    lmax: int = 2
-    embed_dim: int = 64
-    num_radial: int = 10
-    radial_hidden: int = 64
-    readout_hidden: int = 128
-    n_out: int = 51
-    avg_num_neighbors: float = 20.0
-    num_species_features: int = 0
+    cutoff_ang: float = field(default=5.0, metadata=bounded(0.5, 12.0))
+    num_layers: int = field(default=3, metadata=bounded(0, 12))
+    mul: int = field(default=32, metadata=bounded(1, 512))
+    lmax: int = field(default=2, metadata=bounded(0, 4))
+    embed_dim: int = field(default=64, metadata=bounded(1, 2048))
+    num_radial: int = field(default=10, metadata=bounded(1, 128))
+    radial_hidden: int = field(default=64, metadata=bounded(1, 2048))
+    readout_hidden: int = field(default=128, metadata=bounded(1, 4096))
+    n_out: int = field(default=51, metadata=bounded(1, 4096))
+    avg_num_neighbors: float = field(default=20.0, metadata=bounded(0, 1e4, low_open=True))
+    num_species_features: int = field(default=0, metadata=bounded(0, 1024))
     gamma_aux: bool = False
     atom_sum_rule: bool = False
-    dropout: float = 0.0  # in the readout MLP
+    dropout: float = field(default=0.0, metadata=bounded(0, 1))  # in the readout MLP
     pretrained: Optional[str] = None  # frozen per-atom features, a key of data.pretrained.PRETRAINED_FEATURES
-    env_cutoff_ang: float = 6.0  # XAS: radius of the absorber's radial distribution (<= cutoff_ang)
-    output_scale: float = 1.0  # XAS: spectra in data units = MLP output * output_scale
+    env_cutoff_ang: float = field(default=6.0, metadata=bounded(0.5, 12.0))  # XAS: absorber's radial distribution
+    output_scale: float = field(default=1.0, metadata=bounded(0, 1e6, low_open=True))  # XAS: data units per output
 
     @classmethod
-    def from_dict(cls, values: dict, source: str = "model") -> "ModelHyperparameters":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(source, f"unknown key '{unknown[0]}' (known: {', '.join(sorted(known))})")
-        return cls(**values)
+    def from_dict(cls, values: dict, source: str = "model", error: type[EquispecError] = ConfigError
+                  ) -> "ModelHyperparameters":
+        """Check keys, types and bounds (the bounds keep a hand-edited ``model.json`` from asking for a
+        network that exhausts memory) and build."""
+        if not isinstance(values, dict):
+            raise error(source, f"expected a mapping, got {type(values).__name__}")
+        return cls(**check_fields(cls, values, source, error))
 
     def to_dict(self) -> dict:
         return asdict(self)

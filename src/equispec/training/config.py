@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -11,8 +11,9 @@ import yaml
 
 from ..errors import ConfigError
 from ..models.build import ModelHyperparameters
+from ..typed_fields import bounded, check_fields
 
-__all__ = ["DataConfig", "OptimConfig", "TrainerConfig", "TrainConfig", "load_config"]
+__all__ = ["DataConfig", "OptimConfig", "TrainerConfig", "TrainConfig", "load_config", "check_data_paths"]
 
 TASKS = ("phdos", "xas")
 
@@ -27,8 +28,9 @@ class DataConfig:
     folder: str = ""  # xas: site-spectrum folder (equispec or OmniXAS layout), with split names
     train_split: str = "train"
     valid_split: str = "val"
-    limit_train: Optional[int] = None  # use only the first N training ids (quick runs, tests)
-    limit_valid: Optional[int] = None
+    # use only the first N training ids (quick runs, tests)
+    limit_train: Optional[int] = field(default=None, metadata=bounded(1))
+    limit_valid: Optional[int] = field(default=None, metadata=bounded(1))
     feature_cache: Optional[str] = None  # .npz that keeps pretrained per-atom features between runs
     graph_cache: Optional[str] = None  # folder of memory-mapped graph stores, built once per data/cutoff/features
     gamma_json: Optional[str] = None  # Γ-point frequencies per mp-id: enables the auxiliary Γ-spectrum task
@@ -36,18 +38,22 @@ class DataConfig:
 
 @dataclass
 class OptimConfig:
-    lr: float = 3e-3
-    weight_decay: float = 0.0
-    batch_size: int = 16
-    max_epochs: int = 200
+    lr: float = field(default=3e-3, metadata=bounded(0, 10, low_open=True))
+    weight_decay: float = field(default=0.0, metadata=bounded(0))
+    batch_size: int = field(default=16, metadata=bounded(1))
+    max_epochs: int = field(default=200, metadata=bounded(1))
     scheduler: str = "cosine"  # cosine | exponential | plateau | none
-    gamma: float = 0.96  # per-epoch decay for ``exponential``
-    warmup_epochs: int = 5
+    gamma: float = field(default=0.96, metadata=bounded(0, 1, low_open=True))  # per-epoch decay for ``exponential``
+    warmup_epochs: int = field(default=5, metadata=bounded(0))
     loss: str = "mse"  # mse | mae
-    gamma_weight: float = 0.5  # weight of the auxiliary Γ-spectrum loss (with data.gamma_json)
-    gamma_sigma_cm1: float = 25.0  # Gaussian broadening of Γ modes for that label
-    position_noise_ang: float = 0.0  # std of Gaussian jitter added to training positions (regulariser)
-    ema_decay: Optional[float] = None  # exponential moving average of weights, used for validation and export
+    # weight of the auxiliary Γ-spectrum loss (with data.gamma_json)
+    gamma_weight: float = field(default=0.5, metadata=bounded(0))
+    # Gaussian broadening of Γ modes for that label
+    gamma_sigma_cm1: float = field(default=25.0, metadata=bounded(0, low_open=True))
+    # std of Gaussian jitter added to training positions (regulariser)
+    position_noise_ang: float = field(default=0.0, metadata=bounded(0, 1))
+    # exponential moving average of weights, used for validation and export
+    ema_decay: Optional[float] = field(default=None, metadata=bounded(0, 1))
 
 
 @dataclass
@@ -56,14 +62,15 @@ class TrainerConfig:
 
     accelerator: str = "auto"
     devices: Any = 1
-    num_nodes: int = 1
+    num_nodes: int = field(default=1, metadata=bounded(1))
     strategy: str = "auto"  # "ddp" for several processes (GPUs, nodes, or CPU processes with gloo)
     precision: str = "32-true"  # "bf16-mixed" or "16-mixed" on GPUs
-    accumulate_grad_batches: int = 1
-    checkpoint_every_n_steps: Optional[int] = None  # also save last.ckpt every N optimizer steps (preemption)
+    accumulate_grad_batches: int = field(default=1, metadata=bounded(1))
+    # also save last.ckpt every N optimizer steps (preemption)
+    checkpoint_every_n_steps: Optional[int] = field(default=None, metadata=bounded(1))
     seed: int = 0
-    num_workers: int = 0
-    gradient_clip_val: Optional[float] = 10.0
+    num_workers: int = field(default=0, metadata=bounded(0))
+    gradient_clip_val: Optional[float] = field(default=10.0, metadata=bounded(0, low_open=True))
     progress_bar: bool = True
 
 
@@ -83,17 +90,12 @@ class TrainConfig:
 
 def _build(cls, values: Any, where: str):
     if not isinstance(values, dict):
-        raise ConfigError(where, f"expected a mapping, got {type(values).__name__}")
-    known = {f.name: f for f in fields(cls)}
-    for key in values:
-        if key not in known:
-            raise ConfigError(f"{where}.{key}" if where else key,
-                              f"unknown key (known: {', '.join(sorted(known))})")
-    kwargs = {}
-    for key, value in values.items():
-        sub = {"data": DataConfig, "optim": OptimConfig, "trainer": TrainerConfig}.get(key) if cls is TrainConfig \
-            else None
-        kwargs[key] = _build(sub, value, key) if sub else value
+        raise ConfigError(where or "config", f"expected a mapping, got {type(values).__name__}")
+    kwargs = check_fields(cls, values, where, ConfigError)
+    if cls is TrainConfig:
+        for key, section in (("data", DataConfig), ("optim", OptimConfig), ("trainer", TrainerConfig)):
+            if key in kwargs:
+                kwargs[key] = _build(section, kwargs[key], key)
     return cls(**kwargs)
 
 
@@ -103,9 +105,14 @@ def _set_dotted(raw: dict, assignment: str) -> None:
     dotted, value = assignment.split("=", 1)
     parts = dotted.split(".")
     node = raw
-    for part in parts[:-1]:
+    for depth, part in enumerate(parts[:-1]):
         node = node.setdefault(part, {})
-    node[parts[-1]] = yaml.safe_load(value)
+        if not isinstance(node, dict):
+            raise ConfigError(".".join(parts[:depth + 1]), f"is not a section (--set {assignment})")
+    try:
+        node[parts[-1]] = yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise ConfigError(dotted, f"value is not valid YAML (--set {assignment})") from None
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
@@ -117,12 +124,17 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(str(path), f"not valid YAML ({str(exc).splitlines()[0]})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), f"cannot read config ({getattr(exc, 'strerror', None) or exc})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(str(path), f"expected a mapping of sections, got {type(raw).__name__}")
     for assignment in overrides:
         _set_dotted(raw, assignment)
     config = _build(TrainConfig, raw, "")
     if config.task not in TASKS:
         raise ConfigError("task", f"unknown task '{config.task}' (known: {', '.join(TASKS)})")
-    ModelHyperparameters.from_dict(config.model, "model")  # validate keys early
+    checked = ModelHyperparameters.from_dict(config.model, "model")  # keys, types and bounds, early
+    config.model = {key: getattr(checked, key) for key in config.model}
     from ..models.build import ARCHITECTURE_TASKS
 
     if ARCHITECTURE_TASKS.get(config.architecture, config.task) != config.task:
@@ -136,3 +148,13 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
     if config.optim.loss not in ("mse", "mae"):
         raise ConfigError("optim.loss", f"unknown loss '{config.optim.loss}'")
     return config
+
+
+def check_data_paths(config: TrainConfig) -> None:
+    """The data a config names exist (checked before a run makes its output folder)."""
+    names = ("csv", "train_ids", "valid_ids") if config.task == "phdos" else ("folder",)
+    for name in names:
+        path = Path(getattr(config.data, name))
+        exists = path.is_dir() if name == "folder" else path.exists() and not path.is_dir()
+        if not exists:
+            raise ConfigError(f"data.{name}", f"{path}: no such {'folder' if name == 'folder' else 'file'}")

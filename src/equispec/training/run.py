@@ -28,7 +28,7 @@ from ..data.xas import dataset_graphs, read_xas_dataset
 from ..metrics import spectrum_metrics, xas_metrics
 from ..models.build import ModelHyperparameters, build_model
 from ..errors import ConfigError
-from .config import TrainConfig
+from .config import TrainConfig, check_data_paths
 from .lightning_module import SpectrumTask
 
 __all__ = ["train"]
@@ -217,12 +217,13 @@ def train(config: TrainConfig, resume: bool = False, extra_callbacks: list | Non
     """
     started = time.time()
     out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    check_data_paths(config)
     L.seed_everything(config.trainer.seed, workers=True)
 
     hyper = ModelHyperparameters.from_dict(config.model, "model")
-    prepared = TASK_DATA[config.task](config, hyper)
+    prepared = TASK_DATA[config.task](config, hyper)  # reads and checks the data before any output is made
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     hyper.n_out = prepared.n_out
     if "avg_num_neighbors" not in config.model:
         hyper.avg_num_neighbors = round(_average_neighbors(prepared.train_graphs), 4)

@@ -1,0 +1,120 @@
+"""The schema of ``model.json``: types and bounds of every field the loader reads, checked before a model is
+built, so that a hand-edited or damaged file fails with one line instead of a traceback or a network that
+exhausts memory. Fields the loader does not read (provenance, metrics, notes) are free-form."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from ..errors import ModelError
+from ..typed_fields import bounded, check_fields
+from .build import ARCHITECTURE_TASKS, ARCHITECTURES, ModelHyperparameters
+
+__all__ = ["FORMAT_VERSION", "ENSEMBLE", "MAX_MEMBERS", "check_model_info"]
+
+FORMAT_VERSION = 1
+#: ``architecture`` of a directory holding several members (each with its own architecture in ``members``)
+ENSEMBLE = "ensemble"
+MAX_MEMBERS = 64
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass
+class _HybridRecord:
+    """What ``--mode hybrid`` reads; the other keys of the record document the fit."""
+
+    frequency_scale: float = field(default=1.0, metadata=bounded(0.5, 2.0))
+    network_weight: float = field(default=0.5, metadata=bounded(0.0, 1.0))
+    potential: str = "7net-0"
+    relax: bool = False
+
+
+def check_model_info(info, source: str) -> dict:
+    """Raise ``ModelError(source: key, problem)`` unless ``info`` (parsed ``model.json``) can be loaded."""
+    if not isinstance(info, dict):
+        raise ModelError(source, f"expected a JSON object, got {type(info).__name__}")
+    version = info.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelError(source, f"format_version must be a positive integer (got {version!r:.40})")
+    if version > FORMAT_VERSION:
+        raise ModelError(source, f"model format_version {version} is newer than this equispec supports "
+                                 f"({FORMAT_VERSION}); upgrade equispec")
+    if not isinstance(info.get("weights_sha256"), str) or not _SHA256.match(info["weights_sha256"]):
+        raise ModelError(source, "weights_sha256 must be the 64-digit hex SHA-256 of model.safetensors")
+    architecture = info.get("architecture")
+    if architecture == ENSEMBLE:
+        members = info.get("members")
+        if not isinstance(members, list) or not 1 <= len(members) <= MAX_MEMBERS:
+            raise ModelError(source, f"an ensemble needs a list of 1-{MAX_MEMBERS} members")
+        for k, member in enumerate(members):
+            where = f"{source}: members[{k}]"
+            if not isinstance(member, dict):
+                raise ModelError(where, "expected a JSON object")
+            _check_architecture(member.get("architecture"), where)
+            ModelHyperparameters.from_dict(member.get("hyperparameters", {}), f"{where}.hyperparameters", ModelError)
+        hyper = info.get("hyperparameters", {})
+        if not isinstance(hyper, dict):
+            raise ModelError(f"{source}: hyperparameters", "expected a JSON object")
+        check_fields(ModelHyperparameters, hyper, f"{source}: hyperparameters", ModelError)
+    else:
+        _check_architecture(architecture, source)
+        ModelHyperparameters.from_dict(info.get("hyperparameters", {}), f"{source}: hyperparameters", ModelError)
+    n_out = info.get("hyperparameters", {}).get("n_out", ModelHyperparameters.n_out)
+    task = info.get("task")
+    if task is not None and task not in set(ARCHITECTURE_TASKS.values()):
+        raise ModelError(f"{source}: task", f"unknown task {task!r:.40}")
+    grids = [key for key in ("freq_cm1", "energy_ev") if key in info]
+    if len(grids) != 1:
+        raise ModelError(source, "needs exactly one spectrum grid, freq_cm1 (phonon DOS) or energy_ev (XAS)")
+    _check_numbers(info[grids[0]], f"{source}: {grids[0]}", n_out, increasing=True)
+    if "train_mean_spectrum" in info:
+        _check_numbers(info["train_mean_spectrum"], f"{source}: train_mean_spectrum", n_out)
+    edge_step = info.get("edge_step")
+    if edge_step is not None and not (_is_number(edge_step) and edge_step > 0):
+        raise ModelError(f"{source}: edge_step", f"must be a positive number or null (got {edge_step!r:.40})")
+    _check_elements(info.get("elements", []), f"{source}: elements")
+    absorbers = info.get("absorbers", [])
+    if not isinstance(absorbers, list) or not all(isinstance(a, dict) and isinstance(a.get("edge"), str)
+                                                  for a in absorbers):
+        raise ModelError(f"{source}: absorbers", "expected a list of {element, edge} objects")
+    _check_elements([a.get("element") for a in absorbers], f"{source}: absorbers")
+    if "hybrid" in info:
+        hybrid = info["hybrid"]
+        if not isinstance(hybrid, dict):
+            raise ModelError(f"{source}: hybrid", "expected a JSON object")
+        read = {key: hybrid[key] for key in ("frequency_scale", "network_weight", "potential", "relax") if key in hybrid}
+        check_fields(_HybridRecord, read, f"{source}: hybrid", ModelError)
+        if "frequency_scale" not in read or "network_weight" not in read:
+            raise ModelError(f"{source}: hybrid", "needs frequency_scale and network_weight")
+    backbone = info.get("pretrained_backbone")
+    if backbone is not None and not isinstance(backbone, dict):
+        raise ModelError(f"{source}: pretrained_backbone", "expected a JSON object")
+    return info
+
+
+def _check_architecture(name, where: str) -> None:
+    if name not in ARCHITECTURES:
+        raise ModelError(where, f"unknown architecture {name!r:.40} (known: {', '.join(sorted(ARCHITECTURES))}, "
+                                f"{ENSEMBLE})")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_numbers(values, where: str, length: int, increasing: bool = False) -> None:
+    if not isinstance(values, list) or not all(_is_number(v) for v in values):
+        raise ModelError(where, "expected a list of finite numbers")
+    if len(values) != length:
+        raise ModelError(where, f"has {len(values)} values, but the model predicts n_out = {length}")
+    if increasing and any(b <= a for a, b in zip(values, values[1:])):
+        raise ModelError(where, "must increase strictly")
+
+
+def _check_elements(symbols, where: str) -> None:
+    from pymatgen.core.periodic_table import Element
+
+    if not isinstance(symbols, list) or not all(isinstance(s, str) and Element.is_valid_symbol(s) for s in symbols):
+        raise ModelError(where, "expected a list of element symbols")
