@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
+from ..io.files import read_text
 from ..io.units import CM1_PER_MEV, MEV_PER_THZ
 
 __all__ = ["MeasuredXas", "MeasuredDos", "MeasuredSqe", "read_xdi", "read_xas_text", "read_measured_xas", "read_measured_dos", "read_measured_sqe", "is_sqe_file",
@@ -70,13 +72,7 @@ class MeasuredDos:
 
 def _read_text(path: str | os.PathLike) -> tuple[str, list[str]]:
     name = str(path)
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(name, "no such file")
-    try:
-        text = path.read_text(errors="strict")
-    except UnicodeDecodeError:
-        raise InputError(name, "not a text file") from None
+    text = read_text(path)
     if not text.strip():
         raise InputError(name, "file is empty")
     return name, text.splitlines()
@@ -265,6 +261,8 @@ class MeasuredSqe:
     error: np.ndarray
 
 
+#: Larger maps are rebinned by the user: the prediction is computed on the measured grid.
+MAX_SQE_POINTS = 4_000_000
 #: Accepted key names in an S(Q,E) ``.npz``: field -> names tried in order.
 SQE_KEYS = {"q": ("Q", "q", "q_inv_ang"), "energy": ("E", "energy_mev", "e"), "intensity": ("I", "intensity", "sqe"),
             "error2": ("I_err2", "error2", "err2")}
@@ -280,7 +278,7 @@ def read_measured_sqe(path: str | os.PathLike) -> MeasuredSqe:
             arrays = {key: archive[key] for key in archive.files}
     except FileNotFoundError:
         raise InputError(name, "no such file") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, KeyError, MemoryError, zipfile.BadZipFile) as exc:
         raise InputError(name, f"not a readable .npz of arrays ({type(exc).__name__})") from None
     found = {}
     for field_name, candidates in SQE_KEYS.items():
@@ -294,6 +292,9 @@ def read_measured_sqe(path: str | os.PathLike) -> MeasuredSqe:
     q, energy, intensity, error2 = found["q"], found["energy"], found["intensity"], found["error2"]
     if q.ndim != 1 or energy.ndim != 1 or len(q) < 2 or len(energy) < 2:
         raise InputError(name, "Q and E must be 1-D with at least two values each")
+    if len(q) * len(energy) > MAX_SQE_POINTS:
+        raise InputError(name, f"map has {len(q)} x {len(energy)} points; at most {MAX_SQE_POINTS:,} are compared "
+                               "(rebin it)")
     if intensity.shape != (len(q), len(energy)) or error2.shape != intensity.shape:
         raise InputError(name, f"I and I_err2 must have shape (len(Q), len(E)) = ({len(q)}, {len(energy)}); "
                                f"got {intensity.shape} and {error2.shape}")

@@ -216,7 +216,7 @@ def _expand_inputs(files: list[str], files_from: str | None) -> list[str]:
     if files_from:
         from ..io.files import read_text
 
-        lines = read_text(files_from, "list of inputs (--files-from)").splitlines()
+        lines = read_text(files_from, "a list of inputs (--files-from)").splitlines()
         inputs += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     expanded = []
     for item in inputs:
@@ -294,9 +294,9 @@ def _predict(args) -> int:
     keep = (args.output and stream_to is None) or args.plot
     predictions, neutron = [], []
     with stream_to or contextlib.nullcontext():
-        slow = args.mode != "fast"  # seconds per structure: a bar is worth it from two files on
+        slow = args.mode != "fast"  # seconds per structure: a bar (on a terminal) is worth it from two files on
         for prediction in predictor.predict_stream(files, batch_size=args.batch_size,
-                                                   progress=len(files) > (1 if slow else args.batch_size)):
+                                                   progress=sys.stderr.isatty() and len(files) > (1 if slow else args.batch_size)):
             tqdm.write(summary(prediction))
             note = truncation_note(prediction) if not isinstance(predictor, XasPredictor) else None
             if note:

@@ -86,7 +86,7 @@ def read_ids(path: str | Path) -> list[str]:
     """One id per line; blank lines and ``#`` comments are skipped. ``path`` may be a pipe (``<(...)``)."""
     from ..io.files import read_text
 
-    ids = [line.split("#")[0].strip() for line in read_text(path, "id list").splitlines()]
+    ids = [line.split("#")[0].strip() for line in read_text(path, "an id list").splitlines()]
     ids = [i for i in ids if i]
     if not ids:
         raise InputError(str(path), "no ids in file")

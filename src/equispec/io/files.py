@@ -31,7 +31,7 @@ def atomic_write(path: str | os.PathLike, write) -> None:
         raise
 
 
-def read_text(path: str | os.PathLike, what: str = "file") -> str:
+def read_text(path: str | os.PathLike, what: str = "a file") -> str:
     """The text of a file the user named: a regular file, or a pipe such as bash's ``<(...)`` (read once,
     so never ``is_file()`` first); ``-`` is standard input. Fails with one line naming the path."""
     import sys
@@ -41,14 +41,14 @@ def read_text(path: str | os.PathLike, what: str = "file") -> str:
         return sys.stdin.read()
     path = Path(path)
     if path.is_dir():
-        raise InputError(name, f"is a folder, not a {what}")
+        raise InputError(name, f"is a folder, not {what}")
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise InputError(name, "no such file") from None
     except OSError as exc:
-        raise InputError(name, f"cannot read {what} ({exc.strerror or exc})") from None
+        raise InputError(name, f"cannot read it ({exc.strerror or exc})") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError(name, f"not a text {what} (not UTF-8)") from None
+        raise InputError(name, "not a text file (not UTF-8)") from None
