@@ -181,6 +181,14 @@ def _data(args) -> int:
     from ..data.mp_datasets import build_phdos_csv, build_xas_dataset
     from ..errors import InputError
 
+    from pathlib import Path
+
+    from ..io.spectra import check_output
+
+    if args.data_kind == "phdos":  # output paths first: the downloads can take minutes
+        check_output(args.output, (".csv",))
+    elif not Path(args.output).parent.is_dir() or Path(args.output).is_file():
+        raise InputError(args.output, "output must be a new or existing folder in an existing folder")
     ids = read_ids(args.ids) if args.ids else None
     if args.data_kind == "phdos":
         query = None
