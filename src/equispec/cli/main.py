@@ -7,6 +7,7 @@ exit status 2, with no traceback. Nothing here touches the network or loads torc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import warnings
@@ -435,11 +436,23 @@ def main(argv: list[str] | None = None) -> int:
     from ..errors import EquispecError
 
     warnings.filterwarnings("ignore", module="pymatgen")
+    command = {"predict": _predict, "evaluate": _evaluate, "train": _train, "ensemble": _ensemble,
+               "compare": _compare, "identify": _identify, "data": _data}[args.command]
+    # Library warnings are held back until the command succeeds, so that a failure is one line. Training
+    # shows them as they come: it runs for hours.
+    held = contextlib.nullcontext([]) if args.command == "train" else warnings.catch_warnings(record=True)
     try:
-        return {"predict": _predict, "evaluate": _evaluate, "train": _train, "ensemble": _ensemble,
-                "compare": _compare, "identify": _identify, "data": _data}[args.command](args)
+        with held as caught:
+            if args.command != "train":
+                warnings.simplefilter("default")
+                warnings.filterwarnings("ignore", module="pymatgen")
+                warnings.filterwarnings("ignore", category=DeprecationWarning)
+            code = command(args)
+        for warning in caught:
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+        return code
     except EquispecError as exc:
-        print(f"equispec: error: {exc}", file=sys.stderr)
+        print("equispec: error: " + " ".join(str(exc).split()), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("equispec: interrupted", file=sys.stderr)
