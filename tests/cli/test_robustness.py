@@ -149,6 +149,9 @@ def test_a_folder_given_as_id_list_is_one_line(tmp_path, capsys):
     ("model.mul=1000000", "model.mul", "must be in [1, 512]"),
     ("trainer.progress_bar=maybe", "trainer.progress_bar", "expected true or false"),
     ("optim.lr.x=1", "optim.lr", "is not a section"),
+    ("trainer.devices=abc", "trainer.devices", "expected a count, -1, 'auto' or a list"),
+    ("trainer.accelerator=gpux", "trainer.accelerator", "unknown value 'gpux'"),
+    ("architecture=os.system", "architecture", "unknown value 'os.system'"),
 ])
 def test_config_values_are_type_checked(tmp_path, capsys, monkeypatch, override, key, message):
     monkeypatch.chdir(tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -135,8 +136,15 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
         raise ConfigError("task", f"unknown task '{config.task}' (known: {', '.join(TASKS)})")
     checked = ModelHyperparameters.from_dict(config.model, "model")  # keys, types and bounds, early
     config.model = {key: getattr(checked, key) for key in config.model}
+    from ..data.pretrained import PRETRAINED_FEATURES
     from ..models.build import ARCHITECTURE_TASKS
 
+    _one_of("architecture", config.architecture, ARCHITECTURE_TASKS)
+    if checked.pretrained is not None:
+        _one_of("model.pretrained", checked.pretrained, PRETRAINED_FEATURES)
+    _one_of("trainer.accelerator", config.trainer.accelerator, ACCELERATORS)
+    _one_of("trainer.precision", config.trainer.precision, PRECISIONS)
+    _check_devices(config.trainer.devices)
     if ARCHITECTURE_TASKS.get(config.architecture, config.task) != config.task:
         raise ConfigError("architecture", f"'{config.architecture}' predicts {ARCHITECTURE_TASKS[config.architecture]}, "
                                           f"not task '{config.task}'")
@@ -148,6 +156,30 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
     if config.optim.loss not in ("mse", "mae"):
         raise ConfigError("optim.loss", f"unknown loss '{config.optim.loss}'")
     return config
+
+
+#: What ``lightning.Trainer`` takes for ``accelerator`` and ``precision`` (checked here, so that a typo
+#: fails in the config check, not in Lightning's start-up on a cluster node).
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+PRECISIONS = ("32-true", "32", "64-true", "64", "16-mixed", "16", "bf16-mixed", "bf16", "16-true", "bf16-true")
+
+
+def _one_of(key: str, value, known) -> None:
+    if value not in known:
+        raise ConfigError(key, f"unknown value {value!r:.40} (known: {', '.join(map(str, known))})")
+
+
+def _check_devices(devices) -> None:
+    """An int (-1: all), ``auto``, a list of device indices or a string of them, as Lightning takes them."""
+    def index(d) -> bool:
+        return isinstance(d, int) and not isinstance(d, bool)
+
+    ok = (devices == "auto" or (index(devices) and (devices >= 1 or devices == -1))
+          or (isinstance(devices, list) and len(devices) > 0 and all(index(d) and d >= 0 for d in devices))
+          or (isinstance(devices, str) and re.fullmatch(r"\s*-?\d+\s*(,\s*\d+\s*)*,?", devices) is not None))
+    if not ok:
+        raise ConfigError("trainer.devices", f"expected a count, -1, 'auto' or a list of device indices "
+                                             f"(got {devices!r:.40})")
 
 
 def check_data_paths(config: TrainConfig) -> None:
