@@ -206,7 +206,7 @@ def _data(args) -> int:
 
 
 def _version() -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return f"equispec {__version__}"
 

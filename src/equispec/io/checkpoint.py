@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from .. import __version__
+from .._version import __version__
 from ..errors import ModelError
 from ..models.model_info import ENSEMBLE, FORMAT_VERSION, check_model_info
 from .files import atomic_write
