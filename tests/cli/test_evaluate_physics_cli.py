@@ -105,11 +105,7 @@ def test_hybrid_applies_the_records_scale_and_weight_to_the_cached_physics_dos(m
     holding the directly computed (unscaled) DOS: the score is that of ``combine_dos(network,
     physics(frequencies x 1.04), w)`` per material, and nothing is computed."""
     ids_file, table, direct, _ = materials
-    model = tmp_path / "model"
-    shutil.copytree(resolve_model_dir("phdos"), model)
-    info = json.loads((model / "model.json").read_text())
-    info["hybrid"].update(frequency_scale=1.04, network_weight=0.4, potential="7net-0", relax=False)
-    (model / "model.json").write_text(json.dumps(info))
+    model = hybrid_model(tmp_path, frequency_scale=1.04, network_weight=0.4)
     cache = tmp_path / "cache"
     store = physics_cache.PhysicsDosCache(cache, PhysicsDosSettings(potential="7net-0", frequency_scale=1.04))
     for structure, d in zip(table.structures, direct):
@@ -126,6 +122,16 @@ def test_hybrid_applies_the_records_scale_and_weight_to_the_cached_physics_dos(m
     assert abs(metrics["mse"] - unscaled["mse"]) > 1e-5  # the scale did change the score
 
 
+def hybrid_model(tmp_path, **record):
+    """A copy of the shipped model whose hybrid record says SevenNet-0 (fast) with ``record``'s scale and weight."""
+    model = tmp_path / "model"
+    shutil.copytree(resolve_model_dir("phdos"), model)
+    info = json.loads((model / "model.json").read_text())
+    info["hybrid"].update(potential="7net-0", relax=False, **record)
+    (model / "model.json").write_text(json.dumps(info))
+    return model
+
+
 def test_physics_options_are_checked_before_any_work(materials, capsys, tmp_path):
     ids_file, *_ = materials
     data = str(PHDOS / "phdos_trainval.csv")
@@ -140,3 +146,38 @@ def test_physics_options_are_checked_before_any_work(materials, capsys, tmp_path
         assert main(["evaluate", "--data", data, "--ids", str(ids_file), *options]) == 2
         err = capsys.readouterr().err
         assert err.startswith("equispec: error: ") and message in err and err.count("\n") == 1, err
+
+
+def test_a_failed_physics_dos_is_noted_cached_and_scored_as_the_readme_did(materials, capsys, monkeypatch, tmp_path):
+    """Physics: the material is left out (n = 1); hybrid: the network alone scores it (n = 2). The failure is
+    noted on stderr, counted in ``physics_failed`` and cached like a result, so a rerun retries nothing."""
+    from equispec.errors import InputError
+
+    ids_file, table, direct, _ = materials
+    cache = tmp_path / "cache"
+    store = physics_cache.PhysicsDosCache(cache, PhysicsDosSettings(potential="7net-0"))
+    store.put(table.structures[0], physics_cache.RawPhysicsDos(direct[0].raw_freq_cm1, direct[0].raw_dos))
+    calls = []
+
+    def failing(structure, name="structure", **kwargs):
+        calls.append(name)
+        raise InputError(name, "the potential returned non-finite forces")
+
+    monkeypatch.setattr(physics_cache, "physics_dos", failing)
+    code, metrics = evaluate(capsys, ids_file, "--mode", "physics", "--potential", "7net-0", "--cache", cache)
+    assert code == 0 and len(calls) == 1 and metrics["n"] == 1 and metrics["physics_failed"] == 1
+    expected = spectrum_metrics(table.freq_cm1, table.dos[:1], direct[0].dos[None])
+    assert metrics["mse"] == pytest.approx(expected["mse"], rel=1e-9)
+    code = main(["evaluate", "--data", str(PHDOS / "phdos_trainval.csv"), "--ids", str(ids_file), "--mode", "physics",
+                 "--potential", "7net-0", "--cache", str(cache)])
+    captured = capsys.readouterr()
+    assert code == 0 and len(calls) == 1  # the failure came from the cache
+    assert f"equispec: note: {PHDOS / 'phdos_trainval.csv'}: {IDS[1]}: the potential returned non-finite forces " \
+           "(physics DOS failed; left out of the score)" in captured.err
+    assert "n = 1\n" in captured.out and "physics_failed = 1\n" in captured.out
+    model = hybrid_model(tmp_path, frequency_scale=1.0, network_weight=0.5)
+    code, metrics = evaluate(capsys, ids_file, "--model", model, "--mode", "hybrid", "--cache", cache)
+    assert code == 0 and len(calls) == 1 and metrics["n"] == 2 and metrics["physics_failed"] == 1
+    network = load_model(model).predict(table.structures)
+    rows = np.stack([combine_dos(network[0].dos, {}, direct[0].dos, {}, 0.5)[0], network[1].dos])
+    assert metrics["mse"] == pytest.approx(spectrum_metrics(table.freq_cm1, table.dos, rows)["mse"], rel=1e-6)
