@@ -382,8 +382,13 @@ class PhononDosPredictor(_Predictor):
         labels = [f"{csv_path}: {mp_id}" for mp_id in table.ids]
         for structure, label in zip(table.structures, labels):
             self.check_elements(structure, label)
+        cache = None
+        if self.mode != "fast" and physics_cache is not None:  # a bad folder fails before any computation
+            from .physics.cache import PhysicsDosCache
+
+            cache = PhysicsDosCache(physics_cache, self.physics_settings)
         if self.mode == "physics":  # the network is not needed
-            predictions = self._physics_rows(table.structures, labels, physics_cache, progress)
+            predictions = self._physics_rows(table.structures, labels, cache, progress)
             scored = ~np.isnan(predictions).any(axis=1)
             if not scored.any():
                 raise InputError(str(csv_path), f"the physics DOS failed for all {len(labels)} materials: "
@@ -394,20 +399,19 @@ class PhononDosPredictor(_Predictor):
         predictions, _ = self.predict_graphs(self.graphs(table.structures, labels, progress), batch_size, progress)
         if self.mode == "fast":
             return spectrum_metrics(self.freq_cm1, table.dos, predictions), table.ids, predictions
-        physics = self._physics_rows(table.structures, labels, physics_cache, progress)
+        physics = self._physics_rows(table.structures, labels, cache, progress)
         predictions = hybrid_rows(predictions, physics, self.info["hybrid"]["network_weight"])
         failed = int(np.isnan(physics).any(axis=1).sum())
         return {**spectrum_metrics(self.freq_cm1, table.dos, predictions), "physics_failed": failed}, table.ids, \
             predictions
 
-    def _physics_rows(self, structures: list[Structure], labels: list[str], cache_dir, progress: bool) -> np.ndarray:
+    def _physics_rows(self, structures: list[Structure], labels: list[str], cache, progress: bool) -> np.ndarray:
         """(n, n_bins) physics DOS at this predictor's frequency scale; NaN rows where it failed (noted on stderr)."""
         import sys
 
-        from .physics.cache import PhysicsDosCache, raw_dos_many
+        from .physics.cache import raw_dos_many
 
         settings = self.physics_settings
-        cache = PhysicsDosCache(cache_dir, settings) if cache_dir is not None else None
         rows = np.full((len(structures), len(self.freq_cm1)), np.nan)
         for i, raw in enumerate(raw_dos_many(structures, labels, settings, cache, progress)):
             try:

@@ -388,7 +388,8 @@ def _request_problem(exc: BaseException, tb, endpoint: str, key: str | None) -> 
                              f"({type(exc).__name__}: {text}); try updating mp-api"
         return None
     full = str(exc)
-    if isinstance(exc, (requests.Timeout, TimeoutError)) or is_rest_error and re.search(r"timed out|timeout", full, re.IGNORECASE):
+    timed_out = is_rest_error and re.search(r"timed out|timeout", full, re.IGNORECASE)
+    if isinstance(exc, (requests.Timeout, TimeoutError)) or timed_out:
         return endpoint, "the Materials Project did not answer in time; try again later"
     status = re.search(r"status code (\d{3})|too many (\d{3}) error responses", full)
     status = status and (status.group(1) or status.group(2))
