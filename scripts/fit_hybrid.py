@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from equispec.api import combine_dos, load_model, resolve_model_dir
+from equispec.api import hybrid_rows, load_model, resolve_model_dir
 from equispec.data.datasets import read_ids, read_phdos_csv
-from equispec.data.phdos_processing import process_raw_dos
 from equispec.io.files import atomic_write
 from equispec.metrics import spectrum_metrics
+from equispec.physics.cache import scaled_label
 
 SCALES = np.round(np.arange(0.90, 1.301, 0.01), 2)
 
@@ -52,16 +52,8 @@ def physics_labels(physics: dict, ids: list[str], scale: float) -> np.ndarray:
     rows = []
     for mp_id in ids:
         freq, dos, _ = physics[mp_id]
-        rows.append(np.full(51, np.nan) if freq is None else process_raw_dos(freq * scale, dos / scale, mp_id))
+        rows.append(np.full(51, np.nan) if freq is None else scaled_label(freq, dos, scale, mp_id))
     return np.stack(rows)
-
-
-def hybrid(network: np.ndarray, physics: np.ndarray, weight: float) -> np.ndarray:
-    """Row-wise combination; where physics failed the network stands alone."""
-    out = np.empty_like(network)
-    for i, (n, p) in enumerate(zip(network, physics)):
-        out[i] = n if np.isnan(p).any() else combine_dos(n, {}, p, {}, weight)[0]
-    return out
 
 
 def network_predictions(model: str, table) -> tuple[np.ndarray, float]:
@@ -116,9 +108,9 @@ def main() -> None:
         f"physics, frequencies x {scale:.2f} (valid where it ran)": spectrum_metrics(grid, valid_table.dos[ok],
                                                                                    physics_s[ok]),
         "plain average of network and physics": spectrum_metrics(grid, valid_table.dos,
-                                                                 hybrid(valid_network, physics_1, 0.5)),
+                                                                 hybrid_rows(valid_network, physics_1, 0.5)),
         f"hybrid: w={weight:.2f}, physics frequencies x {scale:.2f}": spectrum_metrics(
-            grid, valid_table.dos, hybrid(valid_network, physics_s, weight)),
+            grid, valid_table.dos, hybrid_rows(valid_network, physics_s, weight)),
     }
     result = {"fit": {"n": len(fit_table.ids), "frequency_scale": scale, "physics_mse_at_scale": fit_mse,
                       "physics_mse_unscaled": fit_errors[1.0], "network_weight": weight,

@@ -267,6 +267,16 @@ def combine_dos(network_dos, network_partial: dict, physics_dos_, physics_partia
     return total / peak, partial
 
 
+def hybrid_rows(network: np.ndarray, physics: np.ndarray, network_weight: float) -> np.ndarray:
+    """(n, n_bins) ``combine_dos`` row by row; a NaN physics row (the computation failed) leaves the network
+    alone, as in the README's hybrid figures (``scripts/fit_hybrid.py``)."""
+    out = np.array(network, dtype=float)
+    for i, row in enumerate(physics):
+        if not np.isnan(row).any():
+            out[i] = combine_dos(network[i], {}, row, {}, network_weight)[0]
+    return out
+
+
 class PhononDosPredictor(_Predictor):
     """A loaded phonon-DOS model with the grid, element list and cutoff it was trained with."""
 
@@ -351,8 +361,18 @@ class PhononDosPredictor(_Predictor):
         return results
 
     def evaluate(self, csv_path: str | os.PathLike, ids_path: str | os.PathLike | None = None,
-                 batch_size: int = 64, progress: bool = False) -> tuple[dict, list[str], np.ndarray]:
-        """Score on a labelled CSV (optionally restricted to an id list). Returns (metrics, ids, predictions)."""
+                 batch_size: int = 64, progress: bool = False, physics_cache: str | os.PathLike | None = None
+                 ) -> tuple[dict, list[str], np.ndarray]:
+        """Score on a labelled CSV (optionally restricted to an id list) in this predictor's mode.
+        Returns (metrics, ids scored, predictions).
+
+        Physics and hybrid modes score as the README's figures were made (``scripts/fit_hybrid.py``): the
+        physics DOS is computed at frequency scale 1 and the hybrid's scale applied to it afterwards; a
+        material whose physics computation fails is left out of the physics score and scored by the network
+        alone in the hybrid one. Each failure is noted on stderr and counted in ``metrics["physics_failed"]``.
+        ``physics_cache``: folder of :class:`~equispec.physics.cache.PhysicsDosCache` (None: no cache), so
+        that an interrupted run resumes and a rerun computes nothing again.
+        """
         table = read_phdos_csv(csv_path)
         if table.dos is None:
             raise InputError(str(csv_path), "has no phfreq/phdos columns: nothing to score against")
@@ -363,8 +383,44 @@ class PhononDosPredictor(_Predictor):
         labels = [f"{csv_path}: {mp_id}" for mp_id in table.ids]
         for structure, label in zip(table.structures, labels):
             self.check_elements(structure, label)
+        cache = None
+        if self.mode != "fast" and physics_cache is not None:  # a bad folder fails before any computation
+            from .physics.cache import PhysicsDosCache
+
+            cache = PhysicsDosCache(physics_cache, self.physics_settings)
+        if self.mode == "physics":  # the network is not needed
+            predictions = self._physics_rows(table.structures, labels, cache, progress)
+            scored = ~np.isnan(predictions).any(axis=1)
+            if not scored.any():
+                raise InputError(str(csv_path), f"the physics DOS failed for all {len(labels)} materials: "
+                                                "nothing to score")
+            metrics = spectrum_metrics(self.freq_cm1, table.dos[scored], predictions[scored])
+            ids = [mp_id for mp_id, ok in zip(table.ids, scored) if ok]
+            return {**metrics, "physics_failed": int((~scored).sum())}, ids, predictions[scored]
         predictions, _ = self.predict_graphs(self.graphs(table.structures, labels, progress), batch_size, progress)
-        return spectrum_metrics(self.freq_cm1, table.dos, predictions), table.ids, predictions
+        if self.mode == "fast":
+            return spectrum_metrics(self.freq_cm1, table.dos, predictions), table.ids, predictions
+        physics = self._physics_rows(table.structures, labels, cache, progress)
+        predictions = hybrid_rows(predictions, physics, self.info["hybrid"]["network_weight"])
+        failed = int(np.isnan(physics).any(axis=1).sum())
+        return {**spectrum_metrics(self.freq_cm1, table.dos, predictions), "physics_failed": failed}, table.ids, \
+            predictions
+
+    def _physics_rows(self, structures: list[Structure], labels: list[str], cache, progress: bool) -> np.ndarray:
+        """(n, n_bins) physics DOS at this predictor's frequency scale; NaN rows where it failed (noted on stderr)."""
+        import sys
+
+        from .physics.cache import raw_dos_many
+
+        settings = self.physics_settings
+        rows = np.full((len(structures), len(self.freq_cm1)), np.nan)
+        for i, raw in enumerate(raw_dos_many(structures, labels, settings, cache, progress)):
+            try:
+                rows[i] = raw.label(settings.frequency_scale, labels[i])
+            except InputError as exc:
+                fallback = "left out of the score" if self.mode == "physics" else "scored by the network alone"
+                tqdm.write(f"equispec: note: {exc} (physics DOS failed; {fallback})", file=sys.stderr)
+        return rows
 
 
 @dataclass

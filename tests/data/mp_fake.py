@@ -130,6 +130,11 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/heartbeat":
             return self._send(200, {"db_version": "2025.09.25", "access_controlled_batch_ids": [],
                                     "version": "0.87.3"})
+        if fake.data_hang:  # the server is up but a data request never gets its answer
+            threading.Event().wait(fake.data_hang)
+            return
+        if fake.data_status:  # the server is up but fails every data request
+            return self._send(fake.data_status, {"detail": "Internal Server Error"})
         if self.headers.get("x-api-key") != GOOD_KEY:
             return self._send(403, {"detail": "Invalid API key"})
         db = fake.db
@@ -177,6 +182,8 @@ class FakeServer:
         self.requests: list[tuple[str, dict]] = []
         self.keys_seen: list[str | None] = []
         self.hang = hang
+        self.data_hang = 0.0  # seconds a data request (not the heartbeat) waits without an answer
+        self.data_status: int | None = None  # HTTP status of every data request's answer (e.g. 500)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.fake = self  # type: ignore[attr-defined]

@@ -186,3 +186,47 @@ def test_key_never_appears_in_output_logs_or_cache(fake, tmp_path, caplog, capsy
 def test_cache_is_per_endpoint(fake, tmp_path):
     client = MaterialsProject()
     assert "127.0.0.1" in str(client.cache.root) and str(client.cache.root).startswith(str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def quick_requests(monkeypatch):
+    """One retry, no backoff and a 1 s timeout, so that failing requests fail in a second or two."""
+    import equispec.data.materials_project as mp
+
+    monkeypatch.setattr(mp, "REQUEST_RETRIES", 1)
+    monkeypatch.setattr(mp, "REQUEST_BACKOFF_S", 0.01)
+    monkeypatch.setattr(mp, "REQUEST_TIMEOUT_S", 1)
+
+
+@pytest.mark.parametrize("case", ["HTTP 500", "no answer", "malformed answer"])
+def test_failed_requests_are_one_sentence(fake, quick_requests, case):
+    """The server is up (heartbeat answers) but the data request fails: a one-line error naming the endpoint."""
+    if case == "HTTP 500":
+        fake.data_status = 500
+        expected = r"answered HTTP 500 \(server busy or failing\); try again later$"
+    elif case == "no answer":
+        fake.data_hang = 5.0
+        expected = r"did not answer in time; try again later$"
+    else:  # emmet's structure validator raises KeyError('@class') while mp-api converts the answer
+        for doc in fake.db.materials:
+            doc["structure"] = {"lattice": "nonsense"}
+        expected = r"answer does not fit this mp-api/emmet-core's documents \(KeyError: '@class'\)"
+    with pytest.raises(InputError, match=expected) as info:
+        MaterialsProject().structures(["mp-149"])
+    assert str(info.value).startswith(fake.endpoint) and "\n" not in str(info.value)
+    assert GOOD_KEY not in str(info.value)
+
+
+@pytest.mark.parametrize("error", [KeyError("densities"), ValueError("could not convert string to float: 'x'")])
+def test_a_bug_inside_a_request_is_not_called_a_failed_request(fake, monkeypatch, tmp_path, error):
+    """A KeyError or ValueError from code on our side of an mp-api call (here: the DOS read, where our parsing
+    of its result would sit) is a bug: it keeps its type and traceback instead of 'request failed'."""
+    from mp_api.client.routes.materials.phonon import PhononRester
+
+    def broken(self, identifier, phonon_method):
+        raise error
+
+    monkeypatch.setattr(PhononRester, "get_dos_from_phonon_id", broken)
+    with pytest.raises(type(error)) as info:
+        build_phdos_csv(tmp_path / "x.csv", ["mp-149"])
+    assert not isinstance(info.value, InputError)

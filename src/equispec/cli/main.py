@@ -49,8 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--ids", metavar="IDS.txt", help="phonon DOS: score only these mp-ids (one per line)")
     e.add_argument("--split", metavar="NAME", help="XAS: the split to score (val, test; default val)")
     e.add_argument("--json", action="store_true", help="print one JSON object (phonon DOS: n, mse, mae, r2, "
-                   "wasserstein_cm1; XAS: n, mse, median_mse, baseline_median_mse, eta)")
+                   "wasserstein_cm1, and physics_failed in physics/hybrid mode; XAS: n, mse, median_mse, "
+                   "baseline_median_mse, eta)")
     _add_device_option(e)
+    e.add_argument("--mode", choices=["fast", "physics", "hybrid"], default="fast",
+                   help="phonon DOS: score the network (fast, default), the physics DOS (universal-potential "
+                   "forces + phonopy; a material where it fails is left out) or the hybrid (the network alone "
+                   "where physics fails), as the README's valid figures were made")
+    _add_physics_options(e)
+    cache = e.add_mutually_exclusive_group()
+    cache.add_argument("--cache", metavar="DIR", help="physics/hybrid: keep each material's physics DOS in DIR, so "
+                       "that an interrupted run resumes and a rerun computes nothing again (default: "
+                       "$EQUISPEC_CACHE_DIR/physics or ~/.cache/equispec/physics)")
+    cache.add_argument("--no-cache", action="store_true", help="physics/hybrid: compute every physics DOS afresh "
+                       "and store none")
 
     t = sub.add_parser("train", help="train a model from a YAML config")
     t.add_argument("config", metavar="CONFIG.yaml")
@@ -329,7 +341,9 @@ def _evaluate(args) -> int:
     from ..api import XasPredictor, load_model
     from ..errors import InputError
 
-    predictor = load_model(args.model, device=args.device)
+    if args.mode == "fast" and (args.cache or args.no_cache):
+        raise InputError("--cache" if args.cache else "--no-cache", "is for --mode physics or hybrid")
+    predictor = load_model(args.model, mode=args.mode, potential=args.potential, relax=args.relax, device=args.device)
     if isinstance(predictor, XasPredictor):
         if args.ids:
             raise InputError("--ids", "XAS data folders select spectra with --split, not --ids")
@@ -337,12 +351,24 @@ def _evaluate(args) -> int:
     else:
         if args.split:
             raise InputError("--split", "phonon-DOS CSVs select materials with --ids, not --split")
-        metrics, _, _ = predictor.evaluate(args.data, args.ids)
+        metrics, _, _ = predictor.evaluate(args.data, args.ids, progress=args.mode != "fast",
+                                           physics_cache=_physics_cache_dir(args))
     if args.json:
         print(json.dumps(metrics))
     else:
         print("\n".join(f"{key} = {value:.6g}" for key, value in metrics.items()))
     return 0
+
+
+def _physics_cache_dir(args):
+    """``--cache DIR``, the default physics cache, or None (fast mode, ``--no-cache``)."""
+    if args.mode == "fast" or args.no_cache:
+        return None
+    if args.cache:
+        return args.cache
+    from ..physics.cache import default_physics_cache_dir
+
+    return default_physics_cache_dir()
 
 
 def _train(args) -> int:

@@ -341,7 +341,10 @@ class MaterialsProject:
 
 
 class _Translate:
-    """Context manager: requests/mp-api exceptions -> one-sentence ``InputError`` without the key."""
+    """Context manager: a failed request (transport, HTTP status, the server's error answer, an answer that
+    does not parse) -> one-sentence ``InputError`` without the key. Anything else, e.g. a ``KeyError`` or
+    ``ValueError`` from code on our side of the call, propagates with its traceback: it is a bug to fix,
+    not a request to retry."""
 
     def __init__(self, client: MaterialsProject):
         self.client = client
@@ -352,21 +355,61 @@ class _Translate:
     def __exit__(self, exc_type, exc, tb):
         if exc is None or isinstance(exc, (InputError, KeyboardInterrupt)):
             return False
-        import requests
+        problem = _request_problem(exc, tb, self.client.endpoint, self.client._key)
+        if problem is None:
+            return False
+        raise InputError(*problem) from None
 
-        text = _scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, self.client._key)
-        if isinstance(exc, requests.Timeout) or "timed out" in text.lower() or "timeout" in text.lower():
-            raise InputError(self.client.endpoint, "the Materials Project did not answer in time; try again later") from None
-        if isinstance(exc, requests.ConnectionError) or "connection" in text.lower() and "error" in text.lower():
-            raise InputError(self.client.endpoint, "cannot reach the Materials Project (connection failed); "
-                                                   "check the network connection") from None
-        status = re.search(r"status code (\d{3})", str(exc))
-        if status and status.group(1) in ("401", "403"):
-            raise InputError(KEY_SOURCE, f"the Materials Project rejected the API key (HTTP {status.group(1)}); "
-                                         "check MP_API_KEY") from None
-        if type(exc).__name__ == "MPRestError" or isinstance(exc, (requests.RequestException, ValueError, KeyError)):
-            raise InputError(self.client.endpoint, f"Materials Project request failed: {text}") from None
-        return False
+
+def _request_problem(exc: BaseException, tb, endpoint: str, key: str | None) -> tuple[str, str] | None:
+    """(source, one sentence) for an exception that says a request failed; None for any other exception.
+
+    mp-api raises ``MPRestError`` for the server's error answers (with the HTTP status in the text) and wraps
+    requests' transport errors in it (with their text); requests' own exceptions can also come through. An
+    exception raised while mp-api turns the server's answer into emmet-core documents (any type: emmet's
+    validators raise ``KeyError`` on a malformed structure) or a ``JSONDecodeError`` means the answer did not
+    parse: said as such, since it is neither a network problem nor a bug of ours.
+    """
+    import json
+
+    import requests
+
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = _scrub(first, key)
+    is_rest_error = type(exc).__name__ == "MPRestError"
+    if not (is_rest_error or isinstance(exc, (requests.RequestException, TimeoutError, ConnectionError))):
+        if isinstance(exc, json.JSONDecodeError) or _raised_in(tb, _ANSWER_PARSERS):
+            return endpoint, f"the Materials Project's answer does not fit this mp-api/emmet-core's documents " \
+                             f"({type(exc).__name__}: {text}); try updating mp-api"
+        return None
+    full = str(exc)
+    timed_out = is_rest_error and re.search(r"timed out|timeout", full, re.IGNORECASE)
+    if isinstance(exc, (requests.Timeout, TimeoutError)) or timed_out:
+        return endpoint, "the Materials Project did not answer in time; try again later"
+    status = re.search(r"status code (\d{3})|too many (\d{3}) error responses", full)
+    status = status and (status.group(1) or status.group(2))
+    if status in ("401", "403"):
+        return KEY_SOURCE, f"the Materials Project rejected the API key (HTTP {status}); check MP_API_KEY"
+    if status and (status == "429" or status.startswith("5")):
+        return endpoint, f"the Materials Project answered HTTP {status} (server busy or failing); try again later"
+    if status is None and (isinstance(exc, (requests.ConnectionError, ConnectionError))
+                           or is_rest_error and re.search(r"connection|max retries", full, re.IGNORECASE)):
+        return endpoint, "cannot reach the Materials Project (connection failed); check the network connection"
+    return endpoint, f"Materials Project request failed: {text}"
+
+
+#: mp-api functions that turn the server's JSON answer into document models.
+_ANSWER_PARSERS = {("mp_api", "_convert_to_model"), ("mp_api", "load_json")}
+
+
+def _raised_in(tb, functions: set[tuple[str, str]]) -> bool:
+    """Whether the traceback passes through one of ``functions`` ((top-level package, function name))."""
+    while tb is not None:
+        frame = tb.tb_frame
+        if (frame.f_globals.get("__name__", "").split(".")[0], frame.f_code.co_name) in functions:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _scrub(text: str, key: str | None) -> str:

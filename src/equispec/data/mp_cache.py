@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from ..io.files import atomic_write
 
-__all__ = ["CACHE_ENV", "default_cache_dir", "DiskCache"]
+__all__ = ["CACHE_ENV", "cache_root", "default_cache_dir", "DiskCache"]
 
 #: Environment variable that moves the cache (default: ``$XDG_CACHE_HOME/equispec`` or ``~/.cache/equispec``).
 CACHE_ENV = "EQUISPEC_CACHE_DIR"
@@ -25,15 +25,19 @@ CACHE_ENV = "EQUISPEC_CACHE_DIR"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def default_cache_dir(endpoint: str) -> Path:
-    """Cache folder for one API endpoint, so that a test server's answers never mix with the real ones."""
+def cache_root() -> Path:
+    """equispec's cache folder: ``EQUISPEC_CACHE_DIR``, else ``$XDG_CACHE_HOME/equispec`` or ``~/.cache/equispec``.
+    Each kind of cache (Materials Project answers, physics DOS) has its own subfolder."""
     root = os.environ.get(CACHE_ENV)
     if root:
-        base = Path(root)
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "equispec"
+        return Path(root)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "equispec"
+
+
+def default_cache_dir(endpoint: str) -> Path:
+    """Cache folder for one API endpoint, so that a test server's answers never mix with the real ones."""
     host = urlsplit(endpoint).netloc or "default"
-    return base / "materials_project" / _UNSAFE.sub("_", host)
+    return cache_root() / "materials_project" / _UNSAFE.sub("_", host)
 
 
 class DiskCache:

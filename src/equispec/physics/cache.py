@@ -1,0 +1,167 @@
+"""On-disk cache of force-constant phonon DOS, one small ``.npz`` per structure, so that scoring many
+materials in physics or hybrid mode (seconds to minutes each) resumes after an interruption and a rerun
+computes nothing it has computed before.
+
+What is stored is the raw tetrahedron DOS at unscaled frequencies (``raw_freq_cm1``, ``raw_dos`` of
+:class:`~equispec.physics.PhysicsDos`), or the one-line reason the computation failed for that structure.
+A frequency scale (the hybrid's) is applied on reading (:func:`scaled_label`), as ``scripts/fit_hybrid.py``
+does, so one cache serves the physics mode and every hybrid fitted on the same potential.
+
+Layout: ``ROOT/<config digest>/<structure sha256>.npz``. The config digest covers everything besides the
+structure that decides the raw DOS: the physics settings (frequency scale excluded), the potential's sevenn
+version and checkpoint sha256, phonopy's version and this file's format; any change gives a new folder, so a
+stale DOS is never read. Each folder holds a ``config.json`` saying what it was computed with. Files are
+written whole (:func:`~equispec.io.files.atomic_write`) and read without pickle; an unreadable one is simply
+computed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from pymatgen.core import Structure
+from tqdm.auto import tqdm
+
+from ..data.datasets import structure_sha256
+from ..data.phdos_processing import process_raw_dos
+from ..errors import InputError, ModelError
+from ..io.files import atomic_write
+from .phonopy_dos import PhysicsDosSettings, physics_dos
+
+__all__ = ["FORMAT_VERSION", "RawPhysicsDos", "PhysicsDosCache", "default_physics_cache_dir", "scaled_label",
+           "compute_raw_dos", "raw_dos_many"]
+
+#: Version of the file layout below; bump it when what is stored changes.
+FORMAT_VERSION = 1
+
+
+def default_physics_cache_dir() -> Path:
+    """``physics/`` under equispec's cache folder (``EQUISPEC_CACHE_DIR`` or ``~/.cache/equispec``)."""
+    from ..data.mp_cache import cache_root
+
+    return cache_root() / "physics"
+
+
+def scaled_label(freq_cm1, dos, scale: float = 1.0, name: str = "physics DOS") -> np.ndarray:
+    """The 51-bin label of a raw DOS with every frequency multiplied by ``scale`` (the density divided by
+    it, so the number of modes stays 3N). Raises ``InputError`` when nothing is left on 0-1000 cm^-1."""
+    return process_raw_dos(np.asarray(freq_cm1, dtype=float) * scale, np.asarray(dos, dtype=float) / scale, name)
+
+
+@dataclass
+class RawPhysicsDos:
+    """A force-constant DOS before the label processing, or why it could not be computed.
+
+    Attributes:
+        freq_cm1: (n,) phonopy's grid at unscaled frequencies (1 cm^-1 steps); None after a failure.
+        dos: (n,) states per cm^-1 per cell; None after a failure.
+        info: imaginary_fraction, min_frequency_cm1, seconds, supercell, num_displacements, num_atoms.
+        error: the problem (without the input's name) when the computation failed, else None.
+    """
+
+    freq_cm1: np.ndarray | None
+    dos: np.ndarray | None
+    info: dict = field(default_factory=dict)
+    error: str | None = None
+
+    def label(self, scale: float = 1.0, name: str = "physics DOS") -> np.ndarray:
+        """(51,) DOS on the label grid with frequencies times ``scale``."""
+        if self.error is not None:
+            raise InputError(name, self.error)
+        return scaled_label(self.freq_cm1, self.dos, scale, name)
+
+
+def compute_raw_dos(structure: Structure, name: str, settings: PhysicsDosSettings) -> RawPhysicsDos:
+    """The raw total DOS of one structure at frequency scale 1 (no partial DOS: scoring needs the total only).
+
+    A structure the computation fails on (``InputError``: non-finite forces, a relaxation that does not
+    converge, no real modes) gives a record with ``error`` set, which is as final as a DOS and is cached
+    like one. Environment problems (``ModelError``: phonopy or sevenn missing) propagate.
+    """
+    try:
+        result = physics_dos(structure, name=name, settings=replace(settings, frequency_scale=1.0), partial=False)
+    except InputError as exc:
+        return RawPhysicsDos(None, None, {"num_atoms": len(structure)}, exc.problem)
+    info = {"imaginary_fraction": result.imaginary_fraction, "min_frequency_cm1": result.min_frequency_cm1,
+            "seconds": result.seconds, "supercell": result.supercell,
+            "num_displacements": result.num_displacements, "num_atoms": len(structure)}
+    return RawPhysicsDos(result.raw_freq_cm1, result.raw_dos, info)
+
+
+def _config(settings: PhysicsDosSettings) -> dict:
+    """Everything besides the structure that decides the raw DOS."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from ..nn.sevennet import sevennet_record
+
+    try:
+        phonopy_version = version("phonopy")
+    except PackageNotFoundError:
+        raise ModelError("physics", "needs phonopy: pip install 'equispec[physics]'") from None
+    return {"format": FORMAT_VERSION, "settings": asdict(replace(settings, frequency_scale=1.0)),
+            "potential": sevennet_record(settings.potential), "phonopy_version": phonopy_version}
+
+
+class PhysicsDosCache:
+    """Raw physics DOS of one configuration (``settings``) under ``root``, one file per structure."""
+
+    def __init__(self, root: str | os.PathLike, settings: PhysicsDosSettings):
+        self.config = _config(settings)
+        digest = hashlib.sha256(json.dumps(self.config, sort_keys=True).encode()).hexdigest()
+        self.folder = Path(root) / digest[:16]
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            config_file = self.folder / "config.json"
+            if not config_file.is_file():
+                text = json.dumps(self.config, indent=1, sort_keys=True) + "\n"
+                atomic_write(config_file, lambda tmp: Path(tmp).write_text(text))
+        except OSError as exc:  # checked before any computation, so that a bad --cache fails at once
+            raise InputError(str(root), f"cannot write the physics cache here ({exc.strerror or exc})") from None
+
+    def path(self, structure: Structure) -> Path:
+        return self.folder / f"{structure_sha256(structure)[:32]}.npz"
+
+    def get(self, structure: Structure) -> RawPhysicsDos | None:
+        """The stored record, or None when absent or unreadable."""
+        try:
+            with np.load(self.path(structure), allow_pickle=False) as archive:
+                info = json.loads(str(archive["info"]))
+                if info.pop("structure_sha256") != structure_sha256(structure):
+                    return None
+                error = info.pop("error", None)
+                if error is not None:
+                    return RawPhysicsDos(None, None, info, error)
+                return RawPhysicsDos(archive["freq_cm1"], archive["dos"], info)
+        except (OSError, ValueError, KeyError, EOFError):  # absent, truncated by hand, or another layout
+            return None
+
+    def put(self, structure: Structure, raw: RawPhysicsDos, name: str | None = None) -> None:
+        """Store ``raw`` for ``structure`` (``name``, e.g. the mp-id, is kept for people reading the file)."""
+        info = {**raw.info, "structure_sha256": structure_sha256(structure), "name": name}
+        arrays = {"info": np.array(json.dumps({**info, "error": raw.error} if raw.error is not None else info))}
+        if raw.error is None:
+            arrays.update(freq_cm1=np.asarray(raw.freq_cm1, dtype=float), dos=np.asarray(raw.dos, dtype=float))
+
+        def write(tmp):
+            with open(tmp, "wb") as handle:  # a handle: np.savez would append .npz to the temporary name
+                np.savez(handle, **arrays)
+
+        atomic_write(self.path(structure), write)
+
+
+def raw_dos_many(structures: list[Structure], names: list[str], settings: PhysicsDosSettings,
+                 cache: PhysicsDosCache | None = None, progress: bool = False) -> list[RawPhysicsDos]:
+    """Raw physics DOS of many structures: read from ``cache`` where it has them, the rest computed one by one
+    (with a progress bar and ETA over those only) and stored the moment each is done."""
+    records = [cache.get(s) if cache is not None else None for s in structures]
+    todo = [i for i, record in enumerate(records) if record is None]
+    for i in tqdm(todo, desc="physics DOS", unit="structure", disable=not progress or not todo):
+        records[i] = compute_raw_dos(structures[i], names[i], settings)
+        if cache is not None:
+            cache.put(structures[i], records[i], names[i])
+    return records
