@@ -351,10 +351,10 @@ def _evaluate(args) -> int:
     else:
         if args.split:
             raise InputError("--split", "phonon-DOS CSVs select materials with --ids, not --split")
-        metrics, _, _ = predictor.evaluate(args.data, args.ids, progress=args.mode != "fast",
+        metrics, _, _ = predictor.evaluate(args.data, args.ids, progress=sys.stderr.isatty() and args.mode != "fast",
                                            physics_cache=_physics_cache_dir(args))
-    if args.json:
-        print(json.dumps(metrics))
+    if args.json:  # strict JSON: an undefined figure (R² of one material) is null, not NaN
+        print(json.dumps({k: None if isinstance(v, float) and v != v else v for k, v in metrics.items()}))
     else:
         print("\n".join(f"{key} = {value:.6g}" for key, value in metrics.items()))
     return 0
