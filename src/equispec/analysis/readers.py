@@ -26,6 +26,11 @@ __all__ = ["MeasuredXas", "MeasuredDos", "MeasuredSqe", "read_xdi", "read_xas_te
 DOS_UNITS = {"meV": 1.0, "THz": MEV_PER_THZ, "cm-1": 1.0 / CM1_PER_MEV}
 
 _MIN_POINTS = 5
+#: Where measured spectra can lie; outside, a number is broken (a lost decimal point, a unit mix-up), and
+#: the resampling grids built over the measured range would not fit in memory.
+XAS_ENERGY_RANGE_EV = (100.0, 2.0e5)
+PHONON_MAX_MEV = 2000.0
+SQE_MAX_Q_INV_ANG = 100.0
 
 
 @dataclass
@@ -163,9 +168,17 @@ def read_xdi(path: str | os.PathLike) -> MeasuredXas:
                                f"found {', '.join(sorted(col))})")
     energy = col["energy"]
     energy, mu = _sorted_unique(name, energy, mu)
+    _check_xas_energies(name, energy)
     element = metadata.get("Element.symbol") or None
     edge = metadata.get("Element.edge") or None
     return MeasuredXas(name, energy, mu, element, edge, label, metadata)
+
+
+def _check_xas_energies(name: str, energy: np.ndarray) -> None:
+    low, high = XAS_ENERGY_RANGE_EV
+    if energy[0] < low or energy[-1] > high:
+        raise InputError(name, f"energies run from {energy[0]:.6g} to {energy[-1]:.6g} eV, outside the "
+                               f"{low:g} eV-{high / 1000:g} keV of X-ray absorption edges")
 
 
 _ATOM = re.compile(r"(?:#%atom:|element:)\s*([A-Z][a-z]?)\b")
@@ -186,8 +199,9 @@ def read_xas_text(path: str | os.PathLike) -> MeasuredXas:
     text = "\n".join(header)
     atom, edge = _ATOM.search(text), _EDGE.search(text)
     energy, mu = _sorted_unique(name, data[:, 0], data[:, 1])
-    if energy[0] < 100:
+    if energy[0] < XAS_ENERGY_RANGE_EV[0]:
         raise InputError(name, f"first column starts at {energy[0]:g}: expected photon energies in eV")
+    _check_xas_energies(name, energy)
     return MeasuredXas(name, energy, mu, atom.group(1) if atom else None, edge.group(1) if edge else None, "mu")
 
 
@@ -237,6 +251,9 @@ def read_measured_dos(path: str | os.PathLike, unit: str | None = None) -> Measu
     energy, dos, *error = _sorted_unique(name, *columns)
     if (energy < 0).any():
         raise InputError(name, "negative energies: a phonon DOS starts at 0")
+    if energy[-1] * factor > PHONON_MAX_MEV:
+        raise InputError(name, f"energies reach {energy[-1] * factor:.6g} meV; phonons end below {PHONON_MAX_MEV:g} "
+                               "meV (is the unit right?)")
     if dos.sum() <= 0:
         raise InputError(name, "DOS column is zero everywhere")
     return MeasuredDos(name, energy * factor, dos / factor, error[0] / factor if error else None, unit)
@@ -304,6 +321,9 @@ def read_measured_sqe(path: str | os.PathLike) -> MeasuredSqe:
         raise InputError(name, "Q and E must be strictly increasing")
     if (q < 0).any():
         raise InputError(name, "negative |Q|")
+    if q[-1] > SQE_MAX_Q_INV_ANG or np.abs(energy).max() > PHONON_MAX_MEV:
+        raise InputError(name, f"grid reaches |Q| = {q[-1]:.4g} 1/Å and |E| = {np.abs(energy).max():.4g} meV; "
+                               f"expected |Q| up to {SQE_MAX_Q_INV_ANG:g} 1/Å and |E| up to {PHONON_MAX_MEV:g} meV")
     usable = np.isfinite(intensity) & np.isfinite(error2) & (error2 > 0)
     if not usable.any():
         raise InputError(name, "no finite intensity with a positive error anywhere (all NaN?)")
