@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from equispec.data.datasets import read_ids, read_phdos_csv
 from equispec.errors import EquispecError
+from equispec.io.files import atomic_savez
 from equispec.physics import POTENTIALS, PhysicsDosSettings, physics_dos
 
 
@@ -53,9 +54,7 @@ def main() -> None:
         except EquispecError as exc:
             info = {"error": str(exc)}
         stored[f"{mp_id}/info"] = np.array(json.dumps(info))
-        tmp = out.with_name(out.name + ".tmp.npz")
-        np.savez(tmp, **stored)
-        tmp.replace(out)
+        atomic_savez(out, stored)
 
 
 if __name__ == "__main__":

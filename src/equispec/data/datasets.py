@@ -14,6 +14,7 @@ from pymatgen.core import Structure
 from tqdm.auto import tqdm
 
 from ..errors import InputError
+from ..io.files import atomic_savez
 from . import keys
 from .graphs import structure_to_graph
 from .structures import structure_from_ase_dict
@@ -169,9 +170,7 @@ def pretrained_features(structures: list[Structure], name: str, ids: list[str] |
             bar.update(len(part))
     if cache is not None and missing and ids is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.name + ".tmp.npz")
-        np.savez(tmp, **stored)
-        tmp.replace(cache)
+        atomic_savez(cache, stored)
     return features
 
 

@@ -27,7 +27,7 @@ import numpy as np
 from pymatgen.core import Structure
 
 from ..errors import InputError
-from ..io.files import atomic_write
+from ..io.files import atomic_savez, atomic_write
 from . import keys
 
 __all__ = ["XasDataset", "read_xas_dataset", "write_xas_dataset", "absorbing_sites", "site_graphs", "dataset_graphs", "equivalent_atoms",
@@ -216,15 +216,10 @@ def write_xas_dataset(folder: str | os.PathLike, dataset: XasDataset) -> Path:
               "spectrum": np.asarray(dataset.spectrum, dtype=float)}
     if dataset.edge_step is not None:
         arrays["edge_step"] = np.asarray(dataset.edge_step, dtype=float)
-    atomic_write(folder / SPECTRA_FILE, lambda tmp: _save_npz(tmp, arrays))
+    atomic_savez(folder / SPECTRA_FILE, arrays)
     poscars = {k: v for k, v in dataset.poscars.items() if k in used}
     atomic_write(folder / STRUCTURES_FILE, lambda tmp: Path(tmp).write_bytes(gzip.compress(json.dumps(poscars).encode())))
     return folder
-
-
-def _save_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
-    with open(path, "wb") as handle:  # a file object keeps numpy from appending ".npz" to the name
-        np.savez(handle, **arrays)
 
 
 def equivalent_atoms(structure: Structure, symprec: float = 0.01) -> np.ndarray:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import InputError
 
-__all__ = ["atomic_write", "read_text"]
+__all__ = ["atomic_write", "atomic_savez", "read_text"]
 
 
 def _umask() -> int:
@@ -29,6 +29,19 @@ def atomic_write(path: str | os.PathLike, write) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_savez(path: str | os.PathLike, arrays: dict, compressed: bool = False) -> None:
+    """``np.savez`` (or ``savez_compressed``) of plain arrays, written atomically like :func:`atomic_write`."""
+    import numpy as np
+
+    save = np.savez_compressed if compressed else np.savez
+
+    def write(tmp):
+        with open(tmp, "wb") as handle:  # a handle: numpy would append ".npz" to the temporary name
+            save(handle, **arrays)
+
+    atomic_write(path, write)
 
 
 def read_text(path: str | os.PathLike, what: str = "a file") -> str:

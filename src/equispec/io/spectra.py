@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EquispecError, InputError
-from .files import atomic_write
+from .files import atomic_savez, atomic_write
 from .units import CM1_PER_MEV
 
 __all__ = ["write_phdos", "plot_phdos", "summary_line", "write_xas", "plot_xas", "xas_summary_line",
@@ -199,11 +199,7 @@ def write_ins(predictions, neutron, path: str | Path) -> Path:
     for label, n in zip(labels, neutron):
         prefix = f"{label}/" if len(labels) > 1 else ""
         arrays.update({prefix + key: value for key, value in n.to_arrays().items()})
-
-    def save(tmp):
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
-    atomic_write(path, save)
+    atomic_savez(path, arrays, compressed=True)
     return path
 
 

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from ..data.datasets import structure_sha256
 from ..data.phdos_processing import process_raw_dos
 from ..errors import InputError, ModelError
-from ..io.files import atomic_write
+from ..io.files import atomic_savez, atomic_write
 from .phonopy_dos import PhysicsDosSettings, physics_dos
 
 __all__ = ["FORMAT_VERSION", "RawPhysicsDos", "PhysicsDosCache", "default_physics_cache_dir", "scaled_label",
@@ -146,12 +146,7 @@ class PhysicsDosCache:
         arrays = {"info": np.array(json.dumps({**info, "error": raw.error} if raw.error is not None else info))}
         if raw.error is None:
             arrays.update(freq_cm1=np.asarray(raw.freq_cm1, dtype=float), dos=np.asarray(raw.dos, dtype=float))
-
-        def write(tmp):
-            with open(tmp, "wb") as handle:  # a handle: np.savez would append .npz to the temporary name
-                np.savez(handle, **arrays)
-
-        atomic_write(self.path(structure), write)
+        atomic_savez(self.path(structure), arrays)
 
 
 def raw_dos_many(structures: list[Structure], names: list[str], settings: PhysicsDosSettings,
