@@ -535,11 +535,9 @@ def plot_comparison(comparison: Comparison, path: str | os.PathLike) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..io.files import atomic_write
+    from ..io.spectra import check_figure_path, save_figure
 
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise InputError(str(path), "output folder does not exist")
+    path = check_figure_path(path)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 5.0), dpi=120, sharex=True,
                                       gridspec_kw={"height_ratios": [3, 1]})
     label = f"{comparison.name}"
@@ -556,8 +554,4 @@ def plot_comparison(comparison: Comparison, path: str | os.PathLike) -> Path:
     bottom.axhline(0, color="0.5", lw=0.5)
     bottom.set_ylabel("residual")
     bottom.set_xlabel("Energy (eV)" if comparison.kind == "xas" else "Energy (meV)")
-    fig.tight_layout()
-    suffix = path.suffix.lstrip(".") or "png"
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format=suffix))
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
