@@ -230,3 +230,27 @@ def test_shipped_models_pass_their_schema():
     for name in ("phdos", "xas-cu-k"):
         _, info = load_model_dir(ROOT / "checkpoints" / name)
         assert info["architecture"] == "ensemble"
+
+
+def test_ensemble_scores_before_writing(tmp_path, capsys):
+    from equispec.io.checkpoint import save_model_dir
+    from equispec.models.build import build_model
+
+    hyper = dict(cutoff_ang=4.5, num_layers=1, mul=4, lmax=1, embed_dim=8, num_radial=4, radial_hidden=8,
+                 readout_hidden=8, n_out=51, avg_num_neighbors=10.0)
+    grid = [20.0 * k for k in range(51)]
+    members = []
+    for seed in (0, 1):
+        import torch
+
+        torch.manual_seed(seed)
+        members.append(str(save_model_dir(build_model("phdos_gate_v1", hyper), tmp_path / f"m{seed}", "phdos_gate_v1",
+                                          hyper, task="phdos", freq_cm1=grid, elements=["Si", "C", "O", "Mg"])))
+    ids = tmp_path / "ids.txt"
+    ids.write_text("mp-149\n")
+    out = tmp_path / "ensemble"
+    assert main(["ensemble", *members, "-o", str(out), "--data", str(tmp_path / "missing.csv"), "--ids", str(ids)]) == 2
+    assert "missing.csv" in one_error_line(capsys) and not out.exists()
+    assert main(["ensemble", *members, "-o", str(out), "--data", str(PHDOS / "phdos_trainval.csv"), "--ids", str(ids)]) == 0
+    info = json.loads((out / "model.json").read_text())
+    assert info["valid_metrics"]["n"] == 1 and info["valid_data"]["ids"] == str(ids) and len(info["members"]) == 2

@@ -393,21 +393,19 @@ def _train(args) -> int:
 
 def _ensemble(args) -> int:
     from ..api import PhononDosPredictor, XasPredictor
-    from ..io.checkpoint import ensemble_from_dirs, save_model_dir
+    from ..io.checkpoint import combine_model_dirs
 
-    model, metadata = ensemble_from_dirs(args.members)
-    if args.data:  # score before writing, so that a failed evaluation leaves nothing behind
+    def score(model, metadata) -> dict:
         if "energy_ev" in metadata:
-            predictor = XasPredictor(model, metadata, name=args.output)
-            metrics, _, _ = predictor.evaluate(args.data, args.split or "val")
-            metadata["valid_data"] = {"folder": args.data, "split": args.split or "val"}
+            metrics, _, _ = XasPredictor(model, metadata, name=args.output).evaluate(args.data, args.split or "val")
+            valid_data = {"folder": args.data, "split": args.split or "val"}
         else:
             metrics, _, _ = PhononDosPredictor(model, metadata, name=args.output).evaluate(args.data, args.ids)
-            metadata["valid_data"] = {"csv": args.data, "ids": args.ids}
-        metadata["valid_metrics"] = metrics
+            valid_data = {"csv": args.data, "ids": args.ids}
         print(json.dumps(metrics))
-    directory = save_model_dir(model, args.output, metadata.pop("architecture"), metadata.pop("hyperparameters"),
-                               **metadata)
+        return {"valid_data": valid_data, "valid_metrics": metrics}
+
+    directory = combine_model_dirs(args.members, args.output, score=score if args.data else None)
     print(f"wrote {directory}")
     return 0
 

@@ -135,9 +135,12 @@ def ensemble_from_dirs(directories: list) -> tuple[torch.nn.Module, dict]:
     return EnsembleModel(members).eval(), metadata
 
 
-def combine_model_dirs(directories: list, output: str | Path, **extra) -> Path:
+def combine_model_dirs(directories: list, output: str | Path, score=None, **extra) -> Path:
     """Merge trained model directories into one ensemble directory (see :func:`ensemble_from_dirs`);
-    ``extra`` (e.g. ``valid_metrics``) is added to its ``model.json``."""
+    ``extra`` (e.g. ``valid_metrics``) is added to its ``model.json``, and so is what ``score(model,
+    metadata)`` returns: it runs before anything is written, so a failed evaluation leaves nothing behind."""
     model, metadata = ensemble_from_dirs(directories)
+    if score is not None:
+        extra = {**extra, **score(model, metadata)}
     return save_model_dir(model, output, metadata.pop("architecture"), metadata.pop("hyperparameters"),
                           **metadata, **extra)
