@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from .data import keys
 from .data.datasets import build_graphs, pretrained_features, read_ids, read_phdos_csv
 from .data.pretrained import check_pretrained_record
-from .data.xas import absorbing_sites, read_xas_dataset, site_graphs
+from .data.xas import absorbing_sites, read_xas_dataset, site_average, site_graphs
 from .data.structures import StructureLike, check_neighbours, to_structure
 from .devices import resolve_device
 from .errors import InputError, ModelError
@@ -454,8 +454,7 @@ class XasPrediction:
     @property
     def mu(self) -> np.ndarray:
         """The spectrum a measurement sees: the multiplicity-weighted average over absorbing sites."""
-        weights = np.asarray(self.multiplicities, dtype=float)
-        return weights @ self.site_mu / weights.sum()
+        return site_average(self.site_mu, self.multiplicities)
 
     def _xas(self, mu: np.ndarray, index: int | None) -> XAS:
         from pymatgen.analysis.xas.spectrum import XAS  # imported on use, like PhononDos

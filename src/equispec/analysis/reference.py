@@ -17,7 +17,7 @@ from pymatgen.analysis.xas.spectrum import XAS
 from pymatgen.core import Structure
 
 from ..data.structures import to_structure
-from ..data.xas import BOHR_ANGSTROM, equivalent_atoms, read_xas_dataset
+from ..data.xas import BOHR_ANGSTROM, equivalent_atoms, read_xas_dataset, site_average
 from ..errors import InputError
 
 __all__ = ["ReferenceXasPrediction", "ReferenceXasPredictor", "site_multiplicities", "BOHR_ANGSTROM"]
@@ -96,8 +96,8 @@ class ReferenceXasPredictor:
         element, edge = str(self.dataset.absorbing_element[rows[0]]), str(self.dataset.edge[rows[0]])
         spectra = [XAS(grid.copy(), self.dataset.spectrum[r].copy(), reference, element, edge=edge, absorbing_index=i)
                    for r, i in zip(rows, sites)]
-        mean = np.average(np.array([s.y for s in spectra]), axis=0, weights=multiplicities)
+        mean = site_average([s.y for s in spectra], multiplicities)
         average = XAS(grid.copy(), mean, reference, element, edge=edge)
         steps = self._edge_step[rows]
-        edge_step = float(np.average(steps, weights=multiplicities)) if np.isfinite(steps).all() else None
+        edge_step = float(site_average(steps, multiplicities)) if np.isfinite(steps).all() else None
         return ReferenceXasPrediction(label, material_id, reference, spectra, multiplicities, average, edge_step)

@@ -30,7 +30,7 @@ from ..errors import InputError
 from ..io.files import atomic_savez, atomic_write
 from . import keys
 
-__all__ = ["XasDataset", "read_xas_dataset", "write_xas_dataset", "absorbing_sites", "site_graphs", "dataset_graphs", "equivalent_atoms",
+__all__ = ["XasDataset", "read_xas_dataset", "write_xas_dataset", "absorbing_sites", "site_average", "site_graphs", "dataset_graphs", "equivalent_atoms",
            "graph_row_order",
            "XAS_EDGES", "omnixas_grid_ev",
            "OMNIXAS_START_EV"]
@@ -249,6 +249,12 @@ def absorbing_sites(structure: Structure, element: str, name: str = "structure",
             representatives.append(i)
             multiplicities.append(int(np.sum(orbits == i)))
     return representatives, multiplicities
+
+
+def site_average(site_values, multiplicities) -> np.ndarray:
+    """What a measurement of the whole sample sees: per-site values (spectra along the last axis, or
+    scalars) averaged over the inequivalent sites, each weighted by its multiplicity."""
+    return np.average(np.asarray(site_values, dtype=float), axis=0, weights=np.asarray(multiplicities, dtype=float))
 
 
 def site_graphs(structures: list[Structure], names: list[str], sites: list[list[int]], edge: str, cutoff_ang: float,
