@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from .data import keys
 from .data.datasets import build_graphs, pretrained_features, read_ids, read_phdos_csv
-from .data.pretrained import check_pretrained_record
+from .data.pretrained import check_pretrained_record, first_trainable_block
 from .data.xas import absorbing_sites, read_xas_dataset, site_graphs
 from .data.structures import StructureLike, to_structure
 from .devices import resolve_device
@@ -198,8 +198,10 @@ class _Predictor:
 
     def features(self, structures: list[Structure], progress: bool = False) -> list[np.ndarray] | None:
         """Pretrained per-atom features where the model uses them."""
-        pretrained = self.info["hyperparameters"].get("pretrained")
-        return pretrained_features(structures, pretrained, progress=progress, device=str(self.device)) \
+        hyperparameters = self.info["hyperparameters"]
+        pretrained = hyperparameters.get("pretrained")
+        return pretrained_features(structures, pretrained, progress=progress, device=str(self.device),
+                                   first_trainable_block=first_trainable_block(hyperparameters)) \
             if pretrained else None
 
     @torch.no_grad()
@@ -497,8 +499,9 @@ class XasPredictor(_Predictor):
             raise InputError(str(folder), "has no train split and the model stores no training mean for eta")
         for material in rows.materials():
             self.check_elements(rows.structure(material), f"{folder}: {material}")
-        graphs = dataset_graphs(rows, self.cutoff_ang, self.info["hyperparameters"].get("pretrained"), feature_cache,
-                                progress, str(self.device))
+        hyperparameters = self.info["hyperparameters"]
+        graphs = dataset_graphs(rows, self.cutoff_ang, hyperparameters.get("pretrained"), feature_cache,
+                                progress, str(self.device), first_trainable_block(hyperparameters))
         predictions = self.predict_site_graphs(graphs, batch_size, progress)
         rows = rows.select(graph_row_order(rows))
         return xas_metrics(rows.spectrum, predictions, train_mean), rows, predictions

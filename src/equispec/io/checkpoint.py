@@ -25,7 +25,7 @@ FORMAT_VERSION = 1
 #: ``architecture`` of a directory holding several members (each with its own architecture in ``members``)
 ENSEMBLE = "ensemble"
 #: hyper-parameters that decide the input graph, so every member of an ensemble must share them
-GRAPH_HYPERPARAMETERS = ("cutoff_ang", "pretrained", "n_out")
+GRAPH_HYPERPARAMETERS = ("cutoff_ang", "pretrained", "pretrained_trainable", "n_out")
 #: ``model.json`` fields that say what a model predicts (task, grid, absorbers, data it was fitted to)
 MEMBER_AGREEMENT = ("task", "freq_cm1", "energy_ev", "absorbers", "train_mean_spectrum", "edge_step",
                     "pretrained_backbone")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 
@@ -34,7 +34,8 @@ class ModelHyperparameters:
     gamma_aux: bool = False
     atom_sum_rule: bool = False
     dropout: float = 0.0  # in the readout MLP
-    pretrained: Optional[str] = None  # frozen per-atom features, a key of data.pretrained.PRETRAINED_FEATURES
+    pretrained: Optional[str] = None  # per-atom features, a key of data.pretrained.PRETRAINED_FEATURES
+    pretrained_trainable: Any = "none"  # fine-tuned pretrained blocks: none | all | {last_k: K}
     env_cutoff_ang: float = 6.0  # XAS: radius of the absorber's radial distribution (<= cutoff_ang)
     output_scale: float = 1.0  # XAS: spectra in data units = MLP output * output_scale
 
@@ -114,10 +115,24 @@ def _pretrained_dim(name: Optional[str]) -> int:
     return blocks * channels
 
 
+def _trainable_blocks(hp: ModelHyperparameters):
+    """Trainable copies of the last pretrained blocks (``model.pretrained_trainable``), or None."""
+    from ..data.pretrained import PRETRAINED_FEATURES
+    from ..nn.sevennet import TrainableSevenNetBlocks, load_sevennet, trainable_block_count
+
+    if hp.pretrained is None:
+        if hp.pretrained_trainable not in (None, "none"):
+            raise ConfigError("model.pretrained_trainable", "needs model.pretrained")
+        return None
+    checkpoint, num_blocks, _ = PRETRAINED_FEATURES[hp.pretrained]
+    count = trainable_block_count(hp.pretrained_trainable, num_blocks)
+    return TrainableSevenNetBlocks(load_sevennet(checkpoint), count) if count else None
+
+
 def _backbone(hp: ModelHyperparameters) -> EquivariantBackbone:
     return EquivariantBackbone(hp.cutoff_ang, hp.num_layers, hp.mul, hp.lmax, hp.embed_dim, hp.num_radial,
                                hp.radial_hidden, hp.avg_num_neighbors, hp.num_species_features,
-                               _pretrained_dim(hp.pretrained))
+                               _pretrained_dim(hp.pretrained), _trainable_blocks(hp))
 
 
 def _phdos_gate_v1(hp: ModelHyperparameters) -> SpectrumModel:

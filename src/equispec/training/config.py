@@ -48,6 +48,7 @@ class OptimConfig:
     gamma_sigma_cm1: float = 25.0  # Gaussian broadening of Γ modes for that label
     position_noise_ang: float = 0.0  # std of Gaussian jitter added to training positions (regulariser)
     ema_decay: Optional[float] = None  # exponential moving average of weights, used for validation and export
+    pretrained_lr: float = 1e-4  # peak lr of fine-tuned pretrained blocks (model.pretrained_trainable); no weight decay
 
 
 @dataclass

@@ -20,6 +20,7 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 
 from ..data.datamodule import GraphDataModule
 from ..data.graph_store import cache_key, cached_graphs
+from ..data.pretrained import first_trainable_block
 from ..data import keys
 from ..data.datasets import (build_graphs, gamma_spectrum, pretrained_features, read_gamma_frequencies, read_ids,
                              read_phdos_csv)
@@ -94,6 +95,7 @@ def _phdos_data(config: TrainConfig, hyper: ModelHyperparameters) -> PreparedDat
             for i in train_table.ids])
     recipe = {"task": "phdos", "csv_sha256": sha256(data.csv), "cutoff_ang": hyper.cutoff_ang,
               "pretrained": hyper.pretrained, "pretrained_backbone": _backbone_record(hyper), "gamma_json": data.gamma_json,
+              "first_trainable_block": first_trainable_block(hyper.to_dict()),
               "gamma_sigma_cm1": config.optim.gamma_sigma_cm1}
 
     def graphs_of(part, extra_fields=None):
@@ -101,7 +103,8 @@ def _phdos_data(config: TrainConfig, hyper: ModelHyperparameters) -> PreparedDat
             features = None
             if hyper.pretrained:
                 features = pretrained_features(part.structures, hyper.pretrained, part.ids, data.feature_cache,
-                                               progress, featurization_device(config))
+                                               progress, featurization_device(config),
+                                               first_trainable_block=first_trainable_block(hyper.to_dict()))
             return build_graphs(part.structures, hyper.cutoff_ang, part.ids, part.dos, progress, extra_fields,
                                 features), part.ids
         return build
@@ -136,12 +139,13 @@ def _xas_data(config: TrainConfig, hyper: ModelHyperparameters) -> PreparedData:
     absorbers = sorted(set(zip(train_set.absorbing_element, train_set.edge)))
     recipe = {"task": "xas", "folder": _folder_fingerprint(data.folder) if data.graph_cache else data.folder,
               "cutoff_ang": hyper.cutoff_ang,
-              "pretrained": hyper.pretrained, "pretrained_backbone": _backbone_record(hyper)}
+              "pretrained": hyper.pretrained, "pretrained_backbone": _backbone_record(hyper),
+              "first_trainable_block": first_trainable_block(hyper.to_dict())}
 
     def graphs_of(part):
         def build():
             graphs = dataset_graphs(part, hyper.cutoff_ang, hyper.pretrained, data.feature_cache, progress,
-                                    featurization_device(config))
+                                    featurization_device(config), first_trainable_block(hyper.to_dict()))
             return graphs, [g[keys.STRUCTURE_ID] for g in graphs]
         return build
 
