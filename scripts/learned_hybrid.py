@@ -35,15 +35,21 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "phdos"
 
 
 def split(args) -> None:
+    """Held-out folds of the training ids (of those with a physics DOS in ``--physics``, when given: only they
+    enter the fit); each fold's models train on every other training id."""
     ids = read_ids(args.ids)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    parts = kfold_ids(ids, args.folds, args.seed)
+    candidates = ids
+    if args.physics:
+        physics = read_physics(args.physics)
+        candidates = [i for i in ids if i in physics and physics[i][0] is not None]
+    parts = kfold_ids(candidates, args.folds, args.seed)
     for k, held_out in enumerate(parts):
         held = set(held_out)
         (out / f"fold{k}-heldout.txt").write_text("\n".join(held_out) + "\n")
         (out / f"fold{k}-train.txt").write_text("\n".join(i for i in ids if i not in held) + "\n")
-    print(f"{len(ids)} ids in {args.folds} folds of {[len(p) for p in parts]} -> {out}")
+    print(f"{len(candidates)} of {len(ids)} ids held out in {args.folds} folds of {[len(p) for p in parts]} -> {out}")
 
 
 def predict_oof(args) -> None:
@@ -178,6 +184,7 @@ def main() -> None:
     p.add_argument("ids")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--physics", help="physics caches (a.npz+b.npz): hold out only ids that have a physics DOS")
     p.add_argument("-o", "--output", required=True)
     p = sub.add_parser("predict-oof")
     p.add_argument("folder")

@@ -165,8 +165,8 @@ def _block_input_cache(cache: Path, first_block: int) -> Path:
 
 def _fine_tuning_inputs(structures: list[Structure], featurizer, labels: list[str], keys_: list,
                         cache: Path | None, first_block: int, progress: bool, chunk_size: int) -> list[dict]:
-    """:func:`fine_tuning_fields` per structure; the block inputs are kept in ``{cache}-block{b}.npz`` (the
-    graphs are rebuilt, cheaply) and the frozen features also go to ``cache`` for frozen runs."""
+    """:func:`fine_tuning_fields` per structure; the block inputs and frozen features are kept in
+    ``{cache stem}-block{b}.npz`` (the SevenNet graphs are rebuilt, cheaply)."""
     from ..nn.sevennet import BlockInputs
 
     stored: dict[str, np.ndarray] = {}

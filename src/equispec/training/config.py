@@ -75,6 +75,7 @@ class TrainConfig:
     output_dir: str = "runs/phdos"
     data: DataConfig = field(default_factory=DataConfig)
     model: dict = field(default_factory=dict)  # ModelHyperparameters fields; avg_num_neighbors from data
+    init_from: Optional[str] = None  # trained model dir (an ensemble's member: DIR:INDEX) whose weights start the run
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
 

@@ -211,6 +211,32 @@ def _requeued() -> bool:
     return int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) > 0
 
 
+def _warm_start(model: torch.nn.Module, init_from: str, hyper: ModelHyperparameters) -> None:
+    """Copy every weight (and standardisation buffer) of a trained model into ``model``: fine-tuning the last
+    pretrained blocks then starts from a head that already fits the frozen features. ``init_from`` is a model
+    directory, or ``DIR:INDEX`` for one member of an ensemble. The source must have the same hyper-parameters
+    but ``pretrained_trainable``; the only weights it lacks must be the trainable blocks (copies of the
+    pretrained ones)."""
+    from ..io.checkpoint import load_model_dir
+
+    path, _, member = init_from.rpartition(":") if init_from.rpartition(":")[2].isdigit() else (init_from, "", "")
+    source, info = load_model_dir(path)
+    if member:
+        source, info = source.members[int(member)], info["members"][int(member)]
+    ours = {k: v for k, v in hyper.to_dict().items() if k != "pretrained_trainable"}
+    theirs = {k: v for k, v in ModelHyperparameters.from_dict(info["hyperparameters"]).to_dict().items()
+              if k != "pretrained_trainable"}
+    differing = sorted(k for k in ours if ours[k] != theirs.get(k))
+    if differing:
+        raise ConfigError("init_from", f"{init_from} has other hyper-parameters: {differing[0]} = "
+                                       f"{theirs.get(differing[0])!r}, not {ours[differing[0]]!r}")
+    state, target = source.state_dict(), model.state_dict()
+    new = [k for k in target if k not in state]
+    if set(state) - set(target) or any(not k.startswith("backbone.pretrained_blocks.") for k in new):
+        raise ConfigError("init_from", f"{init_from}'s weights do not fit this model")
+    model.load_state_dict({**target, **state}, strict=True)
+
+
 def train(config: TrainConfig, resume: bool = False, extra_callbacks: list | None = None) -> Path:
     """Train, keep the best epoch by valid loss and export it to ``{output_dir}/model``.
 
@@ -237,6 +263,8 @@ def train(config: TrainConfig, resume: bool = False, extra_callbacks: list | Non
             [g[keys.NODE_PRETRAINED] for g in prepared.train_graphs]).to(torch.get_default_dtype()))
     if prepared.output_offset is not None:
         module.model.head.set_offset(torch.as_tensor(prepared.output_offset, dtype=torch.get_default_dtype()))
+    if config.init_from:
+        _warm_start(module.model, config.init_from, hyper)
     datamodule = GraphDataModule(prepared.train_graphs, prepared.valid_graphs, config.optim.batch_size,
                                  config.trainer.num_workers, seed=config.trainer.seed)
     best = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="valid/loss", mode="min",
@@ -290,6 +318,7 @@ def train(config: TrainConfig, resume: bool = False, extra_callbacks: list | Non
         "resumed_from": resumed_from,
         "world_size": int(trainer.world_size),
         "train_seconds": round(time.time() - started, 1),
+        "init_from": config.init_from,
         "device": str(trainer.strategy.root_device),
     }
     if hyper.pretrained:
