@@ -6,7 +6,7 @@ training materials and the score on valid.
     python scripts/learned_hybrid.py fit --oof runs/oof/oof_predictions.npz --fit-physics A.npz+B.npz \
         --valid-physics C.npz+D.npz --valid-ids runs/valid50_ids.txt [--write]
 
-``scripts/train_phdos_oof.sh`` runs the first two. ``fit`` fits on the training materials that have both an
+``scripts/train_learned_hybrid.sh`` runs all three. ``fit`` fits on the training materials that have both an
 out-of-fold prediction and a physics DOS, then scores on valid, once each: the network, the physics DOS, the
 fixed hybrid (0.5/0.5) and the learned one (all features, and each feature left out). With ``--write`` the
 chosen learned hybrid goes into the model's ``hybrid`` record, which ``--mode hybrid`` reads.
