@@ -74,3 +74,21 @@ def test_frozen_model_has_no_trainable_blocks():
     model = build_model("phdos_gate_v1", {"pretrained": "sevennet-0", "num_layers": 0, "embed_dim": 16})
     assert model.backbone.pretrained_blocks is None
     assert not any("pretrained_blocks" in k for k in model.state_dict())
+
+
+def test_block_inputs_survive_the_graph_store(tmp_path, phdos_csv):
+    """data.graph_cache keeps SevenNet's own edges edge-major, like the model's, so batches read back equal."""
+    from torch_geometric.data import Batch
+
+    from equispec.data.datasets import build_graphs, pretrained_features
+    from equispec.data.graph_store import GraphStore
+
+    table = read_phdos_csv(phdos_csv)
+    structures, ids = table.structures[:3], table.ids[:3]
+    fields = pretrained_features(structures, "sevennet-0", ids, progress=False, first_trainable_block=4)
+    graphs = build_graphs(structures, 4.5, ids, progress=False, pretrained=fields)
+    store = GraphStore.write(graphs, ids, tmp_path / "store", "key")
+    original, stored = Batch.from_data_list(graphs), Batch.from_data_list([store[i] for i in range(3)])
+    for key in (keys.SEVENNET_EDGE_INDEX, keys.SEVENNET_EDGE_VECTORS, keys.SEVENNET_NODE_INPUT,
+                keys.SEVENNET_INVERSION_INDEX, keys.SEVENNET_CENTROSYMMETRIC):
+        assert torch.equal(original[key], stored[key]), key

@@ -59,6 +59,13 @@ def _backbone_record(hyper: ModelHyperparameters) -> dict | None:
     return pretrained_record(hyper.pretrained) if hyper.pretrained else None
 
 
+def _fine_tuning_recipe(hyper: ModelHyperparameters) -> dict:
+    """Graph-cache key part of fine-tuning (the graphs then hold block inputs); empty for frozen runs, so that
+    their stores keep their keys."""
+    first = first_trainable_block(hyper.to_dict())
+    return {} if first is None else {"first_trainable_block": first}
+
+
 def _average_neighbors(graphs: list) -> float:
     return float(np.mean([g.edge_index.shape[1] / g.num_nodes for g in graphs]))
 
@@ -95,8 +102,7 @@ def _phdos_data(config: TrainConfig, hyper: ModelHyperparameters) -> PreparedDat
             for i in train_table.ids])
     recipe = {"task": "phdos", "csv_sha256": sha256(data.csv), "cutoff_ang": hyper.cutoff_ang,
               "pretrained": hyper.pretrained, "pretrained_backbone": _backbone_record(hyper), "gamma_json": data.gamma_json,
-              "first_trainable_block": first_trainable_block(hyper.to_dict()),
-              "gamma_sigma_cm1": config.optim.gamma_sigma_cm1}
+              "gamma_sigma_cm1": config.optim.gamma_sigma_cm1, **_fine_tuning_recipe(hyper)}
 
     def graphs_of(part, extra_fields=None):
         def build():
@@ -140,7 +146,7 @@ def _xas_data(config: TrainConfig, hyper: ModelHyperparameters) -> PreparedData:
     recipe = {"task": "xas", "folder": _folder_fingerprint(data.folder) if data.graph_cache else data.folder,
               "cutoff_ang": hyper.cutoff_ang,
               "pretrained": hyper.pretrained, "pretrained_backbone": _backbone_record(hyper),
-              "first_trainable_block": first_trainable_block(hyper.to_dict())}
+              **_fine_tuning_recipe(hyper)}
 
     def graphs_of(part):
         def build():
