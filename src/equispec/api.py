@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from .data import keys
 from .data.datasets import build_graphs, pretrained_features, read_ids, read_phdos_csv
-from .data.pretrained import check_pretrained_record
+from .data.pretrained import check_pretrained_record, first_trainable_block
 from .data.xas import absorbing_sites, read_xas_dataset, site_average, site_graphs
 from .data.structures import StructureLike, check_neighbours, to_structure
 from .devices import resolve_device
@@ -199,8 +199,10 @@ class _Predictor:
 
     def features(self, structures: list[Structure], progress: bool = False) -> list[np.ndarray] | None:
         """Pretrained per-atom features where the model uses them."""
-        pretrained = self.info["hyperparameters"].get("pretrained")
-        return pretrained_features(structures, pretrained, progress=progress, device=str(self.device)) \
+        hyperparameters = self.info["hyperparameters"]
+        pretrained = hyperparameters.get("pretrained")
+        return pretrained_features(structures, pretrained, progress=progress, device=str(self.device),
+                                   first_trainable_block=first_trainable_block(hyperparameters)) \
             if pretrained else None
 
     @torch.no_grad()
@@ -257,9 +259,10 @@ class _Predictor:
 PHONON_MODES = ("fast", "physics", "hybrid")
 
 
-def combine_dos(network_dos, network_partial: dict, physics_dos_, physics_partial: dict, network_weight: float):
-    """``w * network + (1 - w) * physics``, max-normalised again; partial DOS share the normalisation."""
-    w = float(network_weight)
+def combine_dos(network_dos, network_partial: dict, physics_dos_, physics_partial: dict, network_weight):
+    """``w * network + (1 - w) * physics``, max-normalised again; partial DOS share the normalisation.
+    ``network_weight``: a number, or one per frequency bin (the learned hybrid)."""
+    w = np.asarray(network_weight, dtype=float)
     total = w * np.asarray(network_dos) + (1 - w) * np.asarray(physics_dos_)
     peak = total.max()
     partial = {el: (w * network_partial.get(el, 0.0) + (1 - w) * physics_partial.get(el, 0.0)) / peak
@@ -328,28 +331,59 @@ class PhononDosPredictor(_Predictor):
             return totals, per_atom, np.concatenate(spread).astype(float) if spread else None
         return totals, per_atom
 
+    def member_predictions(self, graphs: list, members: list[int], batch_size: int = 64) -> np.ndarray:
+        """(len(members), n, n_bins) total DOS of chosen ensemble members (the learned hybrid's spread)."""
+        ensemble = getattr(self.model, "members", None)
+        if ensemble is None or max(members) >= len(ensemble):
+            raise ModelError(self.name, f"has no ensemble members {members}")
+        out = [[] for _ in members]
+        for batch, _ in self._batches(graphs, batch_size, False):
+            with torch.no_grad():
+                for j, m in enumerate(members):
+                    out[j].append(ensemble[m](batch)[keys.GRAPH_OUTPUT].cpu().numpy())
+        return np.stack([np.concatenate(o) for o in out]).astype(float)
+
+    def _network_weights(self, graphs: list, fast: list, physics_results: list, structures: list) -> list:
+        """Per structure, the hybrid's network weight: the fixed one, or per bin from the learned hybrid."""
+        record = self.info["hybrid"]
+        if "learned" not in record:
+            return [record["network_weight"]] * len(fast)
+        from .models.hybrid import LearnedHybrid, reliability_features
+
+        learned = record["learned"]
+        spread = self.member_predictions(graphs, learned["spread_members"]).std(0)
+        features = reliability_features(
+            np.stack([f.dos for f in fast]), spread, np.stack([p.dos for p in physics_results]),
+            np.array([p.imaginary_fraction for p in physics_results]),
+            [[el.symbol for el in s.composition.elements] for s in structures], learned["element_fractions"])
+        return list(LearnedHybrid.from_dict(learned).network_weight(features))
+
     def _predict_checked(self, checked: list[Structure], labels: list[str], batch_size: int
                          ) -> list[PhononDosPrediction]:
-        fast = self._predict_network(checked, labels, batch_size) if self.mode != "physics" else None
+        graphs = self.graphs(checked, labels) if self.mode != "physics" else None
+        fast = self._predict_network(checked, labels, batch_size, graphs) if self.mode != "physics" else None
         if self.mode == "fast":
             return fast
         from .physics import physics_dos
 
+        physics_results = [physics_dos(structure, name=label, settings=self.physics_settings)
+                           for structure, label in zip(checked, labels)]
+        weights = self._network_weights(graphs, fast, physics_results, checked) if self.mode == "hybrid" else None
         results = []
         for k, (structure, label) in enumerate(zip(checked, labels)):
-            physics = physics_dos(structure, name=label, settings=self.physics_settings)
+            physics = physics_results[k]
             dos, partial = physics.dos, physics.partial_dos
             if self.mode == "hybrid":
-                dos, partial = combine_dos(fast[k].dos, fast[k].partial_dos, dos, partial,
-                                           self.info["hybrid"]["network_weight"])
+                dos, partial = combine_dos(fast[k].dos, fast[k].partial_dos, dos, partial, weights[k])
             results.append(PhononDosPrediction(label, physics.structure, self.freq_cm1.copy(), dos, partial, None,
                                                self.mode, physics.imaginary_fraction, physics.full_range,
                                                physics.phonon))
         return results
 
-    def _predict_network(self, checked: list[Structure], labels: list[str], batch_size: int
+    def _predict_network(self, checked: list[Structure], labels: list[str], batch_size: int, graphs: list | None = None
                          ) -> list[PhononDosPrediction]:
-        totals, per_atom, spread = self.predict_graphs(self.graphs(checked, labels), batch_size, with_std=True)
+        graphs = graphs if graphs is not None else self.graphs(checked, labels)
+        totals, per_atom, spread = self.predict_graphs(graphs, batch_size, with_std=True)
         results = []
         for i, (label, structure, total, atoms) in enumerate(zip(labels, checked, totals, per_atom)):
             partial = {}
@@ -554,8 +588,9 @@ class XasPredictor(_Predictor):
             raise InputError(str(folder), "has no train split and the model stores no training mean for eta")
         for material in rows.materials():
             self.check_elements(rows.structure(material), f"{folder}: {material}")
-        graphs = dataset_graphs(rows, self.cutoff_ang, self.info["hyperparameters"].get("pretrained"), feature_cache,
-                                progress, str(self.device))
+        hyperparameters = self.info["hyperparameters"]
+        graphs = dataset_graphs(rows, self.cutoff_ang, hyperparameters.get("pretrained"), feature_cache,
+                                progress, str(self.device), first_trainable_block(hyperparameters))
         predictions = self.predict_site_graphs(graphs, batch_size, progress)
         rows = rows.select(graph_row_order(rows))
         return xas_metrics(rows.spectrum, predictions, train_mean), rows, predictions

@@ -254,3 +254,18 @@ def test_ensemble_scores_before_writing(tmp_path, capsys):
     assert main(["ensemble", *members, "-o", str(out), "--data", str(PHDOS / "phdos_trainval.csv"), "--ids", str(ids)]) == 0
     info = json.loads((out / "model.json").read_text())
     assert info["valid_metrics"]["n"] == 1 and info["valid_data"]["ids"] == str(ids) and len(info["members"]) == 2
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda h: h["learned"].update(bin_logit=h["learned"]["bin_logit"][:3]), "hybrid.learned.bin_logit: has 3 values"),
+    (lambda h: h["learned"].update(spread_members=[0, 99]), "hybrid.learned.spread_members"),
+    (lambda h: h.update(network_weight=7), "hybrid.network_weight: must be in [0, 1]"),
+])
+def test_bad_hybrid_record_is_one_line(tmp_path, capsys, edit, message):
+    copy = tmp_path / "phdos"
+    copy.mkdir()
+    for name in ("model.json", "model.safetensors"):
+        (copy / name).write_bytes((ROOT / "checkpoints" / "phdos" / name).read_bytes())
+    edit_json(copy, lambda info: edit(info["hybrid"]))
+    assert main(["predict", str(EXAMPLES / "Si.cif"), "--model", str(copy), "--mode", "hybrid"]) == 2
+    assert message in one_error_line(capsys)

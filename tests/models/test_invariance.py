@@ -21,6 +21,8 @@ VARIANTS = {
     "sum-rule": {"atom_sum_rule": True},
     # SevenNet runs in float32, so this variant is held to the float32 tolerance
     "pretrained": {"pretrained": "sevennet-0"},
+    # the last two SevenNet blocks trainable, their weights moved away from the pretrained ones below
+    "fine-tuned": {"pretrained": "sevennet-0", "pretrained_trainable": {"last_k": 2}},
 }
 
 
@@ -30,6 +32,10 @@ def model(float64, request):
     hp = dict(cutoff_ang=CUTOFF, num_layers=2, mul=8, lmax=2, embed_dim=16, num_radial=8, radial_hidden=16,
               readout_hidden=16, n_out=51, avg_num_neighbors=10.0, **VARIANTS[request.param])
     model = build_model("phdos_gate_v1", hp).eval()
+    if model.backbone.pretrained_blocks is not None:  # invariance must not rest on the pretrained weights
+        with torch.no_grad():
+            for parameter in model.backbone.pretrained_blocks.parameters():
+                parameter.add_(0.1 * parameter.abs().mean() * torch.randn_like(parameter))
     model.tolerance = TOLERANCE[torch.float32 if "pretrained" in VARIANTS[request.param] else torch.float64]
     return model
 
@@ -44,8 +50,9 @@ def crystal():
 
 
 def predict(model, structure):
-    pretrained = model.backbone.embedding.pretrained_dim and pretrained_features([structure], "sevennet-0",
-                                                                                 progress=False)
+    blocks = model.backbone.pretrained_blocks
+    pretrained = model.backbone.embedding.pretrained_dim and pretrained_features(
+        [structure], "sevennet-0", progress=False, first_trainable_block=blocks.first_block if blocks else None)
     graph = build_graphs([structure], CUTOFF, ["crystal"], progress=False, pretrained=pretrained or None)[0]
     with torch.no_grad():
         out = model(graph)
@@ -110,9 +117,10 @@ def test_wrapping_atoms_into_the_cell(model, crystal):
 def test_batched_equals_one_by_one(model, crystal):
     from torch_geometric.data import Batch
 
-    other = Structure(Lattice.cubic(4.2), ["Mg", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
-    pretrained = model.backbone.embedding.pretrained_dim and pretrained_features([crystal, other], "sevennet-0",
-                                                                                 progress=False)
+    other = Structure(Lattice.cubic(4.2), ["Mg", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])  # centrosymmetric
+    blocks = model.backbone.pretrained_blocks
+    pretrained = model.backbone.embedding.pretrained_dim and pretrained_features(
+        [crystal, other], "sevennet-0", progress=False, first_trainable_block=blocks.first_block if blocks else None)
     batch = Batch.from_data_list(build_graphs([crystal, other], CUTOFF, ["a", "b"], progress=False,
                                               pretrained=pretrained or None))
     with torch.no_grad():

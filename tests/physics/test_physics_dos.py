@@ -145,7 +145,18 @@ def test_hybrid_mode_is_the_fitted_combination_of_network_and_physics(one_thread
     physics = physics_dos(Structure.from_file(str(silicon)), name="Si",
                           settings=PhysicsDosSettings(frequency_scale=record["frequency_scale"],
                                                       potential=record.get("potential", "7net-0")))
-    expected, _ = combine_dos(fast.dos, {}, physics.dos, {}, record["network_weight"])
+    weight = record["network_weight"]
+    if "learned" in record:  # per-bin weights from the reliability features (equispec.models.hybrid)
+        from equispec.models.hybrid import LearnedHybrid, reliability_features
+
+        learned = record["learned"]
+        graphs = hybrid.graphs([Structure.from_file(str(silicon))], ["Si"])
+        spread = hybrid.member_predictions(graphs, learned["spread_members"]).std(0)
+        features = reliability_features(fast.dos[None], spread, physics.dos[None], [physics.imaginary_fraction],
+                                        [["Si"]], learned["element_fractions"])
+        weight = LearnedHybrid.from_dict(learned).network_weight(features)[0]
+        assert weight.shape == (51,) and ((0 < weight) & (weight < 1)).all()
+    expected, _ = combine_dos(fast.dos, {}, physics.dos, {}, weight)
     assert result.mode == "hybrid" and result.dos == pytest.approx(expected, abs=1e-4)
     assert sum(result.partial_dos.values()) == pytest.approx(result.dos, abs=1e-6)
 

@@ -20,7 +20,7 @@ from .graphs import structure_to_graph
 from .structures import structure_from_ase_dict
 
 __all__ = ["PhononDosTable", "read_phdos_csv", "read_ids", "build_graphs", "pretrained_features",
-           "feature_cache_key", "structure_sha256",
+           "feature_cache_key", "structure_sha256", "fine_tuning_fields",
            "read_gamma_frequencies", "gamma_spectrum"]
 
 
@@ -101,7 +101,8 @@ def build_graphs(structures: list[Structure], cutoff_ang: float, names: list[str
 
     Args:
         extra: graph-field key -> (n_structures, n) array, stored as (1, n) per graph.
-        pretrained: per-structure (num_atoms, d) frozen features, stored as ``keys.NODE_PRETRAINED``.
+        pretrained: per-structure (num_atoms, d) frozen features, stored as ``keys.NODE_PRETRAINED``, or
+            per structure a dict of such fields (:func:`fine_tuning_fields`).
     """
     import torch
 
@@ -112,7 +113,11 @@ def build_graphs(structures: list[Structure], cutoff_ang: float, names: list[str
         graph[keys.STRUCTURE_ID] = names[i]
         for key, values in (extra or {}).items():
             graph[key] = torch.as_tensor(values[i], dtype=torch.get_default_dtype()).reshape(1, -1)
-        if pretrained is not None:
+        if pretrained is not None and isinstance(pretrained[i], dict):
+            for key, value in pretrained[i].items():
+                graph[key] = torch.as_tensor(value, dtype=torch.get_default_dtype()) \
+                    if key == keys.NODE_PRETRAINED else torch.as_tensor(value)
+        elif pretrained is not None:
             graph[keys.NODE_PRETRAINED] = torch.as_tensor(pretrained[i], dtype=torch.get_default_dtype())
         graphs.append(graph)
     return graphs
@@ -137,21 +142,94 @@ def feature_cache_key(record: dict, structure: Structure, material_id: str) -> s
                      structure_sha256(structure)[:16], material_id])
 
 
+def fine_tuning_fields(inputs) -> dict[str, np.ndarray]:
+    """Graph fields of one structure's :class:`equispec.nn.sevennet.BlockInputs`: what
+    ``TrainableSevenNetBlocks`` reads, and the frozen features as ``keys.NODE_PRETRAINED``."""
+    graph = inputs.graph
+    n = graph.num_atoms
+    return {
+        keys.NODE_PRETRAINED: inputs.scalars,
+        keys.SEVENNET_NODE_INPUT: inputs.node_input,
+        keys.SEVENNET_MIRROR_INPUT: inputs.mirror_input if inputs.mirror_input is not None
+        else np.zeros_like(inputs.node_input),
+        keys.SEVENNET_INVERSION_INDEX: graph.inversion if graph.inversion is not None else np.arange(n),
+        keys.SEVENNET_EDGE_INDEX: graph.edge_index,
+        keys.SEVENNET_EDGE_VECTORS: graph.edge_vectors.astype(np.float32),
+        keys.SEVENNET_CENTROSYMMETRIC: np.array([graph.inversion is not None]),
+    }
+
+
+def _block_input_cache(cache: Path, first_block: int) -> Path:
+    return cache.with_name(f"{cache.stem}-block{first_block}.npz")
+
+
+def _fine_tuning_inputs(structures: list[Structure], featurizer, labels: list[str], keys_: list,
+                        cache: Path | None, first_block: int, progress: bool, chunk_size: int) -> list[dict]:
+    """:func:`fine_tuning_fields` per structure; the block inputs and frozen features are kept in
+    ``{cache stem}-block{b}.npz`` (the SevenNet graphs are rebuilt, cheaply)."""
+    from ..nn.sevennet import BlockInputs
+
+    stored: dict[str, np.ndarray] = {}
+    block_cache = _block_input_cache(cache, first_block) if cache is not None else None
+    if block_cache is not None and block_cache.is_file():
+        with np.load(block_cache, allow_pickle=False) as archive:
+            stored = {key: archive[key] for key in archive.files}
+    fields: list = [None] * len(structures)
+    missing = []
+    for k, key in enumerate(keys_):
+        if key is not None and f"{key}/scalars" in stored and len(stored[f"{key}/scalars"]) == len(structures[k]):
+            graph = featurizer.blocks.graph(structures[k], labels[k])
+            mirror = stored.get(f"{key}/mirror_input")
+            fields[k] = fine_tuning_fields(BlockInputs(stored[f"{key}/scalars"], stored[f"{key}/node_input"],
+                                                       mirror, graph))
+        else:
+            missing.append(k)
+    with tqdm(total=len(missing), desc=f"{featurizer.name} block inputs", disable=not progress or not missing,
+              leave=False) as bar:
+        for start in range(0, len(missing), chunk_size):
+            part = missing[start:start + chunk_size]
+            graphs = [featurizer.blocks.graph(structures[k], labels[k]) for k in part]
+            for k, inputs in zip(part, featurizer.blocks.block_inputs(graphs, first_block)):
+                fields[k] = fine_tuning_fields(inputs)
+                if keys_[k] is not None:
+                    stored[f"{keys_[k]}/scalars"] = inputs.scalars
+                    stored[f"{keys_[k]}/node_input"] = inputs.node_input
+                    if inputs.mirror_input is not None:
+                        stored[f"{keys_[k]}/mirror_input"] = inputs.mirror_input
+            bar.update(len(part))
+    if block_cache is not None and missing:
+        block_cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = block_cache.with_name(block_cache.name + ".tmp.npz")
+        np.savez(tmp, **stored)
+        tmp.replace(block_cache)
+    return fields
+
+
 def pretrained_features(structures: list[Structure], name: str, ids: list[str] | None = None,
                         cache: str | Path | None = None, progress: bool = True, device: str = "cpu",
-                        chunk_size: int = 256) -> list[np.ndarray]:
+                        chunk_size: int = 256, first_trainable_block: int | None = None) -> list:
     """Frozen per-atom features of the pretrained potential ``name`` for each structure, batched.
 
     With ``cache`` (an ``.npz`` of key -> array, read with ``allow_pickle=False``; keys from
     :func:`feature_cache_key`) features computed before are reused and new ones are added, so that repeated
     training runs featurize once. ``device``: where the potential runs; ``chunk_size``: structures per call
     of the featurizer (it splits them further by edges).
+
+    With ``first_trainable_block`` (a model that fine-tunes the blocks from there on) the result is, per
+    structure, the dict of graph fields of :func:`fine_tuning_fields` instead: the frozen blocks run once
+    here, their output entering the first trainable block is cached in ``{cache stem}-block{b}.npz``.
     """
     from .pretrained import get_featurizer
 
     featurizer = get_featurizer(name, str(device))
     stored: dict[str, np.ndarray] = {}
     cache = Path(cache) if cache else None
+    if first_trainable_block is not None:
+        labels = list(ids) if ids is not None else [f"structure {k}" for k in range(len(structures))]
+        keys_ = [feature_cache_key(featurizer.record, s, i) for s, i in zip(structures, ids)] if ids is not None \
+            else [None] * len(structures)
+        return _fine_tuning_inputs(structures, featurizer, labels, keys_, cache, first_trainable_block, progress,
+                                   chunk_size)
     if cache is not None and cache.is_file():
         with np.load(cache, allow_pickle=False) as archive:
             stored = {key: archive[key] for key in archive.files}

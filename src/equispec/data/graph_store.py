@@ -29,6 +29,10 @@ __all__ = ["GraphStore", "cache_key", "cached_graphs"]
 FORMAT_VERSION = 1
 
 
+#: (2, num_edges) fields, stored edge-major so that graphs concatenate along their edges
+_INDEX_FIELDS = (keys.EDGE_INDEX, keys.SEVENNET_EDGE_INDEX)
+
+
 def cache_key(**recipe) -> str:
     """A short hash of everything that decides a graph's contents (data file hashes, cutoff, ...)."""
     return hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -60,7 +64,7 @@ class GraphStore(Dataset):
         for name, (values, offsets) in self._open().items():
             start, stop = int(offsets[i]), int(offsets[i + 1])
             chunk = torch.from_numpy(np.array(values[start:stop]))
-            graph[name] = chunk.T.contiguous() if name == keys.EDGE_INDEX else chunk
+            graph[name] = chunk.T.contiguous() if name in _INDEX_FIELDS else chunk
         graph.num_nodes = int(self.index["num_nodes"][i])
         graph[keys.STRUCTURE_ID] = self.ids[i]
         return graph
@@ -81,7 +85,7 @@ class GraphStore(Dataset):
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
         try:
             for name in fields:
-                parts = [g[name].T if name == keys.EDGE_INDEX else g[name] for g in graphs]
+                parts = [g[name].T if name in _INDEX_FIELDS else g[name] for g in graphs]
                 lengths = [len(p) for p in parts]
                 np.save(staging / f"{name}.npy", torch.cat(parts).numpy(), allow_pickle=False)
                 np.save(staging / f"{name}.offsets.npy", np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))

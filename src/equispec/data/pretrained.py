@@ -18,11 +18,12 @@ from pymatgen.core import Structure
 
 from ..errors import ModelError
 
-__all__ = ["PRETRAINED_FEATURES", "PretrainedFeaturizer", "check_pretrained_record", "get_featurizer",
+__all__ = ["PRETRAINED_FEATURES", "PretrainedFeaturizer", "check_pretrained_record", "first_trainable_block",
+           "get_featurizer",
            "pretrained_record", "sevennet_calculator", "float32_default"]
 
 #: name -> (sevenn model name, number of interaction blocks, scalar channels per block)
-PRETRAINED_FEATURES = {"sevennet-0": ("7net-0", 5, 128)}
+PRETRAINED_FEATURES = {"sevennet-0": ("7net-0", 5, 128), "sevennet-l3i5": ("7net-l3i5", 5, 128)}
 
 
 def float32_default():
@@ -80,6 +81,19 @@ class PretrainedFeaturizer:
 
     def __call__(self, structure: Structure) -> np.ndarray:
         return self.batch([structure])[0]
+
+
+def first_trainable_block(hyperparameters: dict) -> int | None:
+    """The first fine-tuned interaction block of a model's pretrained potential (``model.pretrained_trainable``),
+    None when every block is frozen: the featurizer then hands over finished features instead of block inputs."""
+    from ..nn.sevennet import trainable_block_count
+
+    name = hyperparameters.get("pretrained")
+    if not name:
+        return None
+    num_blocks = PRETRAINED_FEATURES[name][1]
+    trainable = trainable_block_count(hyperparameters.get("pretrained_trainable", "none"), num_blocks)
+    return num_blocks - trainable if trainable else None
 
 
 @functools.lru_cache(maxsize=None)

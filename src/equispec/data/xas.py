@@ -306,9 +306,11 @@ def graph_row_order(dataset: XasDataset) -> np.ndarray:
 
 
 def dataset_graphs(dataset: XasDataset, cutoff_ang: float, pretrained: str | None = None,
-                   feature_cache: str | None = None, progress: bool = True, device: str = "cpu") -> list:
+                   feature_cache: str | None = None, progress: bool = True, device: str = "cpu",
+                   first_trainable_block: int | None = None) -> list:
     """One graph per material and edge of ``dataset``, its listed sites as absorbers (pretrained features
-    computed on ``device``)."""
+    computed on ``device``; with ``first_trainable_block``, the inputs of fine-tuned blocks, see
+    :func:`equispec.data.datasets.pretrained_features`)."""
     from .datasets import pretrained_features
 
     groups = _groups(dataset)
@@ -319,8 +321,8 @@ def dataset_graphs(dataset: XasDataset, cutoff_ang: float, pretrained: str | Non
             site = int(dataset.site_index[row])
             if not 0 <= site < len(structure) or structure[site].specie.symbol != dataset.absorbing_element[row]:
                 raise InputError(dataset.source, f"{material} site {site} is not a {dataset.absorbing_element[row]} atom")
-    features = pretrained_features(structures, pretrained, names, feature_cache, progress, device) if pretrained \
-        else None
+    features = pretrained_features(structures, pretrained, names, feature_cache, progress, device,
+                                   first_trainable_block=first_trainable_block) if pretrained else None
     graphs = []
     for edge in dict.fromkeys(edge for edge, _ in groups):
         chosen = [k for k, (e, _) in enumerate(groups) if e == edge]

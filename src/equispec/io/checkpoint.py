@@ -23,7 +23,7 @@ __all__ = ["ENSEMBLE", "FORMAT_VERSION", "save_model_dir", "load_model_dir", "en
            "sha256"]
 
 #: hyper-parameters that decide the input graph, so every member of an ensemble must share them
-GRAPH_HYPERPARAMETERS = ("cutoff_ang", "pretrained", "n_out")
+GRAPH_HYPERPARAMETERS = ("cutoff_ang", "pretrained", "pretrained_trainable", "n_out")
 #: ``model.json`` fields that say what a model predicts (task, grid, absorbers, data it was fitted to)
 MEMBER_AGREEMENT = ("task", "freq_cm1", "energy_ev", "absorbers", "train_mean_spectrum", "edge_step",
                     "pretrained_backbone")

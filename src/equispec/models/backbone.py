@@ -35,15 +35,20 @@ class EquivariantBackbone(torch.nn.Module):
         avg_num_neighbors: mean edges per atom in the training set (normalises message sums).
         num_species_features: width of the species features (``NODE_ATTRS``) that make radial weights
             and self-connections species-dependent; 0 turns them off.
-        pretrained_dim: width of frozen pretrained per-atom features (``NODE_PRETRAINED``) added to the
+        pretrained_dim: width of pretrained per-atom features (``NODE_PRETRAINED``) added to the
             atom embedding; 0 for none.
+        pretrained_blocks: trainable copies of the last pretrained blocks
+            (:class:`equispec.nn.sevennet.TrainableSevenNetBlocks`); their scalars replace the matching
+            trailing columns of ``NODE_PRETRAINED``, which then hold the frozen potential's features.
     """
 
     def __init__(self, cutoff_ang: float, num_layers: int, mul: int, lmax: int, embed_dim: int,
                  num_radial: int, radial_hidden: int, avg_num_neighbors: float, num_species_features: int = 0,
-                 pretrained_dim: int = 0):
+                 pretrained_dim: int = 0, pretrained_blocks: torch.nn.Module | None = None):
         super().__init__()
         self.cutoff_ang = float(cutoff_ang)
+        self.pretrained_blocks = pretrained_blocks
+        self.frozen_dim = pretrained_dim - (pretrained_blocks.irreps_out.dim if pretrained_blocks is not None else 0)
         self.embedding = AtomEmbedding(embed_dim, pretrained_dim)
         self.species = AtomEmbedding(num_species_features) if num_species_features else None
         irreps_node_attr = self.species.irreps_out if self.species is not None else None
@@ -70,6 +75,9 @@ class EquivariantBackbone(torch.nn.Module):
             keys.EDGE_RADIAL: self.radial_basis(lengths),
         }
         pretrained = data[keys.NODE_PRETRAINED] if self.embedding.pretrained_dim else None
+        if self.pretrained_blocks is not None:
+            pretrained = torch.cat([pretrained[:, : self.frozen_dim],
+                                    self.pretrained_blocks(data).to(pretrained.dtype)], dim=1)
         x = self.embedding(data[keys.ATOMIC_NUMBERS], pretrained)
         attrs = None
         if self.species is not None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Optional
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Optional
 
 import torch
 
@@ -35,7 +35,8 @@ class ModelHyperparameters:
     gamma_aux: bool = False
     atom_sum_rule: bool = False
     dropout: float = field(default=0.0, metadata=bounded(0, 1))  # in the readout MLP
-    pretrained: Optional[str] = None  # frozen per-atom features, a key of data.pretrained.PRETRAINED_FEATURES
+    pretrained: Optional[str] = None  # per-atom features, a key of data.pretrained.PRETRAINED_FEATURES
+    pretrained_trainable: Any = "none"  # fine-tuned pretrained blocks: none | all | {last_k: K}
     env_cutoff_ang: float = field(default=6.0, metadata=bounded(0.5, 12.0))  # XAS: absorber's radial distribution
     output_scale: float = field(default=1.0, metadata=bounded(0, 1e6, low_open=True))  # XAS: data units per output
 
@@ -116,10 +117,24 @@ def _pretrained_dim(name: Optional[str]) -> int:
     return blocks * channels
 
 
+def _trainable_blocks(hp: ModelHyperparameters):
+    """Trainable copies of the last pretrained blocks (``model.pretrained_trainable``), or None."""
+    from ..data.pretrained import PRETRAINED_FEATURES
+    from ..nn.sevennet import TrainableSevenNetBlocks, load_sevennet, trainable_block_count
+
+    if hp.pretrained is None:
+        if hp.pretrained_trainable not in (None, "none"):
+            raise ConfigError("model.pretrained_trainable", "needs model.pretrained")
+        return None
+    checkpoint, num_blocks, _ = PRETRAINED_FEATURES[hp.pretrained]
+    count = trainable_block_count(hp.pretrained_trainable, num_blocks)
+    return TrainableSevenNetBlocks(load_sevennet(checkpoint), count) if count else None
+
+
 def _backbone(hp: ModelHyperparameters) -> EquivariantBackbone:
     return EquivariantBackbone(hp.cutoff_ang, hp.num_layers, hp.mul, hp.lmax, hp.embed_dim, hp.num_radial,
                                hp.radial_hidden, hp.avg_num_neighbors, hp.num_species_features,
-                               _pretrained_dim(hp.pretrained))
+                               _pretrained_dim(hp.pretrained), _trainable_blocks(hp))
 
 
 def _phdos_gate_v1(hp: ModelHyperparameters) -> SpectrumModel:

@@ -88,10 +88,36 @@ def check_model_info(info, source: str) -> dict:
         check_fields(_HybridRecord, read, f"{source}: hybrid", ModelError)
         if "frequency_scale" not in read or "network_weight" not in read:
             raise ModelError(f"{source}: hybrid", "needs frequency_scale and network_weight")
+        if "learned" in hybrid:
+            _check_learned_hybrid(hybrid["learned"], f"{source}: hybrid.learned", n_out,
+                                  len(info.get("members") or [None]))
     backbone = info.get("pretrained_backbone")
     if backbone is not None and not isinstance(backbone, dict):
         raise ModelError(f"{source}: pretrained_backbone", "expected a JSON object")
     return info
+
+
+def _check_learned_hybrid(record, where: str, n_out: int, n_members: int) -> None:
+    """What ``models.hybrid.LearnedHybrid`` and the predictor read from the learned record."""
+    from .hybrid import RELIABILITY_FEATURES
+
+    if not isinstance(record, dict):
+        raise ModelError(where, "expected a JSON object")
+    if record.get("features") != list(RELIABILITY_FEATURES):
+        raise ModelError(f"{where}.features", f"must be {list(RELIABILITY_FEATURES)}")
+    _check_numbers(record.get("bin_logit"), f"{where}.bin_logit", n_out)
+    for key in ("coefficients", "feature_mean", "feature_std"):
+        _check_numbers(record.get(key), f"{where}.{key}", len(RELIABILITY_FEATURES))
+    if not all(v > 0 for v in record["feature_std"]):
+        raise ModelError(f"{where}.feature_std", "must be positive")
+    members = record.get("spread_members")
+    if not isinstance(members, list) or len(members) < 2 or not all(
+            isinstance(m, int) and not isinstance(m, bool) and 0 <= m < n_members for m in members):
+        raise ModelError(f"{where}.spread_members", f"expected at least two member indices below {n_members}")
+    fractions = record.get("element_fractions")
+    if not isinstance(fractions, dict) or not all(isinstance(k, str) and _is_number(v) and 0 <= v <= 1
+                                                  for k, v in fractions.items()):
+        raise ModelError(f"{where}.element_fractions", "expected element -> fraction in [0, 1]")
 
 
 def _check_architecture(name, where: str) -> None:

@@ -29,8 +29,9 @@ import torch
 
 from ..errors import InputError, ModelError
 
-__all__ = ["SEVENN_TESTED", "SevenNetBlocks", "SevenNetGraph", "calculator_graph", "float32_default",
-           "inversion_permutation", "load_sevennet", "sevennet_graph", "sevennet_record", "supercell_forces"]
+__all__ = ["SEVENN_TESTED", "BlockInputs", "SevenNetBlocks", "SevenNetGraph", "TrainableSevenNetBlocks",
+           "calculator_graph", "float32_default", "inversion_permutation", "load_sevennet", "sevennet_graph",
+           "sevennet_record", "supercell_forces", "trainable_block_count"]
 
 #: sevenn versions whose checkpoints and module layout this file was tested against (pyproject pins the same)
 SEVENN_TESTED = (">=0.13", "<0.14")
@@ -229,11 +230,14 @@ class SevenNetBlocks(torch.nn.Module):
             return 10_000 if forces else 5_000
         return 100_000 if forces else 400_000
 
-    def _scalars(self, data: dict) -> torch.Tensor:
-        """Run the blocks up to the last gate; (num_nodes, irreps_out.dim) gate scalars of every block."""
+    def _scalars(self, data: dict, capture_block: int | None = None) -> torch.Tensor:
+        """Run the blocks up to the last gate; (num_nodes, irreps_out.dim) gate scalars of every block.
+        With ``capture_block`` the node features entering that block are left in ``data["block_input"]``."""
         blocks = []
         last = self.gates[-1]
         for name, module in self.model._modules.items():
+            if capture_block is not None and name == f"{capture_block}_self_connection_intro":
+                data["block_input"] = data[_X]
             data = module(data)
             if name in self.gates:
                 blocks.append(data[_X][:, : self.channels])
@@ -282,6 +286,48 @@ class SevenNetBlocks(torch.nn.Module):
                     out[k] = value
         return [np.asarray(f, dtype=np.float32) for f in out]
 
+    def irreps_block_input(self, block: int):
+        """Irreps of the node features entering interaction block ``block`` (0-based)."""
+        if block == 0:
+            return self.model._modules["onehot_to_feature_x"].linear.irreps_out
+        return self.model._modules[self.gates[block - 1]].gate.irreps_out
+
+    def block_inputs(self, graphs: list[SevenNetGraph], first_block: int, max_edges: int | None = None
+                     ) -> list["BlockInputs"]:
+        """What fine-tuning blocks ``first_block..num_blocks-1`` needs, computed once by the frozen blocks below.
+
+        Returns, per graph, :meth:`features` (all blocks, mirror-averaged, identical to ``features``) and the
+        equivariant node features entering ``first_block`` for the structure and for its mirror image (the
+        mirror pass is skipped for a centrosymmetric structure, whose mirror image is itself, permuted).
+        """
+        if not 0 <= first_block < self.num_blocks:
+            raise ModelError(self.checkpoint, f"no interaction block {first_block} (it has {self.num_blocks})")
+        max_edges = max_edges or self.default_max_edges(forces=False)
+        items = sorted([(k, False) for k in range(len(graphs))]
+                       + [(k, True) for k, g in enumerate(graphs) if g.inversion is None])
+        scalars: list = [None] * len(graphs)
+        inputs: list = [None] * len(graphs)
+        mirror_inputs: list = [None] * len(graphs)
+        for part in _chunks([graphs[k] for k, _ in items], max_edges):
+            chunk = items[part]
+            with float32_default(), torch.inference_mode():
+                data = self._inputs(_batch([graphs[k] for k, _ in chunk], [n for _, n in chunk], self.device))
+                features = self._scalars(data, capture_block=first_block).cpu().numpy()
+                entering = data["block_input"].cpu().numpy()
+            bounds = np.cumsum([graphs[k].num_atoms for k, _ in chunk])[:-1]
+            for (k, negated), value, x in zip(chunk, np.split(features, bounds), np.split(entering, bounds)):
+                if negated:
+                    scalars[k] = 0.5 * (scalars[k] + value)
+                    mirror_inputs[k] = x
+                elif graphs[k].inversion is not None:
+                    scalars[k] = 0.5 * (value + value[graphs[k].inversion])
+                    inputs[k] = x
+                else:
+                    scalars[k], inputs[k] = value, x
+        return [BlockInputs(np.asarray(scalars[k], dtype=np.float32), np.asarray(inputs[k], dtype=np.float32),
+                            None if mirror_inputs[k] is None else np.asarray(mirror_inputs[k], dtype=np.float32),
+                            graphs[k]) for k in range(len(graphs))]
+
     def energy_forces(self, graphs: list[SevenNetGraph], max_edges: int | None = None
                       ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Potential energy (eV) per graph and forces (eV/Å) per atom, forces by autograd as in sevenn's
@@ -303,6 +349,122 @@ class SevenNetBlocks(torch.nn.Module):
             sizes = [g.num_atoms for g in chunk]
             forces.extend(np.split(chunk_forces, np.cumsum(sizes)[:-1]))
         return np.concatenate(energies), forces
+
+
+@dataclass
+class BlockInputs:
+    """One structure's cached inputs for fine-tuning the last blocks of a SevenNet (see
+    :meth:`SevenNetBlocks.block_inputs`).
+
+    Attributes:
+        scalars: (num_atoms, num_blocks * channels) mirror-averaged gate scalars of the frozen potential.
+        node_input: (num_atoms, irreps_block_input.dim) features entering the first trainable block.
+        mirror_input: the same for the mirror image; None for a centrosymmetric structure.
+        graph: the SevenNet graph (edges at the potential's cutoff, inversion permutation).
+    """
+
+    scalars: np.ndarray
+    node_input: np.ndarray
+    mirror_input: np.ndarray | None
+    graph: SevenNetGraph
+
+
+def trainable_block_count(value, num_blocks: int) -> int:
+    """``model.pretrained_trainable`` -> how many of the last interaction blocks are trained.
+
+    Accepts ``"none"`` (or None), ``"all"`` and ``{"last_k": K}`` with ``1 <= K <= num_blocks``.
+    """
+    if value is None or value == "none":
+        return 0
+    if value == "all":
+        return num_blocks
+    if isinstance(value, dict) and set(value) == {"last_k"} and isinstance(value["last_k"], int) \
+            and not isinstance(value["last_k"], bool) and 1 <= value["last_k"] <= num_blocks:
+        return value["last_k"]
+    raise ModelError("model.pretrained_trainable", f"expected none, all or {{last_k: K}} with 1 <= K <= "
+                                                  f"{num_blocks}, got {value!r}")
+
+
+class TrainableSevenNetBlocks(torch.nn.Module):
+    """The last ``num_trainable`` interaction blocks of a SevenNet as trainable copies, run on cached inputs.
+
+    The blocks below stay frozen and are run once per structure (:meth:`SevenNetBlocks.block_inputs`);
+    this module reads their cached output, the equivariant features entering its first block, for the
+    structure and its mirror image, and returns its blocks' gate scalars averaged over the two (as
+    :meth:`SevenNetBlocks.features` does), so that the result stays O(3) invariant whatever the weights.
+
+    Reads ``keys.SEVENNET_NODE_INPUT, SEVENNET_MIRROR_INPUT, SEVENNET_EDGE_INDEX, SEVENNET_EDGE_VECTORS,
+    SEVENNET_INVERSION_INDEX, SEVENNET_CENTROSYMMETRIC, ATOMIC_NUMBERS`` (and ``BATCH``).
+
+    Args:
+        blocks: the frozen potential whose weights start the copies (weights are then loaded from the
+            model's own safetensors: only the architecture comes from sevenn).
+        num_trainable: how many of the last blocks to train, 1..``blocks.num_blocks``.
+    """
+
+    def __init__(self, blocks: SevenNetBlocks, num_trainable: int):
+        super().__init__()
+        import copy
+
+        from e3nn import o3
+
+        if not 1 <= num_trainable <= blocks.num_blocks:
+            raise ModelError(blocks.checkpoint, f"cannot train {num_trainable} of {blocks.num_blocks} blocks")
+        self.first_block = blocks.num_blocks - num_trainable
+        self.channels = blocks.channels
+        modules = blocks.model._modules
+        self.edge_embedding = copy.deepcopy(modules["edge_embedding"]).requires_grad_(False)
+        self.onehot = copy.deepcopy(modules["onehot_idx_to_onehot"])
+        names = [n for n in modules if n.split("_")[0].isdigit() and int(n.split("_")[0]) >= self.first_block]
+        self.layers = torch.nn.ModuleDict({n: copy.deepcopy(modules[n]) for n in names}).train()
+        self.layers.requires_grad_(True)
+        self.gates = [n for n in names if n.endswith("_equivariant_gate")]
+        self.irreps_in = o3.Irreps(blocks.irreps_block_input(self.first_block))
+        self.irreps_out = o3.Irreps(f"{num_trainable * self.channels}x0e")
+        self.register_buffer("z_to_index", blocks.z_to_index.clone(), persistent=False)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__} (blocks {self.first_block}.. : {self.irreps_in} -> {self.irreps_out})"
+
+    def forward(self, data) -> torch.Tensor:
+        """Returns (num_nodes, irreps_out.dim) gate scalars of the trainable blocks, mirror-averaged."""
+        from ..data import keys
+
+        numbers = data[keys.ATOMIC_NUMBERS]
+        n = len(numbers)
+        dtype = self.edge_embedding.basis_function.coeffs.dtype
+        batch = data[keys.BATCH] if keys.BATCH in data and data[keys.BATCH] is not None \
+            else torch.zeros(n, dtype=torch.long, device=numbers.device)
+        mirrored = ~data[keys.SEVENNET_CENTROSYMMETRIC].bool().reshape(-1)[batch]  # nodes with a mirror pass
+        mirror_nodes = torch.nonzero(mirrored).flatten()
+        new_index = torch.full((n,), -1, dtype=torch.long, device=numbers.device)
+        new_index[mirror_nodes] = n + torch.arange(len(mirror_nodes), device=numbers.device)
+        edges = data[keys.SEVENNET_EDGE_INDEX]  # [0] = neighbour, [1] = centre
+        vectors = data[keys.SEVENNET_EDGE_VECTORS].to(dtype)
+        keep = mirrored[edges[1]]
+        all_edges = torch.cat([edges, new_index[edges[:, keep]]], dim=1)
+        all_numbers = torch.cat([numbers, numbers[mirror_nodes]])
+        sevenn_data = {
+            _Z: all_numbers,
+            _X: self.z_to_index[all_numbers],
+            _EDGE_INDEX: all_edges.flip(0),  # sevenn: [0] = centre, [1] = neighbour
+            _EDGE_VEC: torch.cat([vectors, -vectors[keep]]),
+            _BATCH: torch.cat([batch, batch[mirror_nodes]]),
+        }
+        sevenn_data = self.onehot(self.edge_embedding(sevenn_data))
+        sevenn_data[_X] = torch.cat([data[keys.SEVENNET_NODE_INPUT],
+                                     data[keys.SEVENNET_MIRROR_INPUT][mirror_nodes]]).to(dtype)
+        scalars = []
+        for name, module in self.layers.items():
+            sevenn_data = module(sevenn_data)
+            if name in self.gates:
+                scalars.append(sevenn_data[_X][:, : self.channels])
+            if name == self.gates[-1]:
+                break
+        scalars = torch.cat(scalars, dim=1)
+        own = scalars[:n]
+        partner = own[data[keys.SEVENNET_INVERSION_INDEX]].index_put((mirror_nodes,), scalars[n:])
+        return 0.5 * (own + partner)
 
 
 def _sevenn():

@@ -55,6 +55,8 @@ class OptimConfig:
     position_noise_ang: float = field(default=0.0, metadata=bounded(0, 1))
     # exponential moving average of weights, used for validation and export
     ema_decay: Optional[float] = field(default=None, metadata=bounded(0, 1))
+    # peak lr of fine-tuned pretrained blocks (model.pretrained_trainable); no weight decay
+    pretrained_lr: float = field(default=1e-4, metadata=bounded(0, 10, low_open=True))
 
 
 @dataclass
@@ -82,6 +84,7 @@ class TrainConfig:
     output_dir: str = "runs/phdos"
     data: DataConfig = field(default_factory=DataConfig)
     model: dict = field(default_factory=dict)  # ModelHyperparameters fields; avg_num_neighbors from data
+    init_from: Optional[str] = None  # trained model dir (an ensemble's member: DIR:INDEX) whose weights start the run
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
 

@@ -63,7 +63,14 @@ class SpectrumTask(L.LightningModule):
 
     def configure_optimizers(self):
         o = self.optim
-        optimizer = torch.optim.AdamW(self.parameters(), lr=o["lr"], weight_decay=o["weight_decay"])
+        # Fine-tuned pretrained blocks get their own, smaller lr and no weight decay (which would pull their
+        # weights towards 0, not towards the pretrained ones).
+        pretrained = [p for n, p in self.model.named_parameters() if ".pretrained_blocks." in f".{n}" and p.requires_grad]
+        chosen = {id(p) for p in pretrained}
+        groups = [{"params": [p for p in self.model.parameters() if id(p) not in chosen and p.requires_grad]}]
+        if pretrained:
+            groups.append({"params": pretrained, "lr": o.get("pretrained_lr", o["lr"]), "weight_decay": 0.0})
+        optimizer = torch.optim.AdamW(groups, lr=o["lr"], weight_decay=o["weight_decay"])
         warmup = max(int(o["warmup_epochs"]), 0)
         epochs = max(int(o["max_epochs"]), 1)
         if o["scheduler"] == "plateau":

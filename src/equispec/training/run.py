@@ -20,6 +20,7 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 
 from ..data.datamodule import GraphDataModule
 from ..data.graph_store import cache_key, cached_graphs
+from ..data.pretrained import first_trainable_block
 from ..data import keys
 from ..data.datasets import (build_graphs, gamma_spectrum, pretrained_features, read_gamma_frequencies, read_ids,
                              read_phdos_csv)
@@ -58,6 +59,13 @@ def _backbone_record(hyper: ModelHyperparameters) -> dict | None:
     return pretrained_record(hyper.pretrained) if hyper.pretrained else None
 
 
+def _fine_tuning_recipe(hyper: ModelHyperparameters) -> dict:
+    """Graph-cache key part of fine-tuning (the graphs then hold block inputs); empty for frozen runs, so that
+    their stores keep their keys."""
+    first = first_trainable_block(hyper.to_dict())
+    return {} if first is None else {"first_trainable_block": first}
+
+
 def _average_neighbors(graphs: list) -> float:
     return float(np.mean([g.edge_index.shape[1] / g.num_nodes for g in graphs]))
 
@@ -94,14 +102,15 @@ def _phdos_data(config: TrainConfig, hyper: ModelHyperparameters) -> PreparedDat
             for i in train_table.ids])
     recipe = {"task": "phdos", "csv_sha256": sha256(data.csv), "cutoff_ang": hyper.cutoff_ang,
               "pretrained": hyper.pretrained, "pretrained_backbone": _backbone_record(hyper), "gamma_json": data.gamma_json,
-              "gamma_sigma_cm1": config.optim.gamma_sigma_cm1}
+              "gamma_sigma_cm1": config.optim.gamma_sigma_cm1, **_fine_tuning_recipe(hyper)}
 
     def graphs_of(part, extra_fields=None):
         def build():
             features = None
             if hyper.pretrained:
                 features = pretrained_features(part.structures, hyper.pretrained, part.ids, data.feature_cache,
-                                               progress, featurization_device(config))
+                                               progress, featurization_device(config),
+                                               first_trainable_block=first_trainable_block(hyper.to_dict()))
             return build_graphs(part.structures, hyper.cutoff_ang, part.ids, part.dos, progress, extra_fields,
                                 features), part.ids
         return build
@@ -136,12 +145,13 @@ def _xas_data(config: TrainConfig, hyper: ModelHyperparameters) -> PreparedData:
     absorbers = sorted(set(zip(train_set.absorbing_element, train_set.edge)))
     recipe = {"task": "xas", "folder": _folder_fingerprint(data.folder) if data.graph_cache else data.folder,
               "cutoff_ang": hyper.cutoff_ang,
-              "pretrained": hyper.pretrained, "pretrained_backbone": _backbone_record(hyper)}
+              "pretrained": hyper.pretrained, "pretrained_backbone": _backbone_record(hyper),
+              **_fine_tuning_recipe(hyper)}
 
     def graphs_of(part):
         def build():
             graphs = dataset_graphs(part, hyper.cutoff_ang, hyper.pretrained, data.feature_cache, progress,
-                                    featurization_device(config))
+                                    featurization_device(config), first_trainable_block(hyper.to_dict()))
             return graphs, [g[keys.STRUCTURE_ID] for g in graphs]
         return build
 
@@ -207,6 +217,32 @@ def _requeued() -> bool:
     return int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) > 0
 
 
+def _warm_start(model: torch.nn.Module, init_from: str, hyper: ModelHyperparameters) -> None:
+    """Copy every weight (and standardisation buffer) of a trained model into ``model``: fine-tuning the last
+    pretrained blocks then starts from a head that already fits the frozen features. ``init_from`` is a model
+    directory, or ``DIR:INDEX`` for one member of an ensemble. The source must have the same hyper-parameters
+    but ``pretrained_trainable``; the only weights it lacks must be the trainable blocks (copies of the
+    pretrained ones)."""
+    from ..io.checkpoint import load_model_dir
+
+    path, _, member = init_from.rpartition(":") if init_from.rpartition(":")[2].isdigit() else (init_from, "", "")
+    source, info = load_model_dir(path)
+    if member:
+        source, info = source.members[int(member)], info["members"][int(member)]
+    ours = {k: v for k, v in hyper.to_dict().items() if k != "pretrained_trainable"}
+    theirs = {k: v for k, v in ModelHyperparameters.from_dict(info["hyperparameters"]).to_dict().items()
+              if k != "pretrained_trainable"}
+    differing = sorted(k for k in ours if ours[k] != theirs.get(k))
+    if differing:
+        raise ConfigError("init_from", f"{init_from} has other hyper-parameters: {differing[0]} = "
+                                       f"{theirs.get(differing[0])!r}, not {ours[differing[0]]!r}")
+    state, target = source.state_dict(), model.state_dict()
+    new = [k for k in target if k not in state]
+    if set(state) - set(target) or any(not k.startswith("backbone.pretrained_blocks.") for k in new):
+        raise ConfigError("init_from", f"{init_from}'s weights do not fit this model")
+    model.load_state_dict({**target, **state}, strict=True)
+
+
 def train(config: TrainConfig, resume: bool = False, extra_callbacks: list | None = None) -> Path:
     """Train, keep the best epoch by valid loss and export it to ``{output_dir}/model``.
 
@@ -234,6 +270,8 @@ def train(config: TrainConfig, resume: bool = False, extra_callbacks: list | Non
             [g[keys.NODE_PRETRAINED] for g in prepared.train_graphs]).to(torch.get_default_dtype()))
     if prepared.output_offset is not None:
         module.model.head.set_offset(torch.as_tensor(prepared.output_offset, dtype=torch.get_default_dtype()))
+    if config.init_from:
+        _warm_start(module.model, config.init_from, hyper)
     datamodule = GraphDataModule(prepared.train_graphs, prepared.valid_graphs, config.optim.batch_size,
                                  config.trainer.num_workers, seed=config.trainer.seed)
     best = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="valid/loss", mode="min",
@@ -287,6 +325,7 @@ def train(config: TrainConfig, resume: bool = False, extra_callbacks: list | Non
         "resumed_from": resumed_from,
         "world_size": int(trainer.world_size),
         "train_seconds": round(time.time() - started, 1),
+        "init_from": config.init_from,
         "device": str(trainer.strategy.root_device),
     }
     if hyper.pretrained:
