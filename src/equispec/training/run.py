@@ -228,6 +228,8 @@ def _warm_start(model: torch.nn.Module, init_from: str, hyper: ModelHyperparamet
     path, _, member = init_from.rpartition(":") if init_from.rpartition(":")[2].isdigit() else (init_from, "", "")
     source, info = load_model_dir(path)
     if member:
+        if not hasattr(source, "members") or int(member) >= len(source.members):
+            raise ConfigError("init_from", f"{path} has no ensemble member {member}")
         source, info = source.members[int(member)], info["members"][int(member)]
     ours = {k: v for k, v in hyper.to_dict().items() if k != "pretrained_trainable"}
     theirs = {k: v for k, v in ModelHyperparameters.from_dict(info["hyperparameters"]).to_dict().items()
