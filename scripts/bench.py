@@ -267,7 +267,7 @@ def make_epoch_clock(label: str, started: float, freq_cm1, log_path: Path):
     import numpy as np
     from lightning.pytorch.callbacks import Callback
 
-    from equispec.data import keys
+    from equispec import keys
     from equispec.metrics import spectrum_metrics
 
     class EpochClock(Callback):

@@ -20,7 +20,7 @@ import torch
 import yaml
 from torch_geometric.loader import DataLoader
 
-from equispec.data import keys
+from equispec import keys
 from equispec.data.datasets import build_graphs, read_ids, read_phdos_csv
 from equispec.models.build import ModelHyperparameters, build_model
 

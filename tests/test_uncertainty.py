@@ -7,7 +7,7 @@ import torch
 from pymatgen.core import Lattice, Structure
 
 from equispec.api import PhononDosPredictor
-from equispec.data import keys
+from equispec import keys
 from equispec.data.graphs import structure_to_graph
 from equispec.io.spectra import plot_phdos, write_phdos
 from equispec.models import build_model

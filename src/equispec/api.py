@@ -14,7 +14,7 @@ from pymatgen.core import Element, Structure
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
-from .data import keys
+from . import keys
 from .data.datasets import build_graphs, pretrained_features, read_ids, read_phdos_csv
 from .data.pretrained import check_pretrained_record, first_trainable_block
 from .data.xas import absorbing_sites, read_xas_dataset, site_average, site_graphs

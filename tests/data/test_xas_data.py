@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from equispec.data import keys
+from equispec import keys
 from equispec.data.xas import (absorbing_sites, dataset_graphs, graph_row_order, omnixas_grid_ev, read_xas_dataset,
                                write_xas_dataset)
 from equispec.errors import InputError

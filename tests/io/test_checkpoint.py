@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from equispec.data import keys
+from equispec import keys
 from equispec.data.graphs import structure_to_graph
 from equispec.data.structures import to_structure
 from equispec.errors import ModelError

@@ -7,7 +7,7 @@ import torch
 from e3nn import o3
 from pymatgen.core import Lattice, Structure
 
-from equispec.data import keys
+from equispec import keys
 from equispec.data.datasets import pretrained_features
 from equispec.data.xas import absorbing_sites, site_graphs
 from equispec.models import build_model

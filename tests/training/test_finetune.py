@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from equispec.api import load_model
-from equispec.data import keys
+from equispec import keys
 from equispec.data.datasets import read_phdos_csv
 from equispec.io.checkpoint import load_model_dir
 from equispec.nn.sevennet import load_sevennet

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from ..errors import InputError
 from ..io.files import atomic_savez
-from . import keys
+from .. import keys
 from .graphs import structure_to_graph
 from .structures import structure_from_ase_dict
 

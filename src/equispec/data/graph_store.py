@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import Dataset
 from torch_geometric.data import Data
 
-from . import keys
+from .. import keys
 
 __all__ = ["GraphStore", "cache_key", "cached_graphs"]
 

@@ -7,7 +7,7 @@ import torch
 from pymatgen.core import Structure
 from torch_geometric.data import Data
 
-from . import keys
+from .. import keys
 from .structures import check_neighbours
 
 __all__ = ["structure_to_graph", "edge_vectors", "graph_index", "periodic_neighbors"]

@@ -28,7 +28,7 @@ from pymatgen.core import Structure
 
 from ..errors import InputError
 from ..io.files import atomic_savez, atomic_write
-from . import keys
+from .. import keys
 
 __all__ = ["XasDataset", "read_xas_dataset", "write_xas_dataset", "absorbing_sites", "site_average", "site_graphs", "dataset_graphs", "equivalent_atoms",
            "graph_row_order",

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import torch
 
-from ..data import keys
+from .. import keys
 from ..data.graphs import graph_index
 from ..errors import ConfigError, EquispecError
 from ..typed_fields import bounded, check_fields

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from e3nn import o3
 
-from ..data import keys
+from .. import keys
 from ..data.graphs import graph_index
 from ..nn import AtomwiseReadout, RadialSpeciesDistribution
 from ..nn.embedding import MAX_Z

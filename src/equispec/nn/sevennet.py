@@ -428,7 +428,7 @@ class TrainableSevenNetBlocks(torch.nn.Module):
 
     def forward(self, data) -> torch.Tensor:
         """Returns (num_nodes, irreps_out.dim) gate scalars of the trainable blocks, mirror-averaged."""
-        from ..data import keys
+        from .. import keys
 
         numbers = data[keys.ATOMIC_NUMBERS]
         n = len(numbers)

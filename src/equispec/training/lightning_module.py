@@ -8,7 +8,7 @@ import math
 import lightning as L
 import torch
 
-from ..data import keys
+from .. import keys
 from ..models.build import build_model
 
 __all__ = ["SpectrumTask"]

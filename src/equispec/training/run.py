@@ -21,7 +21,7 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from ..data.datamodule import GraphDataModule
 from ..data.graph_store import cache_key, cached_graphs
 from ..data.pretrained import first_trainable_block
-from ..data import keys
+from .. import keys
 from ..data.datasets import (build_graphs, gamma_spectrum, pretrained_features, read_gamma_frequencies, read_ids,
                              read_phdos_csv)
 from ..io.checkpoint import save_model_dir, sha256
