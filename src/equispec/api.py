@@ -21,7 +21,7 @@ from .data.xas import absorbing_sites, read_xas_dataset, site_average, site_grap
 from .data.structures import StructureLike, check_neighbours, to_structure
 from .devices import resolve_device
 from .errors import InputError, ModelError
-from .io.checkpoint import load_model_dir
+from .models.serialization import load_model_dir
 from .io.units import CM1_PER_THZ
 from .metrics import spectrum_metrics, xas_metrics
 

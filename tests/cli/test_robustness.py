@@ -225,7 +225,7 @@ def test_changed_weights_fail_the_hash_check(model_copy, capsys):
 
 
 def test_shipped_models_pass_their_schema():
-    from equispec.io.checkpoint import load_model_dir
+    from equispec.models.serialization import load_model_dir
 
     for name in ("phdos", "xas-cu-k"):
         _, info = load_model_dir(ROOT / "checkpoints" / name)
@@ -233,7 +233,7 @@ def test_shipped_models_pass_their_schema():
 
 
 def test_ensemble_scores_before_writing(tmp_path, capsys):
-    from equispec.io.checkpoint import save_model_dir
+    from equispec.models.serialization import save_model_dir
     from equispec.models.build import build_model
 
     hyper = dict(cutoff_ang=4.5, num_layers=1, mul=4, lmax=1, embed_dim=8, num_radial=4, radial_hidden=8,

@@ -358,7 +358,7 @@ def test_any_training_config_ends_cleanly(tree, overrides, data):
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     """A small trained-format model directory (no pretrained features), saved by the real writer."""
-    from equispec.io.checkpoint import save_model_dir
+    from equispec.models.serialization import save_model_dir
     from equispec.models.build import build_model
 
     hyper = dict(cutoff_ang=4.5, num_layers=1, mul=4, lmax=1, embed_dim=8, num_radial=4, radial_hidden=8,

@@ -10,7 +10,7 @@ import torch
 from equispec.api import load_model
 from equispec import keys
 from equispec.data.datasets import read_phdos_csv
-from equispec.io.checkpoint import load_model_dir
+from equispec.models.serialization import load_model_dir
 from equispec.nn.sevennet import load_sevennet
 from equispec.training import load_config, train
 from tests.conftest import PHDOS, ROOT

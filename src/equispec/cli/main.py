@@ -393,7 +393,7 @@ def _train(args) -> int:
 
 def _ensemble(args) -> int:
     from ..api import PhononDosPredictor, XasPredictor
-    from ..io.checkpoint import combine_model_dirs
+    from ..models.serialization import combine_model_dirs
 
     def score(model, metadata) -> dict:
         if "energy_ev" in metadata:

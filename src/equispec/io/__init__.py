@@ -1,5 +1,2 @@
-"""Reading and writing: model directories, spectra tables, units."""
-
-from .checkpoint import FORMAT_VERSION, load_model_dir, save_model_dir
-
-__all__ = ["FORMAT_VERSION", "load_model_dir", "save_model_dir"]
+"""Reading and writing files: atomic writes, spectra tables and plots, units. (Model directories are
+serialised next to their builders, in ``equispec.models.serialization``.)"""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
 
 from ..errors import InputError
 
-__all__ = ["atomic_write", "atomic_savez", "read_text"]
+__all__ = ["atomic_write", "atomic_savez", "read_text", "sha256"]
 
 
 def _umask() -> int:
@@ -65,3 +66,11 @@ def read_text(path: str | os.PathLike, what: str = "a file") -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(name, "not a text file (not UTF-8)") from None
+
+def sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file, read in 1 MB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -24,7 +24,8 @@ from ..data.pretrained import first_trainable_block
 from .. import keys
 from ..data.datasets import (build_graphs, gamma_spectrum, pretrained_features, read_gamma_frequencies, read_ids,
                              read_phdos_csv)
-from ..io.checkpoint import save_model_dir, sha256
+from ..io.files import sha256
+from ..models.serialization import save_model_dir
 from ..data.xas import dataset_graphs, read_xas_dataset
 from ..metrics import spectrum_metrics, xas_metrics
 from ..models.build import ModelHyperparameters, build_model
@@ -223,7 +224,7 @@ def _warm_start(model: torch.nn.Module, init_from: str, hyper: ModelHyperparamet
     directory, or ``DIR:INDEX`` for one member of an ensemble. The source must have the same hyper-parameters
     but ``pretrained_trainable``; the only weights it lacks must be the trainable blocks (copies of the
     pretrained ones)."""
-    from ..io.checkpoint import load_model_dir
+    from ..models.serialization import load_model_dir
 
     path, _, member = init_from.rpartition(":") if init_from.rpartition(":")[2].isdigit() else (init_from, "", "")
     source, info = load_model_dir(path)

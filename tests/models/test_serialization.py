@@ -7,7 +7,7 @@ from equispec import keys
 from equispec.data.graphs import structure_to_graph
 from equispec.data.structures import to_structure
 from equispec.errors import ModelError
-from equispec.io.checkpoint import load_model_dir, save_model_dir
+from equispec.models.serialization import load_model_dir, save_model_dir
 from equispec.models import build_model
 from tests.conftest import EXAMPLES
 
@@ -70,7 +70,7 @@ def test_ensemble_averages_members_and_round_trips(tmp_path):
                                    freq_cm1=list(range(0, 1001, 20)), elements=["Mg", "O", "Si"][: seed + 1]))
         with torch.no_grad():
             outputs.append(member(graph)[keys.GRAPH_OUTPUT])
-    from equispec.io.checkpoint import combine_model_dirs
+    from equispec.models.serialization import combine_model_dirs
 
     ensemble, info = load_model_dir(combine_model_dirs(dirs, tmp_path / "ens"))
     assert info["architecture"] == "ensemble" and info["elements"] == ["Mg", "O"] and len(info["members"]) == 3
@@ -83,7 +83,7 @@ def test_ensemble_averages_members_and_round_trips(tmp_path):
 
 
 def test_ensemble_members_must_read_the_same_graph(tmp_path):
-    from equispec.io.checkpoint import combine_model_dirs
+    from equispec.models.serialization import combine_model_dirs
 
     a = save_model_dir(build_model("phdos_gate_v1", HP), tmp_path / "a", "phdos_gate_v1", HP, freq_cm1=GRID)
     wider = {**HP, "mul": 8}

@@ -7,7 +7,6 @@ safetensors, and ``load_state_dict(strict=True)`` refuses anything that does not
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 from pathlib import Path
 
@@ -16,11 +15,10 @@ from safetensors.torch import load_file, save_file
 
 from .._version import __version__
 from ..errors import ModelError
-from ..models.model_info import ENSEMBLE, FORMAT_VERSION, check_model_info
-from .files import atomic_write
+from ..io.files import atomic_write, sha256
+from .model_info import ENSEMBLE, FORMAT_VERSION, check_model_info
 
-__all__ = ["ENSEMBLE", "FORMAT_VERSION", "save_model_dir", "load_model_dir", "ensemble_from_dirs", "combine_model_dirs",
-           "sha256"]
+__all__ = ["ENSEMBLE", "FORMAT_VERSION", "save_model_dir", "load_model_dir", "ensemble_from_dirs", "combine_model_dirs"]
 
 #: hyper-parameters that decide the input graph, so every member of an ensemble must share them
 GRAPH_HYPERPARAMETERS = ("cutoff_ang", "pretrained", "pretrained_trainable", "n_out")
@@ -32,13 +30,6 @@ METADATA = "model.json"
 #: A model.json is a few hundred kB at most; a bigger one is not ours.
 MAX_METADATA_BYTES = 16 << 20
 
-
-def sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_model_dir(model: torch.nn.Module, directory: str | Path, architecture: str, hyperparameters: dict,
@@ -65,7 +56,7 @@ def save_model_dir(model: torch.nn.Module, directory: str | Path, architecture: 
 def load_model_dir(directory: str | Path) -> tuple[torch.nn.Module, dict]:
     """Rebuild the model from ``model.json`` (checked against its schema) and load ``model.safetensors``
     strictly, after checking that its SHA-256 is the one ``model.json`` recorded."""
-    from ..models.build import build_model
+    from .build import build_model
 
     directory = Path(directory)
     name = str(directory)
@@ -84,7 +75,7 @@ def load_model_dir(directory: str | Path) -> tuple[torch.nn.Module, dict]:
         raise ModelError(str(weights), f"SHA-256 differs from weights_sha256 in {METADATA}: the weights were "
                                        "changed or damaged after the model was saved")
     if info["architecture"] == ENSEMBLE:
-        from ..models.build import EnsembleModel
+        from .build import EnsembleModel
 
         model = EnsembleModel([build_model(m["architecture"], m.get("hyperparameters", {})) for m in info["members"]])
     else:
@@ -106,7 +97,7 @@ def ensemble_from_dirs(directories: list) -> tuple[torch.nn.Module, dict]:
     the same grid: ``GRAPH_HYPERPARAMETERS``, ``task`` and the grid must agree. Each member's
     architecture, hyper-parameters, valid metrics and provenance are kept in ``members``.
     """
-    from ..models.build import EnsembleModel
+    from .build import EnsembleModel
 
     members, infos = [], []
     for directory in directories:
