@@ -21,7 +21,8 @@ import numpy as np
 from pymatgen.analysis.xas.spectrum import XAS
 from pymatgen.core import Lattice, Structure
 
-from equispec.analysis import compare, compare_xas, identify, read_measured_xas
+from equispec import compare, identify
+from equispec.analysis import compare_xas, read_measured_xas
 from equispec.errors import EquispecError
 
 #: Measured Cu K HERFD standards -> the OmniXAS entry of that phase (ground-state polymorph); None when the

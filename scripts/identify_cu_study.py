@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from compare_measured import CU_CANDIDATES, CU_MEASURED
-from equispec.analysis import identify, read_measured_xas
+from equispec import identify
+from equispec.analysis import read_measured_xas
 from equispec.analysis.readers import MeasuredXas
 from equispec.analysis.reference import ReferenceXasPredictor
 from equispec.analysis.xas_processing import core_hole_fwhm_ev, lorentzian_broaden, uniform_grid

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from .analysis.thermo import PhononThermodynamics
 
-__all__ = ["PRETRAINED", "load_model", "resolve_model_dir", "PhononDosPrediction", "PhononDosPredictor",
+__all__ = ["PRETRAINED", "load_model", "compare", "identify", "resolve_model_dir", "PhononDosPrediction", "PhononDosPredictor",
            "XasPrediction", "XasPredictor"]
 
 #: Shipped models: name -> folder under ``checkpoints/``.
@@ -57,6 +57,31 @@ def resolve_model_dir(name_or_dir: str | os.PathLike) -> Path:
     if path.is_dir():
         return path
     raise ModelError(text, f"unknown model (shipped: {', '.join(sorted(PRETRAINED))}; or give a model directory)")
+
+
+def compare(structure, measured, model="phdos", *, mode: str | None = None, potential: str | None = None,
+            relax: bool | None = None, **options):
+    """Predict ``structure``'s spectrum and score it against a measured file: ``model`` is a shipped name, a
+    model directory or a loaded predictor; ``mode``, ``potential`` and ``relax`` as in :func:`load_model`
+    (a measured S(|Q|, E) ``.npz`` needs ``mode="physics"`` or ``"hybrid"``). ``options``: see
+    :func:`equispec.analysis.compare`."""
+    from .analysis import compare as _compare
+
+    return _compare(structure, measured, _predictor(model, mode=mode, potential=potential, relax=relax), **options)
+
+
+def identify(measured, candidates, model="phdos", **options):
+    """Rank candidate structures by agreement with a measurement; see :func:`equispec.analysis.identify`."""
+    from .analysis import identify as _identify
+
+    return _identify(measured, candidates, _predictor(model), **options)
+
+
+def _predictor(model, **physics):
+    """A loaded predictor as given, or ``load_model(model, **physics)`` without the options left unset."""
+    if hasattr(model, "predict"):
+        return model
+    return load_model(model, **{k: v for k, v in physics.items() if v is not None})
 
 
 def load_model(name_or_dir: str | os.PathLike = "phdos", device: str | torch.device = "cpu", mode: str = "fast",

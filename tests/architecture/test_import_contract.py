@@ -26,7 +26,6 @@ FORBIDDEN = {
 
 #: Layer breaches and the import edges that close cycles, as of 2026-12-01; the list may only shrink.
 KNOWN = {
-    ("analysis", "api"),  # compare/identify load models by name: to be passed a predictor by the API
     ("nn", "data"), ("physics", "analysis"),  # with data -> nn and analysis -> physics: two cycles
 }
 

@@ -362,13 +362,13 @@ def compare_spectra(prediction, measured, **options) -> Comparison:
     return compare_phdos(prediction, measured, **{k: v for k, v in options.items() if k in allowed})
 
 
-def _load_predictor(model, **physics):
-    """A loaded predictor as given, or ``api.load_model(model, **physics)`` (``mode``, ``potential``, ``relax``)."""
+def _as_predictor(model):
+    """A loaded predictor (anything with ``predict``). Analysis sits below the API, so loading a model by name
+    is the API's job: ``equispec.compare`` and ``equispec.identify`` take names."""
     if hasattr(model, "predict"):
         return model
-    from .. import api
-
-    return api.load_model(model, **{k: v for k, v in physics.items() if v is not None})
+    raise TypeError(f"expected a loaded predictor, got {model!r}: use equispec.load_model({model!r}), or "
+                    "equispec.compare / equispec.identify, which take model names")
 
 
 def _predict_one(predictor, structure):
@@ -393,25 +393,23 @@ def _read_measured(measured, kind: str, dos_unit: str | None):
 _SQE_OPTIONS = ("temperature_k", "elastic_mev", "npts", "name", "progress")
 
 
-def compare(structure, measured, model="phdos", *, dos_unit: str | None = None, mode: str | None = None,
-            potential: str | None = None, relax: bool | None = None, **options):
+def compare(structure, measured, model, *, dos_unit: str | None = None, **options):
     """Predict the spectrum of ``structure`` with ``model`` and score it against a measured file.
 
     Args:
         structure: a structure file, pymatgen ``Structure`` or ASE ``Atoms``.
         measured: a measured file (XDI or two-column text for XAS; an energy/DOS table for phonons) or an
             already read :class:`MeasuredXas` / :class:`MeasuredDos`.
-        model: a shipped model name, a model directory, or a loaded predictor.
+        model: a loaded predictor (``equispec.load_model``; a measured S(|Q|, E) map (``.npz``) needs one
+            in ``physics`` or ``hybrid`` mode). ``equispec.compare`` takes model names.
         dos_unit: energy unit of a measured DOS table when its header does not say (meV, THz, cm-1).
-        mode, potential, relax: phonon models: how to predict (see ``api.load_model``); a measured
-            S(|Q|, E) map (``.npz``) needs ``mode="physics"`` or ``"hybrid"``.
         **options: processing options of :func:`compare_xas`, :func:`compare_phdos` or
             ``analysis.sqe.compare_sqe`` (``resolution_mev``, ``temperature_k``, ``elastic_mev``).
 
     Returns:
         :class:`Comparison`, or ``analysis.sqe.SqeComparison`` for a measured map.
     """
-    predictor = _load_predictor(model, mode=mode, potential=potential, relax=relax)
+    predictor = _as_predictor(model)
     measured = _read_measured(measured, _predictor_kind(predictor), dos_unit)
     if isinstance(measured, MeasuredSqe):
         from .sqe import compare_sqe
@@ -447,14 +445,14 @@ XAS_SHIFT_MODES = ("common", "per-candidate")
 _XAS_OPTIONS = ("window_ev", "core_hole_ev", "resolution_ev", "max_shift_ev", "step_ev")
 
 
-def calibrate_shift(standard_structure, standard_measured, model="xas-cu-k", **options) -> float:
+def calibrate_shift(standard_structure, standard_measured, model, **options) -> float:
     """The energy shift (eV, measured = predicted + shift) that aligns ``model``'s prediction for a known
     standard with its measurement: a calibration for other samples of the same element and edge measured
     on the same energy scale (same beamline and session). ``options`` as for :func:`compare_xas`."""
     return float(compare(standard_structure, standard_measured, model, **options).shift_ev)
 
 
-def identify(measured, candidates, model="phdos", *, top: int | None = None, rank_by: str = "mse",
+def identify(measured, candidates, model, *, top: int | None = None, rank_by: str = "mse",
              dos_unit: str | None = None, shift_mode: str = "common", calibration=None,
              **options) -> list[Comparison]:
     """Rank candidate structures by how well their predicted spectra agree with a measurement.
@@ -471,7 +469,7 @@ def identify(measured, candidates, model="phdos", *, top: int | None = None, ran
     Args:
         measured: measured file or already read spectrum.
         candidates: structure files, a folder of them, ``Structure``/``Atoms`` objects, or a mix.
-        model: model name, directory or loaded predictor.
+        model: a loaded predictor (``equispec.identify`` takes model names).
         top: keep the best ``top`` (all when None).
         rank_by: the score to rank by (one of ``mse, cosine, pearson, spearman, wasserstein``).
         dos_unit: see :func:`compare`.
@@ -486,7 +484,7 @@ def identify(measured, candidates, model="phdos", *, top: int | None = None, ran
         raise InputError("rank_by", f"unknown score {rank_by!r} (use one of {', '.join(HIGHER_IS_BETTER)})")
     if shift_mode not in XAS_SHIFT_MODES:
         raise InputError("shift_mode", f"unknown shift mode {shift_mode!r} (use one of {', '.join(XAS_SHIFT_MODES)})")
-    predictor = _load_predictor(model)
+    predictor = _as_predictor(model)
     kind = _predictor_kind(predictor)
     measured = _read_measured(measured, kind, dos_unit)
     files = candidate_files(candidates)

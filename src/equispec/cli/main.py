@@ -419,7 +419,8 @@ def _comparison_options(args) -> dict:
 
 
 def _compare(args) -> int:
-    from ..analysis import compare, format_scores, plot_comparison
+    from ..analysis import format_scores, plot_comparison
+    from ..api import compare
     from ..analysis.sqe import SqeComparison, format_sqe_scores, plot_sqe_comparison
     from ..io.spectra import check_figure_path
 
@@ -443,7 +444,8 @@ def _compare(args) -> int:
 
 
 def _identify(args) -> int:
-    from ..analysis import format_scores, identify
+    from ..analysis import format_scores
+    from ..api import identify
 
     ranked = identify(args.measured, args.candidates, args.model, top=args.top, rank_by=args.rank_by,
                       shift_mode=args.shift_mode, calibration=args.calibrate, **_comparison_options(args))
