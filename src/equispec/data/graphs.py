@@ -8,21 +8,10 @@ from pymatgen.core import Structure
 from torch_geometric.data import Data
 
 from .. import keys
+from ..nn.neighbors import periodic_neighbors
 from .structures import check_neighbours
 
 __all__ = ["structure_to_graph", "edge_vectors", "graph_index", "periodic_neighbors"]
-
-
-def periodic_neighbors(structure: Structure, cutoff_ang: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every pair (j, i, image) with ``|r_j + image @ cell - r_i| < cutoff_ang``, an atom's own periodic
-    images included, itself excluded.
-
-    Returns:
-        ``(sources, centres, images)``: (num_edges,) int64 neighbours j, (num_edges,) int64 centres i and
-        (num_edges, 3) float64 integer lattice images of j.
-    """
-    centres, sources, images, _ = structure.get_neighbor_list(cutoff_ang)
-    return sources.astype(np.int64), centres.astype(np.int64), np.asarray(images, dtype=np.float64)
 
 
 def structure_to_graph(structure: Structure, cutoff_ang: float, name: str = "structure",

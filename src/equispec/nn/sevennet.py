@@ -9,7 +9,7 @@ structures go through in one call, as a disjoint union of graphs with a batch ve
   ``0e`` scalars after each block's gate, the features equispec's models read;
 - :meth:`SevenNetBlocks.energy_forces` runs the whole potential, forces by autograd, for phonopy.
 
-Feature graphs (:class:`SevenNetGraph`) come from :func:`equispec.data.graphs.periodic_neighbors` at the
+Feature graphs (:class:`SevenNetGraph`) come from :func:`equispec.nn.neighbors.periodic_neighbors` at the
 potential's cutoff; force graphs from sevenn's own builder (:func:`calculator_graph`, see
 :func:`supercell_forces` for why). sevenn's edge convention is the reverse of equispec's: its ``edge_index[0]`` is the
 centre i and ``edge_index[1]`` the neighbour j, with ``edge_vec = r_j + shift @ cell - r_i``, which is
@@ -121,7 +121,7 @@ def sevennet_graph(structure, cutoff_ang: float, find_inversion: bool = True) ->
     only), as in sevenn's own graph builder. ``find_inversion``: look for an inversion centre
     (:func:`inversion_permutation`).
     """
-    from ..data.graphs import periodic_neighbors
+    from .neighbors import periodic_neighbors
 
     if type(structure).__name__ == "Atoms":
         from pymatgen.io.ase import AseAtomsAdaptor
