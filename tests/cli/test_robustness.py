@@ -49,6 +49,15 @@ def test_absurd_cells_fail_before_any_neighbour_search(tmp_path, capsys, old, ne
     assert left_in(tmp_path / "out") == []
 
 
+def test_a_species_that_is_no_element_is_one_line(tmp_path, capsys):
+    """Found by the fuzz: a POSCAR species line reading 'Ql P' gave pymatgen's traceback."""
+    poscar = tmp_path / "AlP.POSCAR"
+    poscar.write_text((EXAMPLES / "AlP.POSCAR").read_text().replace("\nAl P\n", "\nQl P\n"))
+    assert "Ql P" in poscar.read_text()
+    assert main(["predict", str(poscar)]) == 2
+    assert "species Ql is not a chemical element" in one_error_line(capsys)
+
+
 def test_nearly_flat_cell_is_one_line(tmp_path, capsys):
     flat = tmp_path / "flat.vasp"
     lattice = Lattice([[100, 0, 0], [0, 100, 0], [50, 50, 0.05]])  # planes 0.05 Å apart, 250 Å^3 per atom
@@ -205,6 +214,8 @@ def edit_json(directory: Path, edit) -> None:
     (lambda i: i.update(members=[]), "an ensemble needs a list of 1-64 members"),
     (lambda i: i.pop("weights_sha256"), "weights_sha256 must be"),
     (lambda i: i.update(architecture="os.system"), "unknown architecture"),
+    (lambda i: i.update(architecture=[]), "unknown architecture"),  # found by the fuzz: unhashable
+    (lambda i: i.update(task=["xas"]), "task: unknown task"),
 ])
 def test_bad_model_json_is_one_line(model_copy, tmp_path, capsys, edit, message):
     edit_json(model_copy, edit)

@@ -12,6 +12,7 @@ from typing import Union
 
 import numpy as np
 from pymatgen.core import Structure
+from pymatgen.core.periodic_table import DummySpecies
 
 from ..errors import InputError
 
@@ -138,6 +139,9 @@ def check_structure(structure: Structure, name: str) -> None:
     if not structure.is_ordered:
         site = next(s for s in structure if not s.is_ordered)
         raise InputError(name, f"partial occupancies are not supported (site {site.species_string})")
+    dummy = [sp.symbol for sp in structure.composition if isinstance(sp, DummySpecies)]
+    if dummy:
+        raise InputError(name, f"species {dummy[0]} is not a chemical element")
     # searched at 3 Å and filtered: a 0.5 Å search grids the cell into 0.5 Å cubes (40 s and 5 GB for
     # 2000 atoms in a 271 Å cell, against 1 s at 3 Å)
     centres, neighbours, _, distances = _wrapped(structure).get_neighbor_list(3.0)

@@ -63,7 +63,7 @@ def check_model_info(info, source: str) -> dict:
         ModelHyperparameters.from_dict(info.get("hyperparameters", {}), f"{source}: hyperparameters", ModelError)
     n_out = info.get("hyperparameters", {}).get("n_out", ModelHyperparameters.n_out)
     task = info.get("task")
-    if task is not None and task not in set(ARCHITECTURE_TASKS.values()):
+    if task is not None and (not isinstance(task, str) or task not in set(ARCHITECTURE_TASKS.values())):
         raise ModelError(f"{source}: task", f"unknown task {task!r:.40}")
     grids = [key for key in ("freq_cm1", "energy_ev") if key in info]
     if len(grids) != 1:
@@ -121,7 +121,7 @@ def _check_learned_hybrid(record, where: str, n_out: int, n_members: int) -> Non
 
 
 def _check_architecture(name, where: str) -> None:
-    if name not in ARCHITECTURES:
+    if not isinstance(name, str) or name not in ARCHITECTURES:
         raise ModelError(where, f"unknown architecture {name!r:.40} (known: {', '.join(sorted(ARCHITECTURES))}, "
                                 f"{ENSEMBLE})")
 
