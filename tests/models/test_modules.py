@@ -40,5 +40,5 @@ def test_convolution_rejects_unreachable_irreps():
 def test_unknown_architecture_and_hyperparameter():
     with pytest.raises(ConfigError, match="unknown architecture 'nope'"):
         build_model("nope", {})
-    with pytest.raises(ConfigError, match="unknown key 'layers'"):
+    with pytest.raises(ConfigError, match="model.layers: unknown key"):
         build_model("phdos_gate_v1", {"layers": 3})
