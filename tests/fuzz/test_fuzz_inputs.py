@@ -282,6 +282,8 @@ def mutated_arrays(draw) -> dict:
             value = np.array(arrays[key], dtype=float)
         except (TypeError, ValueError):  # an earlier action made it strings or objects: leave it
             continue
+        if value.ndim == 0:  # an earlier action made it a scalar
+            continue
         if action in ("nan", "inf", "negative") and value.size:
             flat = value.reshape(-1)
             index = draw(st.lists(st.integers(0, flat.size - 1), min_size=1, max_size=5))

@@ -30,6 +30,8 @@ _MIN_POINTS = 5
 #: the resampling grids built over the measured range would not fit in memory.
 XAS_ENERGY_RANGE_EV = (100.0, 2.0e5)
 PHONON_MAX_MEV = 2000.0
+#: Larger intensities are a broken number; their squares overflow the scores.
+MAX_MEASURED_VALUE = 1e30
 SQE_MAX_Q_INV_ANG = 100.0
 
 
@@ -117,6 +119,10 @@ def _sorted_unique(name: str, x: np.ndarray, *ys: np.ndarray) -> tuple[np.ndarra
     for y in ys:
         good &= np.isfinite(y)
     x, ys = x[good], [y[good] for y in ys]
+    for y in ys:
+        if len(y) and np.abs(y).max() > MAX_MEASURED_VALUE:
+            raise InputError(name, f"a value of {np.abs(y).max():.4g}: beyond any measured intensity "
+                                   f"(at most {MAX_MEASURED_VALUE:g})")
     order = np.argsort(x, kind="stable")
     x, ys = x[order], [y[order] for y in ys]
     keep = np.concatenate([[True], np.diff(x) > 0])
@@ -324,6 +330,10 @@ def read_measured_sqe(path: str | os.PathLike) -> MeasuredSqe:
     if q[-1] > SQE_MAX_Q_INV_ANG or np.abs(energy).max() > PHONON_MAX_MEV:
         raise InputError(name, f"grid reaches |Q| = {q[-1]:.4g} 1/Å and |E| = {np.abs(energy).max():.4g} meV; "
                                f"expected |Q| up to {SQE_MAX_Q_INV_ANG:g} 1/Å and |E| up to {PHONON_MAX_MEV:g} meV")
+    finite = intensity[np.isfinite(intensity)]
+    if finite.size and np.abs(finite).max() > MAX_MEASURED_VALUE:
+        raise InputError(name, f"an intensity of {np.abs(finite).max():.4g}: beyond any measured intensity "
+                               f"(at most {MAX_MEASURED_VALUE:g})")
     usable = np.isfinite(intensity) & np.isfinite(error2) & (error2 > 0)
     if not usable.any():
         raise InputError(name, "no finite intensity with a positive error anywhere (all NaN?)")

@@ -115,7 +115,7 @@ def _set_dotted(raw: dict, assignment: str) -> None:
             raise ConfigError(".".join(parts[:depth + 1]), f"is not a section (--set {assignment})")
     try:
         node[parts[-1]] = yaml.safe_load(value)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, OverflowError):
         raise ConfigError(dotted, f"value is not valid YAML (--set {assignment})") from None
 
 
@@ -128,6 +128,8 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(str(path), f"not valid YAML ({str(exc).splitlines()[0]})") from None
+    except (ValueError, OverflowError) as exc:  # PyYAML's scanner: an escape such as "\U99999999" in a string
+        raise ConfigError(str(path), f"not valid YAML ({exc})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), f"cannot read config ({getattr(exc, 'strerror', None) or exc})") from None
     if not isinstance(raw, dict):
