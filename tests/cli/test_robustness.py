@@ -280,3 +280,19 @@ def test_bad_hybrid_record_is_one_line(tmp_path, capsys, edit, message):
     edit_json(copy, lambda info: edit(info["hybrid"]))
     assert main(["predict", str(EXAMPLES / "Si.cif"), "--model", str(copy), "--mode", "hybrid"]) == 2
     assert message in one_error_line(capsys)
+
+
+def test_fuzz_findings_yaml_escape_and_huge_intensity(tmp_path, capsys):
+    """Found by the 10 000-example fuzz: PyYAML raises ValueError (not YAMLError) for an escape beyond
+    Unicode, and an intensity of 1e303 overflowed the scores."""
+    from equispec.analysis.readers import read_measured_dos
+    from equispec.errors import InputError
+
+    config = tmp_path / "c.yaml"
+    config.write_text('task: phdos\ndata:\n  "0\\U999999999": null\n')
+    assert main(["train", str(config), "--check"]) == 2
+    assert "not valid YAML" in one_error_line(capsys)
+    table = tmp_path / "dos.csv"
+    table.write_text("energy_meV,dos\n" + "".join(f"{e},{1e303 if e == 7 else e}\n" for e in range(1, 20)))
+    with pytest.raises(InputError, match="beyond any measured intensity"):
+        read_measured_dos(table)
