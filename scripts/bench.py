@@ -408,16 +408,16 @@ def bench_equispec_inference(name_or_dir: str, structures, paths: list[str], arg
     """Throughput of an equispec model on pre-built graphs and end to end from files, and where the
     end-to-end time goes."""
     import equispec.api as api
+    from equispec.inference import base, phonon
 
     predictor = api.load_model(name_or_dir)
     labels = [Path(p).name for p in paths]
     result = {"model": name_or_dir, "n_structures": len(paths),
-              "ensemble_members": len(predictor.info.get("members", [])) or 1,
-              "pretrained": predictor.info["hyperparameters"].get("pretrained")}
+              "ensemble_members": predictor.info.n_members, "pretrained": predictor.info.pretrained}
     graphs = predictor.graphs(list(structures), labels)
     if result["pretrained"]:  # the featurizer is warm now (built by predictor.graphs)
         result["features_per_s"] = throughput(
-            lambda: api.pretrained_features(list(structures), result["pretrained"], progress=False,
+            lambda: base.pretrained_features(list(structures), result["pretrained"], progress=False,
                                             device=str(predictor.device)), len(structures), args.min_seconds)
     for batch_size in args.batch_sizes:
         result[f"graphs_per_s_batch{batch_size}"] = throughput(
@@ -427,8 +427,8 @@ def bench_equispec_inference(name_or_dir: str, structures, paths: list[str], arg
 
     predictor.predict(paths[:2])  # warm-up: loads a pretrained featurizer once, as a long-lived process would
     stopwatch = Stopwatch()
-    with stopwatch.wrap(api, "to_structure", "read_s"), stopwatch.wrap(api, "build_graphs", "graphs_s"), \
-            stopwatch.wrap(api, "pretrained_features", "features_s"), \
+    with stopwatch.wrap(base, "to_structure", "read_s"), stopwatch.wrap(phonon, "build_graphs", "graphs_s"), \
+            stopwatch.wrap(base, "pretrained_features", "features_s"), \
             stopwatch.wrap(predictor, "predict_graphs", "model_s"):
         start = time.perf_counter()
         predictor.predict(paths, batch_size=max(args.batch_sizes))

@@ -70,7 +70,7 @@ def main(argv=None) -> int:
             c = compare(v, v_dos, args.phdos_model, resolution_mev=resolution)
             row(f"bcc V DOS, {args.phdos_model} vs ARCS", f"resolution {resolution or 0:g} meV", fmt(c))
 
-        from equispec.analysis.reference import ReferenceXasPredictor
+        from equispec.inference import ReferenceXasPredictor
 
         reference = ReferenceXasPredictor(data / "xas" / "omnixas_cu_feff")
         folder = Path(tmp) / "cu"

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from equispec.api import hybrid_rows, load_model, resolve_model_dir
+from equispec.api import load_model, resolve_model_dir
 from equispec.data.datasets import read_ids, read_phdos_csv
 from equispec.io.files import atomic_write
 from equispec.metrics import spectrum_metrics
+from equispec.models.hybrid import hybrid_rows
 from equispec.physics.cache import scaled_label
 
 SCALES = np.round(np.arange(0.90, 1.301, 0.01), 2)

@@ -36,8 +36,9 @@ from compare_measured import CU_CANDIDATES, CU_MEASURED
 from equispec import identify
 from equispec.analysis import read_measured_xas
 from equispec.analysis.readers import MeasuredXas
-from equispec.analysis.reference import ReferenceXasPredictor
-from equispec.analysis.xas_processing import core_hole_fwhm_ev, lorentzian_broaden, uniform_grid
+from equispec.inference import ReferenceXasPredictor
+from equispec.analysis.xas_processing import core_hole_fwhm_ev
+from equispec.broadening import lorentzian_broaden, uniform_grid
 
 SCORES = ("mse", "cosine", "pearson", "spearman", "wasserstein")
 #: The seven Cu K HERFD standards of one session (xraylarch example project), by phase.

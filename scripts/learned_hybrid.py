@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fit_hybrid import hybrid as fixed_hybrid  # noqa: E402
 from fit_hybrid import physics_labels, read_physics  # noqa: E402
 
-from equispec.data.datasets import build_graphs, pretrained_features, read_ids, read_phdos_csv  # noqa: E402
+from equispec.data.datasets import read_ids, read_phdos_csv  # noqa: E402
 from equispec.io.files import atomic_write  # noqa: E402
 from equispec.metrics import spectrum_metrics  # noqa: E402
 from equispec.models.hybrid import (RELIABILITY_FEATURES, OutOfFoldPredictions, element_fractions,  # noqa: E402
@@ -67,9 +67,7 @@ def predict_oof(args) -> None:
         predictions = []
         for seed in range(args.seeds):
             predictor = load_model(out / f"fold{k}-seed{seed}" / "model")
-            features = pretrained_features(part.structures, predictor.info["hyperparameters"]["pretrained"], part.ids,
-                                           args.feature_cache, progress=False)
-            graphs = build_graphs(part.structures, predictor.cutoff_ang, part.ids, progress=False, pretrained=features)
+            graphs = predictor.graphs(part.structures, part.ids, ids=part.ids, feature_cache=args.feature_cache)
             predictions.append(predictor.predict_graphs(graphs)[0])
         predictions = np.stack(predictions)
         rows["ids"] += part.ids

@@ -47,7 +47,7 @@ def test_unknown_model_name_lists_shipped_ones():
 
 def test_model_metadata(model):
     info = model.info
-    assert info["format_version"] == 1 and info["architecture"] == "ensemble"
-    assert {m["architecture"] for m in info["members"]} == {"phdos_gate_v1"} and len(info["members"]) == 5
-    assert len(info["elements"]) == 64 and info["freq_cm1"][-1] == 1000
-    assert info["valid_metrics"]["n"] == 141
+    assert info.task == "phdos" and model.task == "phdos" and info.architecture == "ensemble" and info.n_members == 5
+    assert {m["architecture"] for m in info.raw["members"]} == {"phdos_gate_v1"} and info.raw["format_version"] == 1
+    assert len(info.elements) == 64 and info.grid[-1] == 1000 and info.pretrained == "sevennet-0"
+    assert info.valid_metrics["n"] == 141

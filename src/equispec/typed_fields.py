@@ -24,9 +24,15 @@ def check_fields(cls, values: dict, where: str, error: type[EquispecError]) -> d
     Raises ``error(where.key, problem)``."""
     hints = typing.get_type_hints(cls)
     known = {f.name: f for f in fields(cls)}
+    retired = getattr(cls, "RETIRED", {})
     checked = {}
     for key, value in values.items():
         name = f"{where}.{key}" if where else str(key)
+        if key in retired and key not in known:  # older files still load where the option was off
+            if value != retired[key]:
+                raise error(name, f"this option was removed (measured not to help, see docs/training.md); "
+                                  f"only its off value {retired[key]!r} is accepted, got {value!r:.40}")
+            continue
         if key not in known:
             raise error(name, f"unknown key (known: {', '.join(sorted(known))})")
         value = _coerce(value, hints[key], name, error)

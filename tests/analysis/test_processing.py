@@ -8,11 +8,11 @@ from pymatgen.analysis.xas.spectrum import XAS
 from pymatgen.core import Lattice, Structure
 
 from equispec.analysis import compare_phdos, compare_xas, identify
-from equispec.analysis.phonon_processing import broaden_dos, neutron_weighted_dos, neutron_weights
 from equispec.analysis.readers import MeasuredDos, MeasuredXas, read_measured_dos, read_measured_xas
 from equispec.analysis.scores import score_spectra
-from equispec.analysis.xas_processing import (core_hole_fwhm_ev, find_e0, gaussian_broaden, lorentzian_broaden,
-                                              normalize_xas)
+from equispec.analysis.xas_processing import core_hole_fwhm_ev, find_e0, normalize_xas
+from equispec.broadening import broaden_dos, gaussian_broaden, lorentzian_broaden
+from equispec.physics.neutron import neutron_weighted_dos, neutron_weights
 from equispec.errors import InputError
 from tests.conftest import SHARED_DATA
 
@@ -203,6 +203,8 @@ def test_scores_on_known_cases():
 class _MeasuredAsPrediction:
     """A stand-in predictor: a candidate 'structure' named like a compound predicts another real scan of it."""
 
+    task = "xas"
+
     def __init__(self, spectra):
         self.spectra = spectra
 
@@ -280,7 +282,7 @@ CU_CANDIDATES = ["mp-361", "mp-20525", "mp-1478", "mp-510752", "mp-28491", "mp-4
 
 @pytest.fixture(scope="module")
 def feff_cu():
-    from equispec.analysis.reference import ReferenceXasPredictor
+    from equispec.inference import ReferenceXasPredictor
 
     return ReferenceXasPredictor(CU_FEFF)
 

@@ -1,12 +1,10 @@
 """The layers of the package, checked by reading every import statement (lazy ones inside functions too):
 
-- ``nn`` and ``data`` import nothing from ``models``, ``training``, ``analysis``, the API or the CLI;
-- ``io`` imports nothing from ``models``;
-- ``analysis`` imports nothing from the API or the CLI;
+- ``nn`` and ``data`` import nothing from ``models``, ``training``, ``analysis``, ``inference``, the API or the CLI;
+- ``models`` imports nothing from ``training``, ``analysis``, ``inference``, the API or the CLI;
+- ``io`` imports nothing from ``models`` or ``inference``;
+- ``inference`` and ``analysis`` import nothing from ``training``, the API or the CLI;
 - no cycles between the top-level parts of the package.
-
-The contract does not hold yet (issue 16 is open): ``KNOWN`` lists the imports that break it today, so that
-this test fails on any new one and, once one is fixed, on its entry here (remove it).
 """
 
 from __future__ import annotations
@@ -19,14 +17,10 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "equispec"
 FORBIDDEN = {
     "nn": {"models", "training", "analysis", "api", "cli", "inference"},
     "data": {"models", "training", "analysis", "api", "cli", "inference"},
-    "io": {"models"},
-    "analysis": {"api", "cli"},
-}
-
-
-#: Layer breaches and the import edges that close cycles, as of 2026-12-01; the list may only shrink.
-KNOWN = {
-    ("physics", "analysis"),  # with analysis -> physics (S(Q,E) comparisons): a cycle
+    "models": {"training", "analysis", "api", "cli", "inference"},
+    "io": {"models", "inference"},
+    "inference": {"training", "api", "cli"},
+    "analysis": {"training", "api", "cli"},
 }
 
 
@@ -65,14 +59,12 @@ def imports() -> dict[str, set[str]]:
 def test_layers_import_only_downwards():
     graph = imports()
     broken = {(part, other) for part, banned in FORBIDDEN.items() for other in graph.get(part, ()) & banned}
-    assert not broken - KNOWN, f"forbidden imports: {sorted(broken - KNOWN)}"
-    fixed = {edge for edge in KNOWN if edge[1] not in graph.get(edge[0], ())}
-    assert not fixed, f"no longer imported, remove from KNOWN: {sorted(fixed)}"
+    assert not broken, f"forbidden imports: {sorted(broken)}"
 
 
 def test_no_cycles_between_parts():
     graph = imports()
-    leaves = {"errors", "keys", "_version", "typed_fields", "__init__"}
+    leaves = {"errors", "keys", "_version", "typed_fields", "broadening", "__init__"}
     edges = {a: {b for b in bs if b not in leaves and b != "__init__"} for a, bs in graph.items() if a not in leaves}
 
     def cycle_from(start):
@@ -87,7 +79,5 @@ def test_no_cycles_between_parts():
                     stack.append((nxt, path + [nxt]))
         return None
 
-    for edge in KNOWN:  # the known ones are cut; any cycle left is new
-        edges.get(edge[0], set()).discard(edge[1])
     cycles = [c for c in (cycle_from(part) for part in edges) if c]
     assert not cycles, f"import cycles: {cycles}"

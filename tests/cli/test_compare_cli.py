@@ -45,7 +45,7 @@ def test_identify_phonon_candidates_prints_a_ranking(bcc_v, capsys):
 @pytest.fixture
 def feff_reference(monkeypatch, tmp_path):
     """The XAS model is not in this tree yet: 'xas-feff' loads the FEFF look-up predictor instead."""
-    from equispec.analysis.reference import ReferenceXasPredictor
+    from equispec.inference import ReferenceXasPredictor
 
     reference = ReferenceXasPredictor(CU_FEFF)
     real = equispec.api.load_model

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 import equispec.physics.cache as physics_cache
-from equispec.api import combine_dos, load_model, resolve_model_dir
+from equispec.api import load_model, resolve_model_dir
+from equispec.models.hybrid import combine_dos
 from equispec.cli.main import main
 from equispec.data.datasets import read_phdos_csv
 from equispec.data.phdos_processing import process_raw_dos
@@ -122,14 +123,44 @@ def test_hybrid_applies_the_records_scale_and_weight_to_the_cached_physics_dos(m
     assert abs(metrics["mse"] - unscaled["mse"]) > 1e-5  # the scale did change the score
 
 
-def hybrid_model(tmp_path, **record):
-    """A copy of the shipped model whose hybrid record says SevenNet-0 (fast) with ``record``'s scale and weight."""
-    model = tmp_path / "model"
+def hybrid_model(tmp_path, learned: bool = False, **record):
+    """A copy of the shipped model whose hybrid record says SevenNet-0 (fast) with ``record``'s scale and weight,
+    and a fixed weight unless ``learned`` (then the shipped learned per-bin weights apply)."""
+    model = tmp_path / ("model-learned" if learned else "model")
     shutil.copytree(resolve_model_dir("phdos"), model)
     info = json.loads((model / "model.json").read_text())
     info["hybrid"].update(potential="7net-0", relax=False, **record)
+    if not learned:
+        del info["hybrid"]["learned"]
     (model / "model.json").write_text(json.dumps(info))
     return model
+
+
+def test_hybrid_scores_what_predict_returns_with_the_learned_weights(materials, capsys, tmp_path, counted):
+    """``evaluate --mode hybrid`` of a model with a learned hybrid scores exactly the DOS that
+    ``predict --mode hybrid`` returns (learned per-bin weights from ensemble spread, imaginary fraction,
+    disagreement and element rarity), not the fixed average."""
+    ids_file, table, direct, _ = materials
+    model = hybrid_model(tmp_path, learned=True, frequency_scale=1.0)
+    cache = tmp_path / "cache"
+    store = physics_cache.PhysicsDosCache(cache, PhysicsDosSettings(potential="7net-0"))
+    for structure, d in zip(table.structures, direct):
+        store.put(structure, physics_cache.RawPhysicsDos(d.raw_freq_cm1, d.raw_dos,
+                                                         {"imaginary_fraction": d.imaginary_fraction}))
+    code, metrics = evaluate(capsys, ids_file, "--model", model, "--mode", "hybrid", "--cache", cache)
+    assert code == 0 and counted == []
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        predicted = load_model(model, mode="hybrid").predict(table.structures)
+    finally:
+        torch.set_num_threads(previous)
+    expected = spectrum_metrics(table.freq_cm1, table.dos, np.stack([p.dos for p in predicted]))
+    assert metrics == pytest.approx({**expected, "physics_failed": 0}, rel=1e-6)
+    network = load_model(model).predict(table.structures)
+    fixed = spectrum_metrics(table.freq_cm1, table.dos, np.stack(
+        [combine_dos(n.dos, {}, d.dos, {}, 0.5)[0] for n, d in zip(network, direct)]))
+    assert abs(metrics["mse"] - fixed["mse"]) > 1e-6  # the learned weights are not the fixed average
 
 
 def test_physics_options_are_checked_before_any_work(materials, capsys, tmp_path):

@@ -161,6 +161,9 @@ def test_a_folder_given_as_id_list_is_one_line(tmp_path, capsys):
     ("trainer.devices=abc", "trainer.devices", "expected a count, -1, 'auto' or a list"),
     ("trainer.accelerator=gpux", "trainer.accelerator", "unknown value 'gpux'"),
     ("architecture=os.system", "architecture", "unknown value 'os.system'"),
+    ("model.num_species_features=4", "model.num_species_features", "this option was removed"),
+    ("optim.position_noise_ang=0.05", "optim.position_noise_ang", "this option was removed"),
+    ("data.gamma_json=gamma.json", "data.gamma_json", "only its off value None is accepted"),
 ])
 def test_config_values_are_type_checked(tmp_path, capsys, monkeypatch, override, key, message):
     monkeypatch.chdir(tmp_path)

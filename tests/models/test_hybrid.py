@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from equispec.api import combine_dos
+from equispec.models.hybrid import combine_dos
 from equispec.errors import ModelError
 from equispec.models.hybrid import (RELIABILITY_FEATURES, LearnedHybrid, OutOfFoldPredictions, element_fractions,
                                     fit_learned_hybrid, kfold_ids, reliability_features)

@@ -17,8 +17,6 @@ CUTOFF = 4.0
 
 VARIANTS = {
     "plain": {},
-    "species-aware": {"num_species_features": 4},
-    "sum-rule": {"atom_sum_rule": True},
     # SevenNet runs in float32, so this variant is held to the float32 tolerance
     "pretrained": {"pretrained": "sevennet-0"},
     # the last two SevenNet blocks trainable, their weights moved away from the pretrained ones below

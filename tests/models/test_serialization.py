@@ -93,3 +93,42 @@ def test_ensemble_members_must_read_the_same_graph(tmp_path):
     c = save_model_dir(build_model("phdos_gate_v1", longer), tmp_path / "c", "phdos_gate_v1", longer, freq_cm1=GRID)
     with pytest.raises(ModelError, match="cutoff_ang differs"):
         combine_model_dirs([a, c], tmp_path / "ac")
+
+
+def test_model_info_takes_its_task_from_the_file_or_the_architecture(saved):
+    """``task`` decides the predictor; files written before it was stored get the architecture's task."""
+    from equispec.inference import PhononDosPredictor, predictor_for
+    from equispec.models.model_info import ModelInfo
+
+    model, directory = saved
+    _, info = load_model_dir(directory)
+    assert "task" not in info
+    typed = ModelInfo.from_dict(info)
+    assert typed.task == "phdos" and typed.grid[-1] == 1000 and typed.elements == ("Si",) and typed.n_members == 1
+    assert typed.cutoff_ang == 4.5 and typed.pretrained is None and typed.hybrid is None
+    predictor = predictor_for(model, typed)
+    assert isinstance(predictor, PhononDosPredictor) and predictor.task == "phdos"
+
+
+def test_a_task_that_contradicts_the_grid_is_refused(saved):
+    _, directory = saved
+    info = json.loads((directory / "model.json").read_text())
+    info["task"] = "xas"
+    (directory / "model.json").write_text(json.dumps(info))
+    with pytest.raises(ModelError, match="task xas needs the energy_ev grid, not freq_cm1"):
+        load_model_dir(directory)
+
+
+@pytest.mark.parametrize("key, off, on", [("num_species_features", 0, 4), ("atom_sum_rule", False, True),
+                                          ("gamma_aux", False, True)])
+def test_retired_options_load_when_off_and_are_refused_when_on(saved, key, off, on):
+    """Options removed because they did not help: older model.json files that have them off still load."""
+    _, directory = saved
+    info = json.loads((directory / "model.json").read_text())
+    info["hyperparameters"][key] = off
+    (directory / "model.json").write_text(json.dumps(info))
+    load_model_dir(directory)
+    info["hyperparameters"][key] = on
+    (directory / "model.json").write_text(json.dumps(info))
+    with pytest.raises(ModelError, match=f"{key}: this option was removed"):
+        load_model_dir(directory)

@@ -7,7 +7,7 @@ from phonopy.structure.atoms import atom_data
 from pymatgen.core import Lattice, Structure
 from scipy import constants
 
-from equispec.analysis.phonon_processing import broaden_dos
+from equispec.broadening import broaden_dos
 from equispec.analysis.readers import read_measured_sqe
 from equispec.errors import InputError
 from equispec.physics import physics_dos
@@ -83,7 +83,7 @@ def test_neutron_weighting_of_two_elements_matches_hand_cross_sections():
         ratio = weighted[element].sum() / plain[element].sum()  # mbarn per state
         assert ratio == pytest.approx(1000 * sigma_barn[element] * average_mass / mass[element], rel=2e-3)
     # our incoherent-approximation weights (periodictable) are the same sigma / M
-    from equispec.analysis.phonon_processing import neutron_weights
+    from equispec.physics.neutron import neutron_weights
 
     weights = neutron_weights(["Na", "Cl"])
     assert weights["Cl"] / weights["Na"] == pytest.approx(

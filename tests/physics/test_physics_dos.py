@@ -106,7 +106,7 @@ def test_sevennet_silicon_end_to_end():
 
 
 def test_combine_dos_weights_and_renormalises():
-    from equispec.api import combine_dos
+    from equispec.models.hybrid import combine_dos
 
     network, physics = np.array([0.0, 1.0, 0.5]), np.array([0.0, 0.2, 1.0])
     total, partial = combine_dos(network, {"Si": network}, physics, {"Si": physics}, 1.0)
@@ -133,11 +133,12 @@ def test_hybrid_mode_is_the_fitted_combination_of_network_and_physics(one_thread
     """``--mode hybrid`` = w * network + (1 - w) * physics(frequencies x s), with (s, w) and the potential
     from the shipped model's ``hybrid`` record (fitted on training materials by scripts/fit_hybrid.py). One
     thread: two physics runs on two threads differ by ~1.5e-4 in this DOS (measured with 7net-l3i5)."""
-    from equispec.api import combine_dos, load_model
+    from equispec.api import load_model
+    from equispec.models.hybrid import combine_dos
     from tests.conftest import EXAMPLES
 
     hybrid = load_model("phdos", mode="hybrid")
-    record = hybrid.info["hybrid"]
+    record = hybrid.info.hybrid
     assert 0.9 <= record["frequency_scale"] <= 1.3 and 0 <= record["network_weight"] <= 1
     silicon = EXAMPLES / "Si.cif"
     result = hybrid.predict(silicon)[0]

@@ -31,8 +31,8 @@ def test_short_training_run_learns_and_exports(tmp_path, phdos_csv):
     assert losses[-1] < 0.75 * losses[0]
 
     predictor = load_model(directory)
-    assert predictor.info["valid_metrics"]["n"] == 24
-    assert predictor.info["provenance"]["data"]["n_train"] == 96
+    assert predictor.info.valid_metrics["n"] == 24
+    assert predictor.info.raw["provenance"]["data"]["n_train"] == 96
     ids_file = tmp_path / "ids.txt"
     ids_file.write_text("\n".join((PHDOS / "splits" / "train_mp_ids.txt").read_text().split()[:96]))
     metrics, ids, predictions = predictor.evaluate(phdos_csv, ids_file)
@@ -56,7 +56,7 @@ def test_pretrained_features_are_cached_and_standardised(tmp_path, phdos_csv):
     assert first.shape[1] == 640
     embedding = predictor.model.backbone.embedding
     assert float(embedding.pretrained_std.min()) > 0 and float(embedding.pretrained_mean.abs().max()) > 0
-    assert predictor.info["hyperparameters"]["pretrained"] == "sevennet-0"
+    assert predictor.info.pretrained == "sevennet-0"
 
 
 def test_config_errors(tmp_path):
@@ -89,6 +89,6 @@ def test_short_xas_training_run_learns_and_exports(tmp_path, xas_cu_folder):
 
     predictor = load_model(directory)
     assert predictor.element == "Cu" and predictor.edge == "K" and len(predictor.energy_ev) == 141
-    metrics = predictor.info["valid_metrics"]
+    metrics = predictor.info.valid_metrics
     assert set(metrics) == {"n", "mse", "median_mse", "baseline_median_mse", "eta"} and metrics["n"] >= 10
     assert metrics["eta"] > 0.5  # starts from the training mean (eta ~ 1), must not have diverged

@@ -1,6 +1,11 @@
 """Predictions next to measurements: readers, XAS and phonon-DOS processing, scores, compare and identify."""
 
-from .compare import Comparison, compare, compare_phdos, compare_spectra, compare_xas, identify, plot_comparison
+from .compare import compare, compare_spectra
+from .comparison import Comparison
+from .identify import identify
+from .phonon_compare import compare_phdos
+from .plots import plot_comparison
+from .xas_compare import compare_xas
 from .readers import MeasuredDos, MeasuredXas, read_measured_dos, read_measured_xas, read_xas_text, read_xdi
 from .scores import SCORE_KEYS, score_spectra
 

@@ -89,7 +89,7 @@ def compare_sqe(prediction, measured: MeasuredSqe, resolution=None, temperature_
             E = 0, or 3 meV without a resolution.
         npts: points on each |Q| sphere of the powder average.
     """
-    from ..analysis.phonon_processing import resolution_fwhm
+    from ..broadening import resolution_fwhm
     from ..physics.neutron import broaden_map, euphonic_force_constants, powder_map, quiet_euphonic
 
     name = name or getattr(prediction, "name", "prediction")

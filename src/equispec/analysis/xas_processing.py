@@ -12,13 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from ..broadening import uniform_grid
 from ..errors import InputError
 
-__all__ = ["find_e0", "normalize_xas", "Normalized", "lorentzian_broaden", "gaussian_broaden", "core_hole_fwhm_ev",
-           "uniform_grid", "FWHM_PER_SIGMA"]
-
-#: Full width at half maximum of a Gaussian in units of its standard deviation, 2 sqrt(2 ln 2).
-FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+__all__ = ["find_e0", "normalize_xas", "Normalized", "core_hole_fwhm_ev"]
 
 
 def find_e0(energy_ev: np.ndarray, mu: np.ndarray, smooth_ev: float = 0.5) -> float:
@@ -102,69 +99,6 @@ def normalize_xas(energy_ev, mu, e0_ev: float | None = None, pre_ev: tuple[float
         raise InputError(name, "no absorption edge found (the post-edge level is not above the pre-edge)")
     normalized = (mu - np.polyval(pre_coef, rel)) / step
     return Normalized(energy_ev, normalized, e0, step, pre_fitted, post_fitted)
-
-
-def uniform_grid(energy_ev, values, step_ev: float) -> tuple[np.ndarray, np.ndarray]:
-    """Linear interpolation of a spectrum onto a uniform grid spanning the same range."""
-    energy_ev = np.asarray(energy_ev, float)
-    n = max(int(round((energy_ev[-1] - energy_ev[0]) / step_ev)) + 1, 2)
-    grid = np.linspace(energy_ev[0], energy_ev[-1], n)
-    return grid, np.interp(grid, energy_ev, values)
-
-
-def _convolve(grid: np.ndarray, values: np.ndarray, kernel_of_offset, half_width: float) -> np.ndarray:
-    """Convolve values on a uniform grid with a kernel normalised to unit sum on that grid.
-
-    The ends are padded with the end values (an absorption edge continues flat beyond the data), and the
-    kernel is normalised on the grid, so the integral of a spectrum that vanishes near the ends is kept.
-    """
-    step = grid[1] - grid[0]
-    n_half = int(np.ceil(half_width / step))
-    offsets = np.arange(-n_half, n_half + 1) * step
-    kernel = kernel_of_offset(offsets)
-    kernel = kernel / kernel.sum()
-    padded = np.concatenate([np.full(n_half, values[0]), values, np.full(n_half, values[-1])])
-    return np.convolve(padded, kernel, mode="valid")
-
-
-def lorentzian_broaden(grid: np.ndarray, values: np.ndarray, fwhm_ev: float) -> np.ndarray:
-    """Convolve with a Lorentzian of full width ``fwhm_ev`` (the core-hole lifetime); uniform ``grid``.
-
-    The kernel is cut at 50 FWHM (it keeps 99.4 % of a Lorentzian's weight) and renormalised.
-    """
-    if fwhm_ev <= 0:
-        return np.asarray(values, float).copy()
-    gamma = fwhm_ev / 2.0
-    return _convolve(grid, np.asarray(values, float), lambda x: gamma / (x**2 + gamma**2), 50.0 * fwhm_ev)
-
-
-def gaussian_broaden(grid: np.ndarray, values: np.ndarray, fwhm) -> np.ndarray:
-    """Convolve with a Gaussian of full width ``fwhm`` (in the grid's unit) on a uniform ``grid``.
-
-    Args:
-        grid: (n,) uniform grid.
-        values: (n,) spectrum, or (m, n) spectra broadened alike (each row on ``grid``).
-        fwhm: a number, or a callable giving the FWHM at each energy of the grid (energy-dependent
-            instrument resolution). Each input bin spreads its weight with the width at its own energy
-            and the weights sum to one, so the area is kept (up to what falls off the ends).
-    """
-    grid, values = np.asarray(grid, float), np.asarray(values, float)
-    if not callable(fwhm):
-        if fwhm <= 0:
-            return values.copy()
-        sigma = fwhm / FWHM_PER_SIGMA
-        kernel = lambda x: np.exp(-0.5 * (x / sigma) ** 2)
-        if values.ndim == 1:
-            return _convolve(grid, values, kernel, 5.0 * sigma)
-        return np.stack([_convolve(grid, row, kernel, 5.0 * sigma) for row in values])
-    sigma = np.maximum(np.asarray(fwhm(grid), float) / FWHM_PER_SIGMA, 1e-12)
-    step = grid[1] - grid[0]
-    offsets = grid[:, None] - grid[None, :]  # [output, input]
-    weights = np.exp(-0.5 * (offsets / sigma[None, :]) ** 2)
-    too_narrow = sigma < 0.3 * step  # narrower than a bin: keep the bin as it is
-    weights[:, too_narrow] = np.eye(len(grid))[:, too_narrow]
-    weights /= weights.sum(axis=0, keepdims=True)
-    return values @ weights.T
 
 
 def core_hole_fwhm_ev(element: str, edge: str = "K") -> float:

@@ -285,8 +285,8 @@ def _predict(args) -> int:
 
     from tqdm.auto import tqdm
 
-    from ..analysis.compare import truncation_note
-    from ..api import XasPredictor, load_model
+    from ..analysis.phonon_compare import truncation_note
+    from ..api import load_model
     from ..errors import InputError
     from ..io import spectra
 
@@ -306,7 +306,7 @@ def _predict(args) -> int:
     resolution = _neutron_resolution(args) if args.ins else None
     _prefetch_mp_ids(files)  # before the model loads, so that no key / no network fails in seconds
     predictor = load_model(args.model, mode=args.mode, potential=args.potential, relax=args.relax, device=args.device)
-    if isinstance(predictor, XasPredictor):
+    if predictor.task == "xas":
         if args.ins:
             raise InputError("--ins", "neutron spectra are for phonon-DOS models")
         summary, write, plot = spectra.xas_summary_line, spectra.write_xas, spectra.plot_xas
@@ -319,7 +319,7 @@ def _predict(args) -> int:
         for prediction in predictor.predict_stream(files, batch_size=args.batch_size,
                                                    progress=sys.stderr.isatty() and len(files) > (1 if slow else args.batch_size)):
             tqdm.write(summary(prediction))
-            note = truncation_note(prediction) if not isinstance(predictor, XasPredictor) else None
+            note = truncation_note(prediction) if predictor.task == "phdos" else None
             if note:
                 tqdm.write(note, file=sys.stderr)
             if args.ins:
@@ -338,13 +338,13 @@ def _predict(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from ..api import XasPredictor, load_model
+    from ..api import load_model
     from ..errors import InputError
 
     if args.mode == "fast" and (args.cache or args.no_cache):
         raise InputError("--cache" if args.cache else "--no-cache", "is for --mode physics or hybrid")
     predictor = load_model(args.model, mode=args.mode, potential=args.potential, relax=args.relax, device=args.device)
-    if isinstance(predictor, XasPredictor):
+    if predictor.task == "xas":
         if args.ids:
             raise InputError("--ids", "XAS data folders select spectra with --split, not --ids")
         metrics, _, _ = predictor.evaluate(args.data, args.split or "val")
@@ -392,15 +392,16 @@ def _train(args) -> int:
 
 
 def _ensemble(args) -> int:
-    from ..api import PhononDosPredictor, XasPredictor
+    from ..inference import predictor_for
     from ..models.serialization import combine_model_dirs
 
     def score(model, metadata) -> dict:
-        if "energy_ev" in metadata:
-            metrics, _, _ = XasPredictor(model, metadata, name=args.output).evaluate(args.data, args.split or "val")
+        predictor = predictor_for(model, metadata, name=args.output)
+        if predictor.task == "xas":
+            metrics, _, _ = predictor.evaluate(args.data, args.split or "val")
             valid_data = {"folder": args.data, "split": args.split or "val"}
         else:
-            metrics, _, _ = PhononDosPredictor(model, metadata, name=args.output).evaluate(args.data, args.ids)
+            metrics, _, _ = predictor.evaluate(args.data, args.ids)
             valid_data = {"csv": args.data, "ids": args.ids}
         print(json.dumps(metrics))
         return {"valid_data": valid_data, "valid_metrics": metrics}

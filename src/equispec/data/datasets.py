@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import gzip
 import json
 import sys
 from dataclasses import dataclass
@@ -20,8 +19,7 @@ from .graphs import structure_to_graph
 from .structures import structure_from_ase_dict
 
 __all__ = ["PhononDosTable", "read_phdos_csv", "read_ids", "build_graphs", "pretrained_features",
-           "feature_cache_key", "structure_sha256", "fine_tuning_fields",
-           "read_gamma_frequencies", "gamma_spectrum"]
+           "feature_cache_key", "structure_sha256", "fine_tuning_fields"]
 
 
 @dataclass
@@ -250,30 +248,3 @@ def pretrained_features(structures: list[Structure], name: str, ids: list[str] |
         cache.parent.mkdir(parents=True, exist_ok=True)
         atomic_savez(cache, stored)
     return features
-
-
-def read_gamma_frequencies(path: str | Path) -> dict[str, np.ndarray]:
-    """Γ-point phonon frequencies (cm^-1) per mp-id from the Petretto JSON(.gz) (``phonon.ph_bandstructure``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(str(path), "no such file")
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt") as handle:
-            records = json.load(handle)
-        return {mp_id: np.asarray(r["phonon"]["ph_bandstructure"][0], dtype=float) for mp_id, r in records.items()}
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
-        raise InputError(str(path), f"not a Γ-frequency file ({exc})") from None
-
-
-def gamma_spectrum(freq_cm1: np.ndarray, grid_cm1: np.ndarray, sigma_cm1: float = 25.0) -> np.ndarray:
-    """Γ-point modes broadened by Gaussians of ``sigma_cm1`` on the DOS grid, max-normalised.
-
-    An auxiliary training label: the optical modes at Γ mark where flat branches put DOS peaks. Acoustic
-    (ω ≈ 0) and out-of-grid modes are dropped; NaN where none remain.
-    """
-    modes = freq_cm1[(freq_cm1 > 1.0) & (freq_cm1 <= grid_cm1[-1])]
-    if len(modes) == 0:
-        return np.full(len(grid_cm1), np.nan)
-    spectrum = np.exp(-0.5 * ((grid_cm1[:, None] - modes[None, :]) / sigma_cm1) ** 2).sum(axis=1)
-    return spectrum / spectrum.max()

@@ -21,7 +21,7 @@ class EquivariantBackbone(torch.nn.Module):
     """Embeds atoms and edges, then applies ``num_layers`` gated interactions.
 
     Reads ``POSITIONS, ATOMIC_NUMBERS, CELL, EDGE_INDEX, EDGE_CELL_SHIFT`` (and ``BATCH``);
-    writes ``EDGE_VECTORS, EDGE_LENGTHS, EDGE_SH, EDGE_RADIAL``, ``NODE_ATTRS`` and ``NODE_FEATURES`` with
+    writes ``EDGE_VECTORS, EDGE_LENGTHS, EDGE_SH, EDGE_RADIAL`` and ``NODE_FEATURES`` with
     ``irreps_out`` into the returned dictionary.
 
     Args:
@@ -33,8 +33,6 @@ class EquivariantBackbone(torch.nn.Module):
         num_radial: number of Bessel functions for edge lengths.
         radial_hidden: hidden width of each radial MLP.
         avg_num_neighbors: mean edges per atom in the training set (normalises message sums).
-        num_species_features: width of the species features (``NODE_ATTRS``) that make radial weights
-            and self-connections species-dependent; 0 turns them off.
         pretrained_dim: width of pretrained per-atom features (``NODE_PRETRAINED``) added to the
             atom embedding; 0 for none.
         pretrained_blocks: trainable copies of the last pretrained blocks
@@ -43,22 +41,19 @@ class EquivariantBackbone(torch.nn.Module):
     """
 
     def __init__(self, cutoff_ang: float, num_layers: int, mul: int, lmax: int, embed_dim: int,
-                 num_radial: int, radial_hidden: int, avg_num_neighbors: float, num_species_features: int = 0,
-                 pretrained_dim: int = 0, pretrained_blocks: torch.nn.Module | None = None):
+                 num_radial: int, radial_hidden: int, avg_num_neighbors: float, pretrained_dim: int = 0, pretrained_blocks: torch.nn.Module | None = None):
         super().__init__()
         self.cutoff_ang = float(cutoff_ang)
         self.pretrained_blocks = pretrained_blocks
         self.frozen_dim = pretrained_dim - (pretrained_blocks.irreps_out.dim if pretrained_blocks is not None else 0)
         self.embedding = AtomEmbedding(embed_dim, pretrained_dim)
-        self.species = AtomEmbedding(num_species_features) if num_species_features else None
-        irreps_node_attr = self.species.irreps_out if self.species is not None else None
         self.radial_basis = RadialBasis(cutoff_ang, num_radial)
         self.edge_sh = EdgeSphericalHarmonics(lmax)
         irreps = self.embedding.irreps_out
         layers = []
         for _ in range(num_layers):
             layer = GatedInteraction(irreps, hidden_irreps(mul, lmax), self.edge_sh.irreps_out, num_radial,
-                                     radial_hidden, avg_num_neighbors, irreps_node_attr)
+                                     radial_hidden, avg_num_neighbors)
             layers.append(layer)
             irreps = layer.irreps_out
         self.layers = torch.nn.ModuleList(layers)
@@ -79,11 +74,8 @@ class EquivariantBackbone(torch.nn.Module):
             pretrained = torch.cat([pretrained[:, : self.frozen_dim],
                                     self.pretrained_blocks(data).to(pretrained.dtype)], dim=1)
         x = self.embedding(data[keys.ATOMIC_NUMBERS], pretrained)
-        attrs = None
-        if self.species is not None:
-            attrs = out[keys.NODE_ATTRS] = self.species(data[keys.ATOMIC_NUMBERS])
         for layer in self.layers:
-            x = layer(x, data[keys.EDGE_INDEX], out[keys.EDGE_SH], out[keys.EDGE_RADIAL], attrs)
+            x = layer(x, data[keys.EDGE_INDEX], out[keys.EDGE_SH], out[keys.EDGE_RADIAL])
         out[keys.NODE_FEATURES] = x
         return out
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Optional
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Optional
 
 import torch
 
@@ -12,7 +12,7 @@ from ..data.graphs import graph_index
 from ..errors import ConfigError, EquispecError
 from ..typed_fields import bounded, check_fields
 from .backbone import EquivariantBackbone
-from .heads import PhononDosHead, SiteSpectrumHead
+from .heads import PhononDosHead, SiteSpectrumHead, max_normalised
 
 __all__ = ["ModelHyperparameters", "SpectrumModel", "EnsembleModel", "ARCHITECTURES", "ARCHITECTURE_TASKS", "build_model"]
 
@@ -20,6 +20,9 @@ __all__ = ["ModelHyperparameters", "SpectrumModel", "EnsembleModel", "ARCHITECTU
 @dataclass
 class ModelHyperparameters:
     """Everything needed to rebuild a model; stored verbatim in ``model.json``."""
+
+    #: Options removed because they did not help (docs/training.md): files that have them off still load.
+    RETIRED: ClassVar[dict] = {"num_species_features": 0, "gamma_aux": False, "atom_sum_rule": False}
 
     cutoff_ang: float = field(default=5.0, metadata=bounded(0.5, 12.0))
     num_layers: int = field(default=3, metadata=bounded(0, 12))
@@ -31,9 +34,6 @@ class ModelHyperparameters:
     readout_hidden: int = field(default=128, metadata=bounded(1, 4096))
     n_out: int = field(default=51, metadata=bounded(1, 4096))
     avg_num_neighbors: float = field(default=20.0, metadata=bounded(0, 1e4, low_open=True))
-    num_species_features: int = field(default=0, metadata=bounded(0, 1024))
-    gamma_aux: bool = False
-    atom_sum_rule: bool = False
     dropout: float = field(default=0.0, metadata=bounded(0, 1))  # in the readout MLP
     pretrained: Optional[str] = None  # per-atom features, a key of data.pretrained.PRETRAINED_FEATURES
     pretrained_trainable: Any = "none"  # fine-tuned pretrained blocks: none | all | {last_k: K}
@@ -96,11 +96,8 @@ class EnsembleModel(torch.nn.Module):
             out[keys.GRAPH_OUTPUT], out[keys.GRAPH_OUTPUT_STD] = graph.mean(0), graph.std(0, unbiased=False)
             return out
         nodes = torch.stack([o[keys.NODE_OUTPUT] for o in outs]).mean(0)
-        mean = graph.mean(0)
-        scale = mean.amax(dim=1, keepdim=True).clamp_min(1e-8)
         batch = graph_index(data, len(nodes), nodes)
-        out[keys.GRAPH_OUTPUT] = mean / scale
-        out[keys.NODE_OUTPUT] = nodes / scale[batch]
+        out[keys.NODE_OUTPUT], out[keys.GRAPH_OUTPUT], scale = max_normalised(nodes, graph.mean(0), batch)
         out[keys.GRAPH_OUTPUT_STD] = graph.std(0, unbiased=False) / scale
         return out
 
@@ -133,14 +130,13 @@ def _trainable_blocks(hp: ModelHyperparameters):
 
 def _backbone(hp: ModelHyperparameters) -> EquivariantBackbone:
     return EquivariantBackbone(hp.cutoff_ang, hp.num_layers, hp.mul, hp.lmax, hp.embed_dim, hp.num_radial,
-                               hp.radial_hidden, hp.avg_num_neighbors, hp.num_species_features,
-                               _pretrained_dim(hp.pretrained), _trainable_blocks(hp))
+                               hp.radial_hidden, hp.avg_num_neighbors, _pretrained_dim(hp.pretrained),
+                               _trainable_blocks(hp))
 
 
 def _phdos_gate_v1(hp: ModelHyperparameters) -> SpectrumModel:
     backbone = _backbone(hp)
-    return SpectrumModel(backbone, PhononDosHead(backbone.irreps_out, hp.n_out, hp.readout_hidden, hp.gamma_aux,
-                                                 hp.atom_sum_rule, hp.dropout))
+    return SpectrumModel(backbone, PhononDosHead(backbone.irreps_out, hp.n_out, hp.readout_hidden, hp.dropout))
 
 
 def _xas_site_v1(hp: ModelHyperparameters) -> SpectrumModel:

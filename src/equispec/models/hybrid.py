@@ -25,11 +25,52 @@ import numpy as np
 
 from ..errors import ModelError
 
-__all__ = ["RELIABILITY_FEATURES", "LearnedHybrid", "OutOfFoldPredictions", "element_fractions", "fit_learned_hybrid",
-           "kfold_ids", "reliability_features"]
+__all__ = ["RELIABILITY_FEATURES", "LearnedHybrid", "OutOfFoldPredictions", "combine_dos", "element_fractions",
+           "fit_learned_hybrid", "hybrid_rows", "kfold_ids", "network_weights", "reliability_features"]
 
 #: the reliability signals, in the order of ``LearnedHybrid.coefficients``
 RELIABILITY_FEATURES = ("network_spread", "imaginary_fraction", "disagreement", "element_rarity")
+
+
+def combine_dos(network_dos, network_partial: dict, physics_dos, physics_partial: dict, network_weight):
+    """``w * network + (1 - w) * physics``, max-normalised again; partial DOS share the normalisation.
+    ``network_weight``: a number, or one per frequency bin (the learned hybrid). Returns (total, partial)."""
+    w = np.asarray(network_weight, dtype=float)
+    total = w * np.asarray(network_dos) + (1 - w) * np.asarray(physics_dos)
+    peak = total.max()
+    partial = {el: (w * network_partial.get(el, 0.0) + (1 - w) * physics_partial.get(el, 0.0)) / peak
+               for el in {*network_partial, *physics_partial}}
+    return total / peak, partial
+
+
+def hybrid_rows(network: np.ndarray, physics: np.ndarray, network_weight) -> np.ndarray:
+    """(n, n_bins) :func:`combine_dos` row by row; ``network_weight`` one number, or one weight (a number or
+    per-bin row) per material. A NaN physics row (the computation failed) leaves the network alone."""
+    out = np.array(network, dtype=float)
+    weights = network_weight if np.ndim(network_weight) == 2 else [network_weight] * len(out)
+    for i, row in enumerate(physics):
+        if not np.isnan(row).any():
+            out[i] = combine_dos(network[i], {}, row, {}, weights[i])[0]
+    return out
+
+
+def network_weights(record: dict, network: np.ndarray, physics: np.ndarray, imaginary_fraction, elements,
+                    spread=None) -> list:
+    """Per material, the network's weight in the hybrid that ``record`` (``model.json``'s ``hybrid``)
+    describes: its fixed ``network_weight``, or per bin from its learned part.
+
+    Args:
+        network, physics: (n, n_bins) DOS; imaginary_fraction: (n,); elements: each material's symbols.
+        spread: a callable returning the (n, n_bins) spread of the ensemble members named in the learned
+            record (called only for a learned hybrid, since it runs the network again).
+    """
+    if "learned" not in record:
+        return [record["network_weight"]] * len(network)
+    learned = record["learned"]
+    features = reliability_features(network, spread(learned["spread_members"]), physics,
+                                    np.asarray(imaginary_fraction, dtype=float), elements,
+                                    learned["element_fractions"])
+    return list(LearnedHybrid.from_dict(learned).network_weight(features))
 
 
 def kfold_ids(ids: list[str], folds: int, seed: int = 0) -> list[list[str]]:
@@ -116,9 +157,7 @@ class LearnedHybrid:
 
     def combine(self, network: np.ndarray, physics: np.ndarray, features: np.ndarray) -> np.ndarray:
         """(n, n_bins) max-normalised ``w * network + (1 - w) * physics``."""
-        w = self.network_weight(features)
-        total = w * network + (1 - w) * physics
-        return total / np.maximum(total.max(axis=1, keepdims=True), 1e-12)
+        return hybrid_rows(network, physics, self.network_weight(features))
 
     def to_dict(self) -> dict:
         return {"kind": "learned", "features": list(self.features), "bin_logit": self.bin_logit.tolist(),

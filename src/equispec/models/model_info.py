@@ -8,17 +8,92 @@ import math
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..errors import ModelError
 from ..typed_fields import bounded, check_fields
 from .build import ARCHITECTURE_TASKS, ARCHITECTURES, ModelHyperparameters
 
-__all__ = ["FORMAT_VERSION", "ENSEMBLE", "MAX_MEMBERS", "check_model_info"]
+__all__ = ["FORMAT_VERSION", "ENSEMBLE", "MAX_MEMBERS", "TASKS", "ModelInfo", "check_model_info"]
 
 FORMAT_VERSION = 1
 #: ``architecture`` of a directory holding several members (each with its own architecture in ``members``)
 ENSEMBLE = "ensemble"
 MAX_MEMBERS = 64
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+#: What a model predicts -> the ``model.json`` key of its spectrum grid.
+TASKS = {"phdos": "freq_cm1", "xas": "energy_ev"}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The typed view of ``model.json`` that predictors read; ``task`` decides which predictor serves it.
+
+    Attributes:
+        task: ``phdos`` (grid ``freq_cm1``, cm^-1) or ``xas`` (grid ``energy_ev``, eV).
+        grid: (n_out,) the spectrum grid in the task's unit.
+        hyperparameters: what ``models.build.build_model`` (or the shared graph settings of an ensemble) reads.
+        elements: element symbols the model was trained on.
+        architecture: registered name, or ``ensemble``.
+        n_members: ensemble size (1 for a single model).
+        absorbers: XAS: ``[{"element", "edge"}]``; empty for phonon DOS.
+        edge_step: XAS: typical edge step of the training spectra in their unit, or None.
+        train_mean_spectrum: XAS: (n_out,) mean training spectrum (eta's baseline), or None.
+        hybrid: phonon DOS: the hybrid record (frequency scale, weight, potential, learned part), or None.
+        raw: the whole parsed ``model.json`` (provenance, metrics, notes), as written.
+    """
+
+    task: str
+    grid: np.ndarray
+    hyperparameters: dict
+    elements: tuple = ()
+    architecture: str | None = None
+    n_members: int = 1
+    absorbers: tuple = ()
+    edge_step: float | None = None
+    train_mean_spectrum: np.ndarray | None = None
+    hybrid: dict | None = None
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_dict(cls, info: dict) -> "ModelInfo":
+        """From parsed ``model.json``, or the metadata a training run or ``ensemble`` is about to write."""
+        task = info.get("task") or _task_of(info)
+        mean = info.get("train_mean_spectrum")
+        return cls(task=task, grid=np.asarray(info[TASKS[task]], dtype=float),
+                   hyperparameters=dict(info.get("hyperparameters", {})), elements=tuple(info.get("elements", [])),
+                   architecture=info.get("architecture"), n_members=len(info.get("members") or [None]),
+                   absorbers=tuple(info.get("absorbers") or ()), edge_step=info.get("edge_step"),
+                   train_mean_spectrum=None if mean is None else np.asarray(mean, dtype=float),
+                   hybrid=info.get("hybrid"), raw=info)
+
+    @property
+    def cutoff_ang(self) -> float:
+        return float(self.hyperparameters["cutoff_ang"])
+
+    @property
+    def pretrained(self) -> str | None:
+        """Name of the pretrained featurizer (e.g. ``sevennet-0``), or None."""
+        return self.hyperparameters.get("pretrained")
+
+    @property
+    def valid_metrics(self) -> dict | None:
+        return self.raw.get("valid_metrics")
+
+
+def _task_of(info: dict) -> str:
+    """Files written before ``task`` was stored: the task of the (first member's) architecture, else the grid."""
+    architecture = info.get("architecture")
+    if architecture == ENSEMBLE and info.get("members"):
+        architecture = info["members"][0].get("architecture")
+    if architecture in ARCHITECTURE_TASKS:
+        return ARCHITECTURE_TASKS[architecture]
+    for task, grid in TASKS.items():
+        if grid in info:
+            return task
+    raise ModelError("model.json", "says neither its task nor its spectrum grid (freq_cm1 or energy_ev)")
 
 
 @dataclass
@@ -65,9 +140,11 @@ def check_model_info(info, source: str) -> dict:
     task = info.get("task")
     if task is not None and (not isinstance(task, str) or task not in set(ARCHITECTURE_TASKS.values())):
         raise ModelError(f"{source}: task", f"unknown task {task!r:.40}")
-    grids = [key for key in ("freq_cm1", "energy_ev") if key in info]
+    grids = [key for key in TASKS.values() if key in info]
     if len(grids) != 1:
         raise ModelError(source, "needs exactly one spectrum grid, freq_cm1 (phonon DOS) or energy_ev (XAS)")
+    if task is not None and grids[0] != TASKS[task]:
+        raise ModelError(f"{source}: task", f"task {task} needs the {TASKS[task]} grid, not {grids[0]}")
     _check_numbers(info[grids[0]], f"{source}: {grids[0]}", n_out, increasing=True)
     if "train_mean_spectrum" in info:
         _check_numbers(info["train_mean_spectrum"], f"{source}: train_mean_spectrum", n_out)

@@ -14,9 +14,7 @@ class Convolution(torch.nn.Module):
     """``irreps_in`` node features -> ``irreps_out`` node features by one round of message passing.
 
     Each message ``x_j ⊗ Y(r_ij)`` uses a channel-wise ("uvu") tensor product whose path weights come
-    from an MLP of the edge's radial basis; with ``irreps_node_attr`` (invariant species features), the
-    MLP also sees the species of both ends, so that a bond's stiffness can depend on what it joins, and
-    the self-connection becomes species-dependent. Messages are summed at the centre, divided by
+    from an MLP of the edge's radial basis. Messages are summed at the centre, divided by
     ``sqrt(avg_num_neighbors)`` so that activations do not grow with coordination, mixed by a linear
     layer and added to the self-connection.
 
@@ -27,18 +25,14 @@ class Convolution(torch.nn.Module):
         num_radial: size of the radial basis.
         radial_hidden: hidden width of the radial MLP.
         avg_num_neighbors: mean number of edges per atom in the training data.
-        irreps_node_attr: optional ``Nx0e`` species features, or None.
     """
 
     def __init__(self, irreps_in, irreps_sh, irreps_out, num_radial: int, radial_hidden: int,
-                 avg_num_neighbors: float, irreps_node_attr=None):
+                 avg_num_neighbors: float):
         super().__init__()
         self.irreps_in = o3.Irreps(irreps_in)
         self.irreps_sh = o3.Irreps(irreps_sh)
         self.irreps_out = o3.Irreps(irreps_out)
-        self.irreps_node_attr = o3.Irreps(irreps_node_attr) if irreps_node_attr else None
-        if self.irreps_node_attr is not None and self.irreps_node_attr.lmax > 0:
-            raise ValueError(f"irreps_node_attr must be scalars, got {self.irreps_node_attr}")
         self.avg_num_neighbors = float(avg_num_neighbors)
         wanted = {ir for _, ir in self.irreps_out}
 
@@ -53,35 +47,24 @@ class Convolution(torch.nn.Module):
             raise ValueError(f"no path from {self.irreps_in} x {self.irreps_sh} to {self.irreps_out}")
         self.irreps_mid = o3.Irreps(mid)
 
-        attr_dim = self.irreps_node_attr.dim if self.irreps_node_attr is not None else 0
         self.linear_in = o3.Linear(self.irreps_in, self.irreps_in)
         self.tp = o3.TensorProduct(self.irreps_in, self.irreps_sh, self.irreps_mid, instructions,
                                    shared_weights=False, internal_weights=False)
-        self.radial = FullyConnectedNet([num_radial + 2 * attr_dim, radial_hidden, self.tp.weight_numel],
+        self.radial = FullyConnectedNet([num_radial, radial_hidden, self.tp.weight_numel],
                                         torch.nn.functional.silu)
         self.linear_out = o3.Linear(self.irreps_mid, self.irreps_out)
-        if self.irreps_node_attr is None:
-            self.self_connection = o3.Linear(self.irreps_in, self.irreps_out)
-        else:
-            self.self_connection = o3.FullyConnectedTensorProduct(self.irreps_in, self.irreps_node_attr,
-                                                                  self.irreps_out)
+        self.self_connection = o3.Linear(self.irreps_in, self.irreps_out)
 
-    def forward(self, node_features, edge_index, edge_sh, edge_radial, node_attrs=None) -> torch.Tensor:
+    def forward(self, node_features, edge_index, edge_sh, edge_radial) -> torch.Tensor:
         """Args: (num_nodes, irreps_in.dim), (2, num_edges), (num_edges, irreps_sh.dim),
-        (num_edges, num_radial), optional (num_nodes, irreps_node_attr.dim).
-        Returns (num_nodes, irreps_out.dim)."""
+        (num_edges, num_radial). Returns (num_nodes, irreps_out.dim)."""
         src, dst = edge_index
         x = self.linear_in(node_features)
-        if self.irreps_node_attr is not None:
-            edge_radial = torch.cat([edge_radial, node_attrs[src], node_attrs[dst]], dim=1)
-            skip = self.self_connection(node_features, node_attrs)
-        else:
-            skip = self.self_connection(node_features)
+        skip = self.self_connection(node_features)
         messages = self.tp(x[src], edge_sh, self.radial(edge_radial))
         summed = messages.new_zeros(len(node_features), messages.shape[1]).index_add_(0, dst, messages)
         summed = summed / self.avg_num_neighbors**0.5
         return self.linear_out(summed) + skip
 
     def __repr__(self) -> str:
-        attrs = f", attrs {self.irreps_node_attr}" if self.irreps_node_attr is not None else ""
-        return f"{self.__class__.__name__} ({self.irreps_in} x {self.irreps_sh} -> {self.irreps_out}{attrs})"
+        return f"{self.__class__.__name__} ({self.irreps_in} x {self.irreps_sh} -> {self.irreps_out})"

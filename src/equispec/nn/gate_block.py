@@ -19,7 +19,7 @@ class GatedInteraction(torch.nn.Module):
     """
 
     def __init__(self, irreps_in, irreps_out, irreps_sh, num_radial: int, radial_hidden: int,
-                 avg_num_neighbors: float, irreps_node_attr=None):
+                 avg_num_neighbors: float):
         super().__init__()
         self.irreps_in = o3.Irreps(irreps_in)
         irreps_out = o3.Irreps(irreps_out)
@@ -31,12 +31,12 @@ class GatedInteraction(torch.nn.Module):
                          gated)
         self.irreps_out = self.gate.irreps_out
         self.conv = Convolution(self.irreps_in, irreps_sh, self.gate.irreps_in, num_radial, radial_hidden,
-                                avg_num_neighbors, irreps_node_attr)
+                                avg_num_neighbors)
         self.residual = self.irreps_in == self.irreps_out
 
-    def forward(self, node_features, edge_index, edge_sh, edge_radial, node_attrs=None) -> torch.Tensor:
+    def forward(self, node_features, edge_index, edge_sh, edge_radial) -> torch.Tensor:
         """(num_nodes, irreps_in.dim) -> (num_nodes, irreps_out.dim)."""
-        out = self.gate(self.conv(node_features, edge_index, edge_sh, edge_radial, node_attrs))
+        out = self.gate(self.conv(node_features, edge_index, edge_sh, edge_radial))
         return out + node_features if self.residual else out
 
     def __repr__(self) -> str:

@@ -31,7 +31,7 @@ from ..data.datasets import structure_sha256
 from ..data.phdos_processing import process_raw_dos
 from ..errors import InputError, ModelError
 from ..io.files import atomic_savez, atomic_write
-from .phonopy_dos import PhysicsDosSettings, physics_dos
+from .phonopy_dos import PhysicsDosSettings, physics_dos, scale_frequencies
 
 __all__ = ["FORMAT_VERSION", "RawPhysicsDos", "PhysicsDosCache", "default_physics_cache_dir", "scaled_label",
            "compute_raw_dos", "raw_dos_many"]
@@ -50,7 +50,7 @@ def default_physics_cache_dir() -> Path:
 def scaled_label(freq_cm1, dos, scale: float = 1.0, name: str = "physics DOS") -> np.ndarray:
     """The 51-bin label of a raw DOS with every frequency multiplied by ``scale`` (the density divided by
     it, so the number of modes stays 3N). Raises ``InputError`` when nothing is left on 0-1000 cm^-1."""
-    return process_raw_dos(np.asarray(freq_cm1, dtype=float) * scale, np.asarray(dos, dtype=float) / scale, name)
+    return process_raw_dos(*scale_frequencies(freq_cm1, dos, scale), name)
 
 
 @dataclass

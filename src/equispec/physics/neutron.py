@@ -17,6 +17,7 @@ import contextlib
 import io
 import tempfile
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import numpy as np
 
 from ..errors import InputError, ModelError
 
-__all__ = ["InsSpectra", "ins_spectra", "PowderMap", "euphonic_force_constants", "euphonic_dos", "euphonic_neutron_dos", "powder_map",
+__all__ = ["InsSpectra", "ins_spectra", "neutron_weights", "neutron_weighted_dos", "PowderMap", "euphonic_force_constants", "euphonic_dos", "euphonic_neutron_dos", "powder_map",
            "kinematic_limits", "kinematic_mask", "instrument_resolution", "broaden_map", "NEUTRON_MEV_ANG2"]
 
 #: E = NEUTRON_MEV_ANG2 * k^2 for a neutron: hbar^2 / (2 m_n) in meV Å^2 (CODATA 2018).
@@ -40,6 +41,43 @@ DEBYE_LIMIT_MEV = 1.0
 
 #: Scattering angles (degrees) of common direct-geometry spectrometers' detector banks.
 DEFAULT_ANGLES_DEG = (3.0, 135.0)
+
+
+def neutron_weights(elements) -> dict[str, float]:
+    """Per-element INS weights ``sigma_scatt / M`` in barn per atomic mass unit.
+
+    Args:
+        elements: element symbols.
+
+    Returns:
+        ``{symbol: total bound scattering cross section (barn) / atomic mass (u)}``.
+    """
+    import periodictable
+
+    weights = {}
+    for symbol in elements:
+        element = getattr(periodictable, str(symbol), None)
+        sigma = getattr(getattr(element, "neutron", None), "total", None)
+        if element is None or sigma is None or not np.isfinite(sigma):
+            raise InputError(str(symbol), "no tabulated neutron scattering cross section")
+        weights[str(symbol)] = float(sigma) / float(element.mass)
+    return weights
+
+
+def neutron_weighted_dos(partial_dos: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The neutron-weighted DOS ``sum_el (sigma_el / M_el) partial_dos[el]``.
+
+    Args:
+        partial_dos: element symbol -> (n,) partial DOS of all atoms of that element (they add up to the
+            total DOS, as ``PhononDosPrediction.partial_dos`` does).
+
+    Returns:
+        (n,) weighted DOS, in the partial DOS's unit times barn/u (normalise it before comparing).
+    """
+    if not partial_dos:
+        raise InputError(None, "neutron weighting needs per-element partial DOS")
+    weights = neutron_weights(partial_dos)
+    return sum(weights[el] * np.asarray(dos, float) for el, dos in partial_dos.items())
 
 
 @contextlib.contextmanager
@@ -295,10 +333,9 @@ def broaden_map(energy_mev: np.ndarray, intensity: np.ndarray, resolution) -> np
     Args:
         energy_mev: (n_e,) uniform energies.
         intensity: (n_q, n_e) map.
-        resolution: as ``analysis.phonon_processing.resolution_fwhm`` (number, polynomial, callable).
+        resolution: as ``equispec.broadening.resolution_fwhm`` (number, polynomial, callable).
     """
-    from ..analysis.phonon_processing import resolution_fwhm
-    from ..analysis.xas_processing import gaussian_broaden
+    from ..broadening import gaussian_broaden, resolution_fwhm
 
     fwhm = resolution_fwhm(resolution)
     if not callable(fwhm) and fwhm == 0:
@@ -385,7 +422,7 @@ def ins_spectra(prediction, ei_mev: float | None = None, temperature_k: float = 
         resolution: Gaussian energy FWHM in meV (number, polynomial coefficients, callable) or an
             instrument name known to ``resins`` (needs ``ei_mev``); None: native resolution.
     """
-    from ..analysis.phonon_processing import broaden_dos, neutron_weighted_dos
+    from ..broadening import broaden_dos
 
     resolution = _resolution_of(resolution, ei_mev)
     details = {"resolution_fwhm_mev": _describe(resolution), "angles_deg": list(angles_deg)}

@@ -37,7 +37,7 @@ from ..io.units import CM1_PER_THZ, MEV_PER_THZ
 from .forces import displaced_forces
 
 __all__ = ["POTENTIALS", "PhysicsDosSettings", "PhysicsDos", "FullRangeDos", "physics_dos", "force_constants",
-           "supercell_matrix"]
+           "scale_frequencies", "supercell_matrix"]
 
 #: Universal potentials for the forces (sevenn model names; both ship in the sevenn wheel).
 POTENTIALS = ("7net-0", "7net-l3i5")
@@ -170,6 +170,12 @@ def force_constants(structure: Structure, calculator=None, name: str = "structur
     return phonon, structure, repeats
 
 
+def scale_frequencies(frequencies, density, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """The hybrid's frequency correction: every frequency times ``scale``, the density divided by it, so that
+    the number of modes is kept. The one place it is applied (here and on cached raw DOS)."""
+    return np.asarray(frequencies, dtype=float) * scale, np.asarray(density, dtype=float) / scale
+
+
 def physics_dos(structure: Structure, calculator=None, name: str = "structure",
                 settings: PhysicsDosSettings | None = None, partial: bool = True) -> PhysicsDos:
     """Finite-displacement phonon DOS of ``structure`` with forces from ``calculator`` (ASE interface;
@@ -198,15 +204,15 @@ def physics_dos(structure: Structure, calculator=None, name: str = "structure",
     top_thz = max(float(mesh_cm1.max()) / CM1_PER_THZ / scale, 1.0) + 2 * pitch_thz
     phonon.run_total_dos(freq_min=0.0, freq_max=top_thz, freq_pitch=pitch_thz)
     dos = phonon.get_total_dos_dict()
-    raw_cm1, total = dos["frequency_points"] * CM1_PER_THZ * scale, dos["total_dos"] / (CM1_PER_THZ * scale)
+    raw_cm1, total = scale_frequencies(dos["frequency_points"] * CM1_PER_THZ, dos["total_dos"] / CM1_PER_THZ, scale)
 
     # the full-range grid: fine steps to 5 % above the highest mode (after scaling)
     full_pitch_thz = settings.full_step_mev / MEV_PER_THZ / scale
     full_top_thz = 1.05 * max(float(mesh_cm1.max()) / CM1_PER_THZ / scale, 1.0) + 2 * full_pitch_thz
     phonon.run_total_dos(freq_min=0.0, freq_max=full_top_thz, freq_pitch=full_pitch_thz)
     full = phonon.get_total_dos_dict()
-    full_mev = full["frequency_points"] * MEV_PER_THZ * scale
-    full_total = full["total_dos"] / (MEV_PER_THZ * scale)
+    full_mev, full_total = scale_frequencies(full["frequency_points"] * MEV_PER_THZ, full["total_dos"] / MEV_PER_THZ,
+                                             scale)
 
     per_atom, full_per_atom = [], []
     if partial:

@@ -6,7 +6,7 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 import yaml
 
@@ -34,7 +34,9 @@ class DataConfig:
     limit_valid: Optional[int] = field(default=None, metadata=bounded(1))
     feature_cache: Optional[str] = None  # .npz that keeps pretrained per-atom features between runs
     graph_cache: Optional[str] = None  # folder of memory-mapped graph stores, built once per data/cutoff/features
-    gamma_json: Optional[str] = None  # Γ-point frequencies per mp-id: enables the auxiliary Γ-spectrum task
+
+    #: removed: the auxiliary Γ-point spectrum task did not help (docs/training.md)
+    RETIRED: ClassVar[dict] = {"gamma_json": None}
 
 
 @dataclass
@@ -47,16 +49,13 @@ class OptimConfig:
     gamma: float = field(default=0.96, metadata=bounded(0, 1, low_open=True))  # per-epoch decay for ``exponential``
     warmup_epochs: int = field(default=5, metadata=bounded(0))
     loss: str = "mse"  # mse | mae
-    # weight of the auxiliary Γ-spectrum loss (with data.gamma_json)
-    gamma_weight: float = field(default=0.5, metadata=bounded(0))
-    # Gaussian broadening of Γ modes for that label
-    gamma_sigma_cm1: float = field(default=25.0, metadata=bounded(0, low_open=True))
-    # std of Gaussian jitter added to training positions (regulariser)
-    position_noise_ang: float = field(default=0.0, metadata=bounded(0, 1))
     # exponential moving average of weights, used for validation and export
     ema_decay: Optional[float] = field(default=None, metadata=bounded(0, 1))
     # peak lr of fine-tuned pretrained blocks (model.pretrained_trainable); no weight decay
     pretrained_lr: float = field(default=1e-4, metadata=bounded(0, 10, low_open=True))
+
+    #: removed: position jitter and the auxiliary Γ-spectrum loss did not help (docs/training.md)
+    RETIRED: ClassVar[dict] = {"position_noise_ang": 0.0, "gamma_weight": 0.5, "gamma_sigma_cm1": 25.0}
 
 
 @dataclass

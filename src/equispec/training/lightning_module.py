@@ -38,24 +38,12 @@ class SpectrumTask(L.LightningModule):
         mae = error.abs().mean()
         loss = mse if self.optim["loss"] == "mse" else mae
         n = int(target.shape[0])
-        if keys.GAMMA_OUTPUT in out and keys.GAMMA_TARGET in batch:
-            gamma_target = batch[keys.GAMMA_TARGET]
-            known = ~torch.isnan(gamma_target[:, 0])
-            if known.any():
-                gamma_mse = (out[keys.GAMMA_OUTPUT][known] - gamma_target[known]).pow(2).mean()
-                loss = loss + self.optim["gamma_weight"] * gamma_mse
-                self.log(f"{stage}/gamma_mse", gamma_mse, batch_size=n, on_step=False, on_epoch=True, sync_dist=True)
         self.log(f"{stage}/loss", loss, batch_size=n, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
         self.log(f"{stage}/mse", mse, batch_size=n, on_step=False, on_epoch=True, sync_dist=True)
         self.log(f"{stage}/mae", mae, batch_size=n, on_step=False, on_epoch=True, sync_dist=True)
         return loss
 
     def training_step(self, batch, batch_idx):
-        noise = self.optim.get("position_noise_ang", 0.0)
-        if noise:
-            # The DOS hardly changes under displacements of a few hundredths of an Å; asking the model
-            # to agree with itself there smooths it (graphs keep their edges; the cutoff is smooth).
-            batch[keys.POSITIONS] = batch[keys.POSITIONS] + noise * torch.randn_like(batch[keys.POSITIONS])
         return self._step(batch, "train")
 
     def validation_step(self, batch, batch_idx):

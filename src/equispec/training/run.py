@@ -18,18 +18,18 @@ from lightning.pytorch.callbacks import EMAWeightAveraging, LearningRateMonitor,
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 
+from .. import keys
 from ..data.datamodule import GraphDataModule
+from ..data.datasets import build_graphs, pretrained_features, read_ids, read_phdos_csv
 from ..data.graph_store import cache_key, cached_graphs
 from ..data.pretrained import first_trainable_block
-from .. import keys
-from ..data.datasets import (build_graphs, gamma_spectrum, pretrained_features, read_gamma_frequencies, read_ids,
-                             read_phdos_csv)
-from ..io.files import sha256
-from ..models.serialization import save_model_dir
 from ..data.xas import dataset_graphs, read_xas_dataset
+from ..errors import ConfigError
+from ..inference import PhononDosPredictor, XasPredictor
+from ..io.files import sha256
 from ..metrics import spectrum_metrics, xas_metrics
 from ..models.build import ModelHyperparameters, build_model
-from ..errors import ConfigError
+from ..models.serialization import save_model_dir
 from .config import TrainConfig, check_data_paths
 from .lightning_module import SpectrumTask
 
@@ -93,36 +93,26 @@ def _phdos_data(config: TrainConfig, hyper: ModelHyperparameters) -> PreparedDat
     valid_ids = read_ids(data.valid_ids)[: data.limit_valid]
     train_table = table.subset(train_ids, data.train_ids)
     valid_table = table.subset(valid_ids, data.valid_ids)
-    extra = {}
-    if data.gamma_json:
-        hyper.gamma_aux = True
-        gamma = read_gamma_frequencies(data.gamma_json)
-        missing = np.full(len(table.freq_cm1), np.nan)
-        extra[keys.GAMMA_TARGET] = np.stack([
-            gamma_spectrum(gamma[i], table.freq_cm1, config.optim.gamma_sigma_cm1) if i in gamma else missing
-            for i in train_table.ids])
     recipe = {"task": "phdos", "csv_sha256": sha256(data.csv), "cutoff_ang": hyper.cutoff_ang,
-              "pretrained": hyper.pretrained, "pretrained_backbone": _backbone_record(hyper), "gamma_json": data.gamma_json,
-              "gamma_sigma_cm1": config.optim.gamma_sigma_cm1, **_fine_tuning_recipe(hyper)}
+              "pretrained": hyper.pretrained, "pretrained_backbone": _backbone_record(hyper),
+              **_fine_tuning_recipe(hyper)}
 
-    def graphs_of(part, extra_fields=None):
+    def graphs_of(part):
         def build():
             features = None
             if hyper.pretrained:
                 features = pretrained_features(part.structures, hyper.pretrained, part.ids, data.feature_cache,
                                                progress, featurization_device(config),
                                                first_trainable_block=first_trainable_block(hyper.to_dict()))
-            return build_graphs(part.structures, hyper.cutoff_ang, part.ids, part.dos, progress, extra_fields,
-                                features), part.ids
+            return build_graphs(part.structures, hyper.cutoff_ang, part.ids, part.dos, progress,
+                                pretrained=features), part.ids
         return build
 
-    train_graphs = _cached(data, "phdos-train", dict(recipe, ids=train_ids), graphs_of(train_table, extra))
-    valid_graphs = _cached(data, "phdos-valid", dict(recipe, ids=valid_ids, gamma_json=None), graphs_of(valid_table))
+    train_graphs = _cached(data, "phdos-train", dict(recipe, ids=train_ids), graphs_of(train_table))
+    valid_graphs = _cached(data, "phdos-valid", dict(recipe, ids=valid_ids), graphs_of(valid_table))
     elements = sorted({el.symbol for s in train_table.structures for el in s.composition.elements})
 
     def score(model, hyperparameters: dict, metadata: dict) -> dict:
-        from ..api import PhononDosPredictor
-
         predictions, _ = PhononDosPredictor(model, {**metadata, "hyperparameters": hyperparameters}).predict_graphs(
             valid_graphs)
         return spectrum_metrics(table.freq_cm1, valid_table.dos, predictions)
@@ -162,8 +152,6 @@ def _xas_data(config: TrainConfig, hyper: ModelHyperparameters) -> PreparedData:
     train_mean = train_set.spectrum.mean(axis=0)
 
     def score(model, hyperparameters: dict, metadata: dict) -> dict:
-        from ..api import XasPredictor
-
         predictor = XasPredictor(model, {**metadata, "hyperparameters": hyperparameters})
         sites = predictor.predict_site_graphs(valid_graphs)
         targets = np.concatenate([g[keys.NODE_TARGET][g[keys.ABSORBER_MASK]].numpy() for g in valid_graphs])

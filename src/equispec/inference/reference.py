@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from pymatgen.analysis.xas.spectrum import XAS
 from pymatgen.core import Structure
 
 from ..data.structures import to_structure
-from ..data.xas import BOHR_ANGSTROM, equivalent_atoms, read_xas_dataset, site_average
+from ..data.xas import equivalent_atoms, read_xas_dataset, site_average
 from ..errors import InputError
 
-__all__ = ["ReferenceXasPrediction", "ReferenceXasPredictor", "site_multiplicities", "BOHR_ANGSTROM"]
+if TYPE_CHECKING:
+    from pymatgen.analysis.xas.spectrum import XAS
+
+__all__ = ["ReferenceXasPrediction", "ReferenceXasPredictor", "site_multiplicities"]
 
 
 @dataclass
@@ -60,6 +63,8 @@ class ReferenceXasPredictor:
         name: label of this "model".
     """
 
+    task = "xas"
+
     def __init__(self, folder: str | os.PathLike, name: str = "feff-reference"):
         self.dataset = read_xas_dataset(folder)
         self.name = name
@@ -86,6 +91,8 @@ class ReferenceXasPredictor:
         raise InputError(label, f"structure not found among the spectra of {self.dataset.source}")
 
     def predict(self, structure_like, name: str | None = None) -> ReferenceXasPrediction:
+        from pymatgen.analysis.xas.spectrum import XAS  # imported on use, like the XAS predictor's
+
         structure, label = to_structure(structure_like, name)
         material_id = self.match(structure, label)
         rows = self._rows[material_id]

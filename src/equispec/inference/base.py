@@ -1,0 +1,124 @@
+"""What every predictor shares: the model, its ``ModelInfo``, input checks and forward-only batches."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from pymatgen.core import Element, Structure
+from torch_geometric.loader import DataLoader
+from tqdm.auto import tqdm
+
+from .. import keys
+from ..data.datasets import pretrained_features
+from ..data.pretrained import first_trainable_block
+from ..data.structures import StructureLike, check_neighbours, to_structure
+from ..errors import InputError
+from ..models.model_info import ModelInfo
+
+__all__ = ["Predictor"]
+
+
+class Predictor:
+    """A loaded model with the element list and cutoff it was trained with: checks inputs, runs batches.
+
+    Subclasses (one per ``task``) build the task's graphs and turn model outputs into results:
+    ``graphs(structures, labels) -> list[Data]`` and ``_predict_checked(structures, labels, batch_size)``.
+    """
+
+    task: str = ""
+    mode = "fast"  # PhononDosPredictor also has "physics" and "hybrid", which take seconds per structure
+
+    def __init__(self, model: torch.nn.Module, info: ModelInfo | dict, name: str = "model"):
+        self.model = model.eval()
+        self.info = info if isinstance(info, ModelInfo) else ModelInfo.from_dict(info)
+        self.name = name
+        self.elements = list(self.info.elements)
+        self.cutoff_ang = self.info.cutoff_ang
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def check_elements(self, structure: Structure, name: str) -> None:
+        known = set(self.elements)
+        unknown = sorted({el.symbol for el in structure.composition.elements} - known,
+                         key=lambda s: Element(s).Z)
+        if unknown:
+            raise InputError(name, f"element {unknown[0]} is not among the {len(known)} elements that model "
+                                   f"'{self.name}' was trained on")
+
+    def check(self, obj: StructureLike, name: str | None = None) -> tuple[Structure, str]:
+        """Read and check one input against this model; raises ``InputError`` naming the input."""
+        structure, label = to_structure(obj, name)
+        self.check_elements(structure, label)
+        check_neighbours(structure, self.cutoff_ang, label)
+        return structure, label
+
+    def features(self, structures: list[Structure], progress: bool = False, ids: list[str] | None = None,
+                 feature_cache: str | os.PathLike | None = None) -> list | None:
+        """Pretrained per-atom features where the model uses them (``feature_cache``: see
+        :func:`~equispec.data.datasets.pretrained_features`, keyed by ``ids``)."""
+        if not self.info.pretrained:
+            return None
+        return pretrained_features(structures, self.info.pretrained, ids, feature_cache, progress=progress,
+                                   device=str(self.device),
+                                   first_trainable_block=first_trainable_block(self.info.hyperparameters))
+
+    @torch.no_grad()
+    def _batches(self, graphs: list, batch_size: int, progress: bool):
+        """Yield ``(batch, model output)`` over pre-built graphs, in order."""
+        loader = DataLoader(graphs, batch_size=batch_size, shuffle=False)
+        dtype = next(self.model.parameters()).dtype
+        for batch in tqdm(loader, desc="predict", disable=not progress, leave=False):
+            batch = batch.to(self.device)
+            for key in (keys.POSITIONS, keys.CELL, keys.EDGE_CELL_SHIFT, keys.NODE_PRETRAINED, keys.SITE_WEIGHT):
+                if key in batch:
+                    batch[key] = batch[key].to(dtype)
+            yield batch, self.model(batch)
+
+    @staticmethod
+    def _as_list(structures, names):
+        if isinstance(structures, (str, os.PathLike, Structure)) or type(structures).__name__ == "Atoms":
+            structures = [structures]
+        return structures, names or [None] * len(structures)
+
+    def predict(self, structures, names: list[str] | None = None, batch_size: int = 64, progress: bool = False):
+        """Predict structures (paths, ``Structure`` or ``Atoms``), batched; returns a list of predictions.
+
+        All inputs are checked before anything is predicted, so one bad input fails the call early.
+        """
+        return list(self.predict_stream(structures, names, batch_size, progress))
+
+    def predict_stream(self, structures, names: list[str] | None = None, batch_size: int = 64,
+                       progress: bool = False, chunk_size: int = 512):
+        """Like ``predict``, but yields each prediction as soon as its chunk of ``chunk_size`` structures is
+        done (featurized, graphed, predicted), with a progress bar and ETA over all structures. Inputs are
+        still all checked first, so that a bad file fails before the first result is handed out."""
+        structures, names = self._as_list(structures, names)
+        if self.mode != "fast":
+            chunk_size = 1  # seconds per structure: stream and count each one
+        checked, labels = [], []
+        for obj, name in tqdm(list(zip(structures, names)), desc="read", unit="structure", leave=False,
+                              disable=not progress):
+            structure, label = self.check(obj, name)
+            checked.append(structure)
+            labels.append(label)
+        bar = tqdm(total=len(checked), desc="predict", unit="structure", disable=not progress)
+        with bar:
+            for start in range(0, len(checked), chunk_size):
+                chunk = slice(start, start + chunk_size)
+                for prediction in self._predict_checked(checked[chunk], labels[chunk], batch_size):
+                    yield prediction
+                bar.update(len(checked[chunk]))
+
+    def graphs(self, structures: list[Structure], labels: list[str], progress: bool = False) -> list:
+        raise NotImplementedError
+
+    def _predict_checked(self, structures: list[Structure], labels: list[str], batch_size: int) -> list:
+        raise NotImplementedError
+
+
+def grid_matches(grid: np.ndarray, model_grid: np.ndarray) -> bool:
+    return len(grid) == len(model_grid) and np.allclose(grid, model_grid)

@@ -1,0 +1,302 @@
+"""Phonon DOS from structures: the network (fast), universal-potential force constants (physics), or both
+combined (hybrid); scored on labelled CSVs in any of the three modes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from pymatgen.core import Structure
+from tqdm.auto import tqdm
+
+from .. import keys
+from ..data.datasets import build_graphs, read_ids, read_phdos_csv
+from ..errors import InputError, ModelError
+from ..io.units import CM1_PER_THZ
+from ..metrics import spectrum_metrics
+from ..models.hybrid import combine_dos, hybrid_rows, network_weights
+from ..models.model_info import ModelInfo
+from .base import Predictor, grid_matches
+
+if TYPE_CHECKING:
+    from pymatgen.phonon.dos import PhononDos
+
+    from ..analysis.thermo import PhononThermodynamics
+
+__all__ = ["PHONON_MODES", "PhononDosPrediction", "PhononDosPredictor"]
+
+PHONON_MODES = ("fast", "physics", "hybrid")
+
+
+@dataclass
+class PhononDosPrediction:
+    """Predicted phonon DOS of one structure.
+
+    Attributes:
+        name: file name or formula of the input.
+        structure: the structure that was predicted.
+        freq_cm1: (n_bins,) frequency grid in cm^-1.
+        dos: (n_bins,) total DOS, max-normalised like the training data.
+        partial_dos: element symbol -> (n_bins,) contribution of that element; they add up to ``dos``.
+        dos_std: (n_bins,) spread (population standard deviation) of the ensemble members' DOS on the scale
+            of ``dos``, or None for a single model. It measures how much independently trained members
+            disagree, not the distance to the truth; see the README for how often ``dos ± 2 dos_std`` covers
+            the DFPT DOS on the validation split.
+        mode: ``fast`` (the network), ``physics`` (universal-potential forces + phonopy) or ``hybrid`` (both, combined).
+        imaginary_fraction: physics and hybrid modes: share of q-mesh modes below -10 cm^-1 (0 for a
+            structure the potential finds dynamically stable); None in fast mode.
+        full_range: physics and hybrid modes: the force-constant DOS over the material's whole frequency
+            range at native resolution (``equispec.physics.FullRangeDos``, meV, states/meV, no smoothing);
+            None in fast mode, whose DOS exists on the 51-bin label grid only.
+        force_constants: physics and hybrid modes: the ``phonopy.Phonopy`` object (for ``ins``).
+    """
+
+    name: str
+    structure: Structure
+    freq_cm1: np.ndarray
+    dos: np.ndarray
+    partial_dos: dict = field(default_factory=dict)
+    dos_std: np.ndarray | None = None
+    mode: str = "fast"
+    imaginary_fraction: float | None = None
+    full_range: object = None
+    force_constants: object = field(default=None, repr=False)
+
+    @property
+    def phonon_dos(self) -> PhononDos:
+        """pymatgen ``PhononDos`` (frequencies in THz; densities max-normalised, not states/THz)."""
+        from pymatgen.phonon.dos import PhononDos  # imported on use: it pulls in plotting (~1 s at start-up)
+
+        return PhononDos(self.freq_cm1 / CM1_PER_THZ, self.dos)
+
+    @property
+    def full_phonon_dos(self) -> PhononDos | None:
+        """pymatgen ``PhononDos`` of the full-range DOS (THz, states/THz per cell); None in fast mode."""
+        return None if self.full_range is None else self.full_range.phonon_dos
+
+    def ins(self, ei_mev: float | None = None, temperature_k: float = 300.0, resolution=None, **options):
+        """Inelastic neutron scattering as an instrument sees it: see ``equispec.physics.neutron.ins_spectra``
+        (physics/hybrid modes: neutron-weighted DOS and powder S(|Q|, E) from the force constants; fast mode:
+        the neutron-weighted DOS of the network's partial DOS on its 51-bin grid, incoherent approximation)."""
+        from ..physics.neutron import ins_spectra
+
+        return ins_spectra(self, ei_mev=ei_mev, temperature_k=temperature_k, resolution=resolution, **options)
+
+    def thermodynamics(self, temperatures_k) -> "PhononThermodynamics":
+        """Heat capacity, entropy, Helmholtz free energy and mean frequency of this DOS, per mole of atoms
+        (``.per_formula_unit()`` converts); see ``equispec.analysis.thermo.phonon_thermodynamics``.
+
+        Args:
+            temperatures_k: temperature or (n_t,) temperatures in K, all > 0.
+        """
+        from ..analysis.thermo import phonon_thermodynamics
+
+        return phonon_thermodynamics(self.freq_cm1, self.dos, temperatures_k, self.structure)
+
+    def to_dict(self) -> dict:
+        record = {"name": self.name, "formula": self.structure.composition.reduced_formula,
+                  "freq_cm1": self.freq_cm1.tolist(), "dos": self.dos.tolist()}
+        if self.dos_std is not None:
+            record["dos_std"] = self.dos_std.tolist()
+        record["partial_dos"] = {el: v.tolist() for el, v in self.partial_dos.items()}
+        if self.mode != "fast":
+            record["mode"] = self.mode
+            record["imaginary_fraction"] = self.imaginary_fraction
+        if self.full_range is not None:
+            record["full_range"] = self.full_range.to_dict()
+        return record
+
+
+class PhononDosPredictor(Predictor):
+    """A loaded phonon-DOS model with the grid, element list and cutoff it was trained with."""
+
+    task = "phdos"
+
+    def __init__(self, model: torch.nn.Module, info: ModelInfo | dict, name: str = "model", mode: str = "fast",
+                 potential: str | None = None, relax: bool = False):
+        super().__init__(model, info, name)
+        self.freq_cm1 = self.info.grid.copy()
+        if mode not in PHONON_MODES:
+            raise ModelError(mode, f"unknown mode (known: {', '.join(PHONON_MODES)})")
+        if mode == "hybrid" and self.info.hybrid is None:
+            raise ModelError(name, "this model has no hybrid calibration (scripts/fit_hybrid.py writes one)")
+        if mode == "fast" and (potential is not None or relax):
+            raise ModelError("--potential", "a potential and --relax are for --mode physics or hybrid")
+        self.mode = mode
+        self.physics_settings = None if mode == "fast" else self._physics_settings(potential, bool(relax))
+
+    def _physics_settings(self, potential: str | None, relax: bool):
+        """How the force constants are computed (``equispec.physics``); checked before any input is read."""
+        from ..physics.phonopy_dos import POTENTIALS, PhysicsDosSettings  # phonopy is imported on first use
+
+        hybrid = self.info.hybrid or {}
+        fitted = (hybrid.get("potential", "7net-0"), bool(hybrid.get("relax", False)))
+        potential = potential or fitted[0]
+        if potential not in POTENTIALS:
+            raise ModelError(potential, f"unknown potential (known: {', '.join(POTENTIALS)})")
+        if self.mode == "hybrid" and (potential, relax) != fitted:  # the frequency scale belongs to its potential
+            raise ModelError(self.name, f"the hybrid was fitted for potential {fitted[0]} "
+                                        f"{'with' if fitted[1] else 'without'} relaxation; use those settings")
+        scale = hybrid["frequency_scale"] if self.mode == "hybrid" else 1.0
+        return PhysicsDosSettings(frequency_scale=scale, potential=potential, relax=relax)
+
+    def graphs(self, structures: list[Structure], labels: list[str], progress: bool = False,
+               ids: list[str] | None = None, feature_cache: str | os.PathLike | None = None) -> list:
+        """The model's graphs for checked structures (with pretrained features where the model uses them;
+        ``ids`` and ``feature_cache`` as in :meth:`Predictor.features`)."""
+        return build_graphs(structures, self.cutoff_ang, labels, progress=progress,
+                            pretrained=self.features(structures, progress, ids, feature_cache))
+
+    def predict_graphs(self, graphs: list, batch_size: int = 64, progress: bool = False, with_std: bool = False):
+        """Run the model on pre-built graphs. Returns (n, n_bins) total DOS and a list of per-atom arrays
+        (and, with ``with_std``, the (n, n_bins) ensemble spread, or None for a single model)."""
+        totals, per_atom, spread = [], [], []
+        for batch, out in self._batches(graphs, batch_size, progress):
+            totals.append(out[keys.GRAPH_OUTPUT].cpu().numpy())
+            if keys.GRAPH_OUTPUT_STD in out:
+                spread.append(out[keys.GRAPH_OUTPUT_STD].cpu().numpy())
+            nodes = out[keys.NODE_OUTPUT].cpu().numpy()
+            splits = np.cumsum(np.bincount(batch[keys.BATCH].cpu().numpy(), minlength=batch.num_graphs))[:-1]
+            per_atom.extend(np.split(nodes, splits))
+        totals = np.concatenate(totals).astype(float)
+        if with_std:
+            return totals, per_atom, np.concatenate(spread).astype(float) if spread else None
+        return totals, per_atom
+
+    def member_predictions(self, graphs: list, members: list[int], batch_size: int = 64) -> np.ndarray:
+        """(len(members), n, n_bins) total DOS of chosen ensemble members (the learned hybrid's spread)."""
+        ensemble = getattr(self.model, "members", None)
+        if ensemble is None or max(members) >= len(ensemble):
+            raise ModelError(self.name, f"has no ensemble members {members}")
+        out = [[] for _ in members]
+        for batch, _ in self._batches(graphs, batch_size, False):
+            with torch.no_grad():
+                for j, m in enumerate(members):
+                    out[j].append(ensemble[m](batch)[keys.GRAPH_OUTPUT].cpu().numpy())
+        return np.stack([np.concatenate(o) for o in out]).astype(float)
+
+    def _network_weights(self, graphs: list, network: np.ndarray, physics: np.ndarray, imaginary_fraction,
+                         structures: list[Structure]) -> list:
+        """Per structure, the hybrid's network weight: the fixed one, or per bin from the learned hybrid."""
+        return network_weights(self.info.hybrid, network, physics, imaginary_fraction,
+                               [[el.symbol for el in s.composition.elements] for s in structures],
+                               spread=lambda members: self.member_predictions(graphs, members).std(0))
+
+    def _predict_checked(self, checked: list[Structure], labels: list[str], batch_size: int
+                         ) -> list[PhononDosPrediction]:
+        graphs = self.graphs(checked, labels) if self.mode != "physics" else None
+        fast = self._predict_network(checked, labels, batch_size, graphs) if self.mode != "physics" else None
+        if self.mode == "fast":
+            return fast
+        from ..physics import physics_dos
+
+        physics_results = [physics_dos(structure, name=label, settings=self.physics_settings)
+                           for structure, label in zip(checked, labels)]
+        weights = None
+        if self.mode == "hybrid":
+            weights = self._network_weights(graphs, np.stack([f.dos for f in fast]),
+                                            np.stack([p.dos for p in physics_results]),
+                                            [p.imaginary_fraction for p in physics_results], checked)
+        results = []
+        for k, (structure, label) in enumerate(zip(checked, labels)):
+            physics = physics_results[k]
+            dos, partial = physics.dos, physics.partial_dos
+            if self.mode == "hybrid":
+                dos, partial = combine_dos(fast[k].dos, fast[k].partial_dos, dos, partial, weights[k])
+            results.append(PhononDosPrediction(label, physics.structure, self.freq_cm1.copy(), dos, partial, None,
+                                               self.mode, physics.imaginary_fraction, physics.full_range,
+                                               physics.phonon))
+        return results
+
+    def _predict_network(self, checked: list[Structure], labels: list[str], batch_size: int, graphs: list | None = None
+                         ) -> list[PhononDosPrediction]:
+        graphs = graphs if graphs is not None else self.graphs(checked, labels)
+        totals, per_atom, spread = self.predict_graphs(graphs, batch_size, with_std=True)
+        results = []
+        for i, (label, structure, total, atoms) in enumerate(zip(labels, checked, totals, per_atom)):
+            partial = {}
+            for site, contribution in zip(structure, atoms):
+                symbol = site.specie.symbol
+                partial[symbol] = partial.get(symbol, 0.0) + contribution.astype(float)
+            results.append(PhononDosPrediction(label, structure, self.freq_cm1.copy(), total, partial,
+                                               None if spread is None else spread[i]))
+        return results
+
+    def labelled_table(self, csv_path: str | os.PathLike, ids_path: str | os.PathLike | None = None):
+        """A labelled phonon-DOS CSV (optionally restricted to an id list) checked against this model:
+        returns (table, one label per material). Raises ``InputError`` naming the file and the problem."""
+        table = read_phdos_csv(csv_path)
+        if table.dos is None:
+            raise InputError(str(csv_path), "has no phfreq/phdos columns: nothing to score against")
+        if not grid_matches(table.freq_cm1, self.freq_cm1):
+            raise InputError(str(csv_path), "frequency grid differs from the model's")
+        if ids_path is not None:
+            table = table.subset(read_ids(ids_path), str(ids_path))
+        labels = [f"{csv_path}: {mp_id}" for mp_id in table.ids]
+        for structure, label in zip(table.structures, labels):
+            self.check_elements(structure, label)
+        return table, labels
+
+    def evaluate(self, csv_path: str | os.PathLike, ids_path: str | os.PathLike | None = None,
+                 batch_size: int = 64, progress: bool = False, physics_cache: str | os.PathLike | None = None
+                 ) -> tuple[dict, list[str], np.ndarray]:
+        """Score on a labelled CSV (optionally restricted to an id list) in this predictor's mode.
+        Returns (metrics, ids scored, predictions).
+
+        Physics and hybrid modes score what ``predict`` returns in those modes, from the same raw physics DOS:
+        it is computed at frequency scale 1 and the hybrid's scale applied to it afterwards (as
+        ``scripts/fit_hybrid.py`` does), and the hybrid's network weight is the model's (fixed or learned). A
+        material whose physics computation fails is left out of the physics score and scored by the network
+        alone in the hybrid one. Each failure is noted on stderr and counted in ``metrics["physics_failed"]``.
+        ``physics_cache``: folder of :class:`~equispec.physics.cache.PhysicsDosCache` (None: no cache), so
+        that an interrupted run resumes and a rerun computes nothing again.
+        """
+        table, labels = self.labelled_table(csv_path, ids_path)
+        cache = None
+        if self.mode != "fast" and physics_cache is not None:  # a bad folder fails before any computation
+            from ..physics.cache import PhysicsDosCache
+
+            cache = PhysicsDosCache(physics_cache, self.physics_settings)
+        if self.mode == "physics":  # the network is not needed
+            predictions, _ = self._physics_rows(table.structures, labels, cache, progress)
+            scored = ~np.isnan(predictions).any(axis=1)
+            if not scored.any():
+                raise InputError(str(csv_path), f"the physics DOS failed for all {len(labels)} materials: "
+                                                "nothing to score")
+            metrics = spectrum_metrics(self.freq_cm1, table.dos[scored], predictions[scored])
+            ids = [mp_id for mp_id, ok in zip(table.ids, scored) if ok]
+            return {**metrics, "physics_failed": int((~scored).sum())}, ids, predictions[scored]
+        graphs = self.graphs(table.structures, labels, progress)
+        predictions, _ = self.predict_graphs(graphs, batch_size, progress)
+        if self.mode == "fast":
+            return spectrum_metrics(self.freq_cm1, table.dos, predictions), table.ids, predictions
+        physics, imaginary = self._physics_rows(table.structures, labels, cache, progress)
+        weights = self._network_weights(graphs, predictions, physics, imaginary, table.structures)
+        predictions = hybrid_rows(predictions, physics, weights)
+        failed = int(np.isnan(physics).any(axis=1).sum())
+        return {**spectrum_metrics(self.freq_cm1, table.dos, predictions), "physics_failed": failed}, table.ids, \
+            predictions
+
+    def _physics_rows(self, structures: list[Structure], labels: list[str], cache, progress: bool
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """(n, n_bins) physics DOS at this predictor's frequency scale and (n,) imaginary fractions; NaN
+        where the computation failed (noted on stderr)."""
+        from ..physics.cache import raw_dos_many
+
+        settings = self.physics_settings
+        rows = np.full((len(structures), len(self.freq_cm1)), np.nan)
+        imaginary = np.full(len(structures), np.nan)
+        for i, raw in enumerate(raw_dos_many(structures, labels, settings, cache, progress)):
+            imaginary[i] = raw.info.get("imaginary_fraction", np.nan)
+            try:
+                rows[i] = raw.label(settings.frequency_scale, labels[i])
+            except InputError as exc:
+                fallback = "left out of the score" if self.mode == "physics" else "scored by the network alone"
+                tqdm.write(f"equispec: note: {exc} (physics DOS failed; {fallback})", file=sys.stderr)
+        return rows, imaginary
+
+
