@@ -86,18 +86,18 @@ def test_jsonl_stream_leaves_nothing_when_a_later_input_is_bad(tmp_path, capsys)
     (tmp_path / "out").mkdir()
     lonely = lonely_atom_cif(tmp_path)
     out = tmp_path / "out" / "dos.jsonl"
-    import equispec.api as api
+    from equispec.inference import Predictor
 
-    original = api._Predictor.predict_stream
+    original = Predictor.predict_stream
 
     def small_chunks(self, *args, **kwargs):
         return original(self, *args, **dict(kwargs, chunk_size=1))
 
-    api._Predictor.predict_stream = small_chunks
+    Predictor.predict_stream = small_chunks
     try:
         code = main(["predict", str(EXAMPLES / "Si.cif"), str(EXAMPLES / "NaCl.cif"), str(lonely), "-o", str(out)])
     finally:
-        api._Predictor.predict_stream = original
+        Predictor.predict_stream = original
     assert code == 2
     assert "no neighbour within the 4.5 Å cutoff" in one_error_line(capsys)
     assert left_in(tmp_path / "out") == []

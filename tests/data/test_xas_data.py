@@ -5,8 +5,9 @@ import pytest
 from pymatgen.core import Lattice, Structure
 
 from equispec import keys
-from equispec.data.xas import (absorbing_sites, dataset_graphs, graph_row_order, omnixas_grid_ev, read_xas_dataset,
-                               write_xas_dataset)
+from equispec.data.absorbers import absorbing_sites
+from equispec.data.xas import omnixas_grid_ev, read_xas_dataset, write_xas_dataset
+from equispec.data.xas_graphs import dataset_graphs, graph_row_order
 from equispec.errors import InputError
 
 

@@ -9,7 +9,8 @@ from pymatgen.core import Lattice, Structure
 
 from equispec import keys
 from equispec.data.datasets import pretrained_features
-from equispec.data.xas import absorbing_sites, site_graphs
+from equispec.data.absorbers import absorbing_sites
+from equispec.data.xas_graphs import site_graphs
 from equispec.models import build_model
 from tests.conftest import TOLERANCE
 

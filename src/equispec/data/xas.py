@@ -28,12 +28,8 @@ from pymatgen.core import Structure
 
 from ..errors import InputError
 from ..io.files import atomic_savez, atomic_write
-from .. import keys
 
-__all__ = ["XasDataset", "read_xas_dataset", "write_xas_dataset", "absorbing_sites", "site_average", "site_graphs", "dataset_graphs", "equivalent_atoms",
-           "graph_row_order",
-           "XAS_EDGES", "omnixas_grid_ev",
-           "OMNIXAS_START_EV"]
+__all__ = ["XasDataset", "read_xas_dataset", "write_xas_dataset", "XAS_EDGES", "omnixas_grid_ev", "OMNIXAS_START_EV"]
 
 #: Absorption edges a model can be conditioned on (index = embedding row).
 XAS_EDGES = ("K", "L1", "L2", "L3", "M1", "M2", "M3", "M4", "M5")
@@ -220,115 +216,3 @@ def write_xas_dataset(folder: str | os.PathLike, dataset: XasDataset) -> Path:
     poscars = {k: v for k, v in dataset.poscars.items() if k in used}
     atomic_write(folder / STRUCTURES_FILE, lambda tmp: Path(tmp).write_bytes(gzip.compress(json.dumps(poscars).encode())))
     return folder
-
-
-def equivalent_atoms(structure: Structure, symprec: float = 0.01) -> np.ndarray:
-    """spglib's orbit label per site (the index of the orbit's first site); each site its own orbit where
-    spglib fails on an odd cell."""
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
-    try:
-        return np.asarray(SpacegroupAnalyzer(structure, symprec=symprec).get_symmetry_dataset().equivalent_atoms)
-    except Exception:  # spglib raises several types on degenerate input
-        return np.arange(len(structure))
-
-
-def absorbing_sites(structure: Structure, element: str, name: str = "structure",
-                    symprec: float = 0.01) -> tuple[list[int], list[int]]:
-    """Symmetry-inequivalent sites of ``element`` and their multiplicities (spglib via pymatgen).
-
-    Equivalent absorbers have the same spectrum, so each orbit is predicted once and weighted by its
-    size in the average. Raises ``InputError`` when the structure has no such atom.
-    """
-    if not any(site.specie.symbol == element for site in structure):
-        raise InputError(name, f"has no {element} atom to absorb ({structure.composition.reduced_formula})")
-    orbits = equivalent_atoms(structure, symprec)
-    representatives, multiplicities = [], []
-    for i, site in enumerate(structure):
-        if site.specie.symbol == element and orbits[i] == i:
-            representatives.append(i)
-            multiplicities.append(int(np.sum(orbits == i)))
-    return representatives, multiplicities
-
-
-def site_average(site_values, multiplicities) -> np.ndarray:
-    """What a measurement of the whole sample sees: per-site values (spectra along the last axis, or
-    scalars) averaged over the inequivalent sites, each weighted by its multiplicity."""
-    return np.average(np.asarray(site_values, dtype=float), axis=0, weights=np.asarray(multiplicities, dtype=float))
-
-
-def site_graphs(structures: list[Structure], names: list[str], sites: list[list[int]], edge: str, cutoff_ang: float,
-                targets: list[np.ndarray] | None = None, weights: list[list[float]] | None = None,
-                pretrained: list[np.ndarray] | None = None, progress: bool = True) -> list:
-    """Periodic graphs whose absorbers (``sites[i]``, node indices) carry the spectra to learn or predict.
-
-    Args:
-        targets: per structure, (len(sites[i]), n) spectra of those sites (``keys.NODE_TARGET``).
-        weights: per structure, the weight of each site in the structure's average (``keys.SITE_WEIGHT``).
-    """
-    import torch
-
-    from .datasets import build_graphs
-
-    if edge not in XAS_EDGES:
-        raise InputError(edge, f"unknown absorption edge (known: {', '.join(XAS_EDGES)})")
-    graphs = build_graphs(structures, cutoff_ang, names, progress=progress, pretrained=pretrained)
-    dtype = torch.get_default_dtype()
-    for i, graph in enumerate(graphs):
-        index = torch.as_tensor(sites[i], dtype=torch.long)
-        mask = torch.zeros(graph.num_nodes, dtype=torch.bool)
-        mask[index] = True
-        graph[keys.ABSORBER_MASK] = mask
-        graph[keys.ABSORPTION_EDGE] = torch.tensor([XAS_EDGES.index(edge)])
-        if weights is not None:
-            weight = torch.zeros(graph.num_nodes, dtype=dtype)
-            weight[index] = torch.as_tensor(weights[i], dtype=dtype)
-            graph[keys.SITE_WEIGHT] = weight
-        if targets is not None:
-            target = torch.full((graph.num_nodes, targets[i].shape[1]), float("nan"), dtype=dtype)
-            target[index] = torch.as_tensor(targets[i], dtype=dtype)
-            graph[keys.NODE_TARGET] = target
-    return graphs
-
-
-def _groups(dataset: XasDataset) -> dict[tuple[str, str], list[int]]:
-    """(edge, material) -> row indices sorted by site, in the order graphs are built."""
-    groups: dict[tuple[str, str], list[int]] = {}
-    for row, (material, edge) in enumerate(zip(dataset.material_id, dataset.edge)):
-        groups.setdefault((edge, material), []).append(row)
-    ordered = sorted(groups, key=lambda key: key[0])  # stable: materials keep their order within an edge
-    return {key: sorted(groups[key], key=lambda r: int(dataset.site_index[r])) for key in ordered}
-
-
-def graph_row_order(dataset: XasDataset) -> np.ndarray:
-    """Row indices of ``dataset`` in the order :func:`dataset_graphs` puts the absorbers (graph, then node)."""
-    return np.array([row for rows in _groups(dataset).values() for row in rows], dtype=np.int64)
-
-
-def dataset_graphs(dataset: XasDataset, cutoff_ang: float, pretrained: str | None = None,
-                   feature_cache: str | None = None, progress: bool = True, device: str = "cpu",
-                   first_trainable_block: int | None = None) -> list:
-    """One graph per material and edge of ``dataset``, its listed sites as absorbers (pretrained features
-    computed on ``device``; with ``first_trainable_block``, the inputs of fine-tuned blocks, see
-    :func:`equispec.data.datasets.pretrained_features`)."""
-    from .datasets import pretrained_features
-
-    groups = _groups(dataset)
-    names = [material for _, material in groups]
-    structures = [dataset.structure(material) for material in names]
-    for material, rows, structure in zip(names, groups.values(), structures):
-        for row in rows:
-            site = int(dataset.site_index[row])
-            if not 0 <= site < len(structure) or structure[site].specie.symbol != dataset.absorbing_element[row]:
-                raise InputError(dataset.source, f"{material} site {site} is not a {dataset.absorbing_element[row]} atom")
-    features = pretrained_features(structures, pretrained, names, feature_cache, progress, device,
-                                   first_trainable_block=first_trainable_block) if pretrained else None
-    graphs = []
-    for edge in dict.fromkeys(edge for edge, _ in groups):
-        chosen = [k for k, (e, _) in enumerate(groups) if e == edge]
-        rows = [list(groups.values())[k] for k in chosen]
-        graphs += site_graphs([structures[k] for k in chosen], [names[k] for k in chosen],
-                              [[int(dataset.site_index[r]) for r in rs] for rs in rows], edge, cutoff_ang,
-                              [dataset.spectrum[rs] for rs in rows], None,
-                              None if features is None else [features[k] for k in chosen], progress)
-    return graphs

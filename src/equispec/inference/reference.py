@@ -17,7 +17,8 @@ import numpy as np
 from pymatgen.core import Structure
 
 from ..data.structures import to_structure
-from ..data.xas import equivalent_atoms, read_xas_dataset, site_average
+from ..data.absorbers import equivalent_atoms, site_average
+from ..data.xas import read_xas_dataset
 from ..errors import InputError
 
 if TYPE_CHECKING:

@@ -14,7 +14,9 @@ from pymatgen.core import Structure
 from .. import keys
 from ..data.pretrained import first_trainable_block
 from ..data.structures import StructureLike, check_neighbours, to_structure
-from ..data.xas import absorbing_sites, read_xas_dataset, site_average, site_graphs
+from ..data.absorbers import absorbing_sites, site_average
+from ..data.xas import read_xas_dataset
+from ..data.xas_graphs import site_graphs
 from ..errors import InputError
 from ..metrics import xas_metrics
 from ..models.model_info import ModelInfo
@@ -146,7 +148,7 @@ class XasPredictor(Predictor):
         The eta baseline is the mean spectrum of the folder's ``train`` split when it has one (as in
         OmniXAS), else the training mean stored with the model.
         """
-        from ..data.xas import dataset_graphs, graph_row_order
+        from ..data.xas_graphs import dataset_graphs, graph_row_order
 
         dataset = read_xas_dataset(folder)
         if not grid_matches(dataset.energy_ev, self.energy_ev):

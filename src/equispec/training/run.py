@@ -23,7 +23,8 @@ from ..data.datamodule import GraphDataModule
 from ..data.datasets import build_graphs, pretrained_features, read_ids, read_phdos_csv
 from ..data.graph_store import cache_key, cached_graphs
 from ..data.pretrained import first_trainable_block
-from ..data.xas import dataset_graphs, read_xas_dataset
+from ..data.xas import read_xas_dataset
+from ..data.xas_graphs import dataset_graphs
 from ..errors import ConfigError
 from ..inference import PhononDosPredictor, XasPredictor
 from ..io.files import sha256
