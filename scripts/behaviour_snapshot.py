@@ -5,8 +5,9 @@ check that a refactor left it unchanged.
     python scripts/behaviour_snapshot.py check runs/snapshot-before runs/snapshot-after
 
 ``record`` runs each command below with this interpreter (``python -m equispec``; set PYTHONPATH to score
-another checkout) and keeps its outputs and stdout. ``check`` requires every file to be byte-identical, except
-the ``evaluate --json`` outputs, whose numbers must agree to 1e-6 (relative), and keys that hold timings.
+another checkout) and keeps its outputs and stdout. ``check`` requires every file to be byte-identical (the
+output folder's own path aside), except the ``evaluate --json`` outputs, whose numbers must agree to 1e-6
+(relative), and keys that hold timings. Run both records with the same thread count (OMP_NUM_THREADS=1).
 """
 
 from __future__ import annotations
@@ -87,6 +88,12 @@ def _close(a, b, path: str, problems: list[str]) -> None:
         problems.append(f"{path}: {a!r:.80} != {b!r:.80}")
 
 
+def _bytes(path: Path, folder: Path) -> bytes:
+    """A file's bytes; in printed output, the output folder's own path (``wrote FOLDER/...``) as ``{out}``."""
+    data = path.read_bytes()
+    return data.replace(str(folder.resolve()).encode(), b"{out}") if path.suffix == ".stdout" else data
+
+
 def check(before: Path, after: Path) -> int:
     problems = []
     names = sorted({p.name for p in before.iterdir()} | {p.name for p in after.iterdir()})
@@ -96,7 +103,7 @@ def check(before: Path, after: Path) -> int:
             problems.append(f"{name}: only in {'after' if b.exists() else 'before'}")
         elif name.startswith("evaluate_") and name.endswith(".stdout"):
             _close(json.loads(a.read_text()), json.loads(b.read_text()), name, problems)
-        elif a.read_bytes() != b.read_bytes():
+        elif _bytes(a, before) != _bytes(b, after):
             problems.append(f"{name}: bytes differ")
     for line in problems:
         print(line)
