@@ -43,7 +43,7 @@ def test_predictor_featurizes_on_its_device(monkeypatch):
 
     seen = []
     original = datasets.pretrained_features
-    monkeypatch.setattr("equispec.api.pretrained_features",
+    monkeypatch.setattr("equispec.inference.base.pretrained_features",
                         lambda *args, **kwargs: seen.append(kwargs.get("device")) or original(*args, **kwargs))
     predictor = load_model("phdos", device="cpu")
     predictor.predict(str(EXAMPLES / "Si.cif"))

@@ -47,7 +47,7 @@ def hybrid_rows(network: np.ndarray, physics: np.ndarray, network_weight) -> np.
     """(n, n_bins) :func:`combine_dos` row by row; ``network_weight`` one number, or one weight (a number or
     per-bin row) per material. A NaN physics row (the computation failed) leaves the network alone."""
     out = np.array(network, dtype=float)
-    weights = network_weight if np.ndim(network_weight) == 2 else [network_weight] * len(out)
+    weights = [network_weight] * len(out) if np.ndim(network_weight) == 0 else network_weight
     for i, row in enumerate(physics):
         if not np.isnan(row).any():
             out[i] = combine_dos(network[i], {}, row, {}, weights[i])[0]
