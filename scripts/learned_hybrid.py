@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fit_hybrid import hybrid as fixed_hybrid  # noqa: E402
 from fit_hybrid import physics_labels, read_physics  # noqa: E402
 
 from equispec.data.datasets import read_ids, read_phdos_csv  # noqa: E402
@@ -30,6 +29,7 @@ from equispec.io.files import atomic_write  # noqa: E402
 from equispec.metrics import spectrum_metrics  # noqa: E402
 from equispec.models.hybrid import (RELIABILITY_FEATURES, OutOfFoldPredictions, element_fractions,  # noqa: E402
                                     fit_learned_hybrid, kfold_ids, reliability_features)
+from equispec.models.hybrid import hybrid_rows as fixed_hybrid  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "phdos"
 
