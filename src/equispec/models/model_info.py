@@ -27,7 +27,7 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 TASKS = {"phdos": "freq_cm1", "xas": "energy_ev"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: compare fields, not infos
 class ModelInfo:
     """The typed view of ``model.json`` that predictors read; ``task`` decides which predictor serves it.
 
