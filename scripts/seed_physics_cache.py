@@ -14,14 +14,17 @@ entry's info says where it came from (``seeded_from``).
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from equispec.data.datasets import read_phdos_csv
-from equispec.physics.cache import PhysicsDosCache, RawPhysicsDos
-from equispec.physics.phonopy_dos import PhysicsDosSettings
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fit_hybrid import read_physics  # noqa: E402
+
+from equispec.data.datasets import read_phdos_csv  # noqa: E402
+from equispec.physics.cache import PhysicsDosCache, RawPhysicsDos  # noqa: E402
+from equispec.physics.phonopy_dos import PhysicsDosSettings  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "phdos"
 
@@ -38,40 +41,31 @@ def main() -> None:
     table = read_phdos_csv(args.csv)
     by_id = dict(zip(table.ids, table.structures))
     written = compared = 0
-    for path in args.archives.split("+"):
-        with np.load(path, allow_pickle=False) as archive:
-            for key in [k for k in archive.files if k.endswith("/info")]:
-                mp_id = key[:-len("/info")]
-                info = json.loads(str(archive[key]))
-                if info.get("potential") != args.potential or info.get("relax"):
-                    raise SystemExit(f"{path}: {mp_id} was computed with {info.get('potential')}, "
-                                     f"relax={info.get('relax')}")
-                structure = by_id[mp_id]
-                held = cache.get(structure)
-                if held is not None:
-                    if "error" in info or held.error is not None:
-                        print(f"{mp_id}: error in archive {info.get('error')!r}, in cache {held.error!r}")
-                    else:
-                        freq, dos = archive[f"{mp_id}/raw_freq_cm1"], archive[f"{mp_id}/raw_dos"]
-                        same_grid = freq.shape == held.freq_cm1.shape and np.allclose(freq, held.freq_cm1)
-                        diff = float(np.max(np.abs(dos - held.dos))) if same_grid else float("nan")
-                        label_diff = float(np.max(np.abs(RawPhysicsDos(freq, dos).label() - held.label())))
-                        print(f"{mp_id}: in cache (seeded_from={held.info.get('seeded_from')}); same grid "
-                              f"{same_grid}, max |raw DOS diff| {diff:.3g} (max raw {float(np.max(dos)):.3g}), "
-                              f"max |label diff| {label_diff:.3g}")
-                    compared += 1
-                    continue
-                if args.check:
-                    continue
-                extra = {"seeded_from": f"{Path(path).name} (scripts/physics_dos_batch.py)"}
-                extra.update({k: info[k] for k in ("imaginary_fraction", "min_frequency_cm1", "seconds",
-                                                   "supercell", "num_displacements", "num_atoms") if k in info})
-                if "error" in info:
-                    raw = RawPhysicsDos(None, None, extra, info["error"])
-                else:
-                    raw = RawPhysicsDos(archive[f"{mp_id}/raw_freq_cm1"], archive[f"{mp_id}/raw_dos"], extra)
-                cache.put(structure, raw, mp_id)
-                written += 1
+    for mp_id, (freq, dos, info) in read_physics(args.archives).items():
+        if info.get("potential") != args.potential or info.get("relax"):
+            raise SystemExit(f"{args.archives}: {mp_id} was computed with {info.get('potential')}, "
+                             f"relax={info.get('relax')}")
+        structure = by_id[mp_id]
+        held = cache.get(structure)
+        if held is not None:
+            if "error" in info or held.error is not None:
+                print(f"{mp_id}: error in archive {info.get('error')!r}, in cache {held.error!r}")
+            else:
+                same_grid = freq.shape == held.freq_cm1.shape and np.allclose(freq, held.freq_cm1)
+                diff = float(np.max(np.abs(dos - held.dos))) if same_grid else float("nan")
+                label_diff = float(np.max(np.abs(RawPhysicsDos(freq, dos).label() - held.label())))
+                print(f"{mp_id}: in cache (seeded_from={held.info.get('seeded_from')}); same grid "
+                      f"{same_grid}, max |raw DOS diff| {diff:.3g} (max raw {float(np.max(dos)):.3g}), "
+                      f"max |label diff| {label_diff:.3g}")
+            compared += 1
+            continue
+        if args.check:
+            continue
+        extra = {"seeded_from": f"{args.archives} (scripts/physics_dos_batch.py)"}
+        extra.update({k: info[k] for k in ("imaginary_fraction", "min_frequency_cm1", "seconds", "supercell",
+                                           "num_displacements", "num_atoms") if k in info})
+        cache.put(structure, RawPhysicsDos(freq, dos, extra, info.get("error")), mp_id)
+        written += 1
     print(f"{cache.folder}: {written} written, {compared} already there (compared)")
 
 
