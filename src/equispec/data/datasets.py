@@ -157,6 +157,14 @@ def fine_tuning_fields(inputs) -> dict[str, np.ndarray]:
     }
 
 
+def _stored_arrays(path: Path | None) -> dict[str, np.ndarray]:
+    """Every array of a feature cache ``.npz`` (no pickle), or nothing when there is no such file."""
+    if path is None or not path.is_file():
+        return {}
+    with np.load(path, allow_pickle=False) as archive:
+        return {key: archive[key] for key in archive.files}
+
+
 def _block_input_cache(cache: Path, first_block: int) -> Path:
     return cache.with_name(f"{cache.stem}-block{first_block}.npz")
 
@@ -167,11 +175,8 @@ def _fine_tuning_inputs(structures: list[Structure], featurizer, labels: list[st
     ``{cache stem}-block{b}.npz`` (the SevenNet graphs are rebuilt, cheaply)."""
     from ..nn.sevennet import BlockInputs
 
-    stored: dict[str, np.ndarray] = {}
     block_cache = _block_input_cache(cache, first_block) if cache is not None else None
-    if block_cache is not None and block_cache.is_file():
-        with np.load(block_cache, allow_pickle=False) as archive:
-            stored = {key: archive[key] for key in archive.files}
+    stored = _stored_arrays(block_cache)
     fields: list = [None] * len(structures)
     missing = []
     for k, key in enumerate(keys_):
@@ -197,9 +202,7 @@ def _fine_tuning_inputs(structures: list[Structure], featurizer, labels: list[st
             bar.update(len(part))
     if block_cache is not None and missing:
         block_cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = block_cache.with_name(block_cache.name + ".tmp.npz")
-        np.savez(tmp, **stored)
-        tmp.replace(block_cache)
+        atomic_savez(block_cache, stored)
     return fields
 
 
@@ -220,20 +223,14 @@ def pretrained_features(structures: list[Structure], name: str, ids: list[str] |
     from .pretrained import get_featurizer
 
     featurizer = get_featurizer(name, str(device))
-    stored: dict[str, np.ndarray] = {}
     cache = Path(cache) if cache else None
-    if first_trainable_block is not None:
-        labels = list(ids) if ids is not None else [f"structure {k}" for k in range(len(structures))]
-        keys_ = [feature_cache_key(featurizer.record, s, i) for s, i in zip(structures, ids)] if ids is not None \
-            else [None] * len(structures)
-        return _fine_tuning_inputs(structures, featurizer, labels, keys_, cache, first_trainable_block, progress,
-                                   chunk_size)
-    if cache is not None and cache.is_file():
-        with np.load(cache, allow_pickle=False) as archive:
-            stored = {key: archive[key] for key in archive.files}
     labels = list(ids) if ids is not None else [f"structure {k}" for k in range(len(structures))]
     keys_ = [feature_cache_key(featurizer.record, s, i) for s, i in zip(structures, ids)] if ids is not None \
         else [None] * len(structures)
+    if first_trainable_block is not None:
+        return _fine_tuning_inputs(structures, featurizer, labels, keys_, cache, first_trainable_block, progress,
+                                   chunk_size)
+    stored = _stored_arrays(cache)
     features: list = [stored.get(key) if key is not None else None for key in keys_]
     missing = [k for k, f in enumerate(features) if f is None or len(f) != len(structures[k])]
     with tqdm(total=len(missing), desc=name, disable=not progress or not missing, leave=False) as bar:

@@ -67,8 +67,9 @@ class Predictor:
                                    first_trainable_block=first_trainable_block(self.info.hyperparameters))
 
     @torch.no_grad()
-    def _batches(self, graphs: list, batch_size: int, progress: bool):
-        """Yield ``(batch, model output)`` over pre-built graphs, in order."""
+    def _batches(self, graphs: list, batch_size: int, progress: bool, run=None):
+        """Yield ``(batch, run(batch))`` over pre-built graphs, in order; ``run`` defaults to the whole model."""
+        run = run or self.model
         loader = DataLoader(graphs, batch_size=batch_size, shuffle=False)
         dtype = next(self.model.parameters()).dtype
         for batch in tqdm(loader, desc="predict", disable=not progress, leave=False):
@@ -76,7 +77,7 @@ class Predictor:
             for key in (keys.POSITIONS, keys.CELL, keys.EDGE_CELL_SHIFT, keys.NODE_PRETRAINED, keys.SITE_WEIGHT):
                 if key in batch:
                     batch[key] = batch[key].to(dtype)
-            yield batch, self.model(batch)
+            yield batch, run(batch)
 
     @staticmethod
     def _as_list(structures, names):

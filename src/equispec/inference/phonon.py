@@ -173,10 +173,10 @@ class PhononDosPredictor(Predictor):
         if ensemble is None or max(members) >= len(ensemble):
             raise ModelError(self.name, f"has no ensemble members {members}")
         out = [[] for _ in members]
-        for batch, _ in self._batches(graphs, batch_size, False):
-            with torch.no_grad():
-                for j, m in enumerate(members):
-                    out[j].append(ensemble[m](batch)[keys.GRAPH_OUTPUT].cpu().numpy())
+        run = lambda batch: [ensemble[m](batch)[keys.GRAPH_OUTPUT] for m in members]  # noqa: E731
+        for _, outputs in self._batches(graphs, batch_size, False, run):
+            for j, output in enumerate(outputs):
+                out[j].append(output.cpu().numpy())
         return np.stack([np.concatenate(o) for o in out]).astype(float)
 
     def _network_weights(self, graphs: list, network: np.ndarray, physics: np.ndarray, imaginary_fraction,

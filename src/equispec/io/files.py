@@ -67,6 +67,7 @@ def read_text(path: str | os.PathLike, what: str = "a file") -> str:
     except UnicodeDecodeError:
         raise InputError(name, "not a text file (not UTF-8)") from None
 
+
 def sha256(path: str | os.PathLike) -> str:
     """Hex SHA-256 of a file, read in 1 MB blocks."""
     digest = hashlib.sha256()

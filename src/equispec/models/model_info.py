@@ -138,7 +138,7 @@ def check_model_info(info, source: str) -> dict:
         ModelHyperparameters.from_dict(info.get("hyperparameters", {}), f"{source}: hyperparameters", ModelError)
     n_out = info.get("hyperparameters", {}).get("n_out", ModelHyperparameters.n_out)
     task = info.get("task")
-    if task is not None and (not isinstance(task, str) or task not in set(ARCHITECTURE_TASKS.values())):
+    if task is not None and (not isinstance(task, str) or task not in TASKS):
         raise ModelError(f"{source}: task", f"unknown task {task!r:.40}")
     grids = [key for key in TASKS.values() if key in info]
     if len(grids) != 1:
