@@ -98,3 +98,123 @@ def test_fast_mode_notes_modes_above_its_grid(tmp_path, capsys):
     assert np.trapezoid(record["ins"]["neutron_dos"], record["ins"]["energy_mev"]) == pytest.approx(1.0, rel=1e-3)
     assert main(["predict", str(EXAMPLES / "Si.cif")]) == 0  # Si ends near 65 meV: no note
     assert "note:" not in capsys.readouterr().err
+
+
+def sqe_with_settings(tmp_path, **settings):
+    """The measured Al map with settings entries added, as a beamline's reduction could write them."""
+    with np.load(AL_SQE, allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    path = tmp_path / "al_with_settings.npz"
+    np.savez(path, **arrays, **{key: np.array(value) for key, value in settings.items()})
+    return path
+
+
+def test_bare_sqe_comparison_refuses_with_one_line_naming_the_resolution_options(tmp_path, capsys):
+    plot = tmp_path / "never.png"
+    assert main(["compare", str(EXAMPLES / "Al.cif"), str(AL_SQE), "--model", "phdos", "--mode", "physics",
+                 "--plot", str(plot)]) == 2
+    line = one_error_line(capsys)
+    assert "--instrument" in line and "--ei" in line and "--resolution-mev" in line
+    assert not plot.exists()
+
+
+def test_sqe_settings_come_from_the_file_and_every_output_says_so(tmp_path, capsys):
+    path = sqe_with_settings(tmp_path, ei_mev=80.0, temperature_k=300.0, instrument="ARCS")
+    plot = tmp_path / "map.png"
+    assert main(["compare", str(EXAMPLES / "Al.cif"), str(path), "--model", "phdos", "--mode", "physics",
+                 "--potential", "7net-0", "--json", "--plot", str(plot)]) == 0
+    captured = capsys.readouterr()
+    record = json.loads(captured.out)
+    details = record["details"]
+    assert details["settings_source"] == {"resolution": "file", "ei_mev": "file", "temperature_k": "file"}
+    assert details["ei_mev"] == 80.0 and details["temperature_k"] == 300.0 and "ARCS" in details["resolution_fwhm_mev"]
+    assert details["phonon_order"] >= 2 and len(details["term_shares"]) == details["phonon_order"]
+    assert sum(details["term_shares"]) == pytest.approx(1.0, abs=1e-5)  # rounded to 6 digits each
+    assert details["term_shares"][0] == max(details["term_shares"])  # one-phonon still leads at 80 meV
+    assert "(from file)" in captured.err and "ARCS" in captured.err
+    cut = record["cut"]
+    assert len(cut["energy_mev"]) == len(cut["measured"]) == len(cut["predicted"]) == len(cut["one_phonon"]) > 20
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_multiphonon_terms_raise_the_agreement_with_the_measured_al_map(capsys):
+    """The measured map holds two- and more-phonon scattering above the band and at high |Q|: leaving it
+    out must score worse (measured: Pearson 0.67 one-phonon, 0.79 with the terms, SevenNet-0)."""
+    scores = {}
+    for order in ("1", "auto"):
+        assert main(["compare", str(EXAMPLES / "Al.cif"), str(AL_SQE), "--model", "phdos", "--mode", "physics",
+                     "--potential", "7net-0", "--instrument", "ARCS", "--ei", "80", "--phonon-order", order,
+                     "--json"]) == 0
+        scores[order] = json.loads(capsys.readouterr().out)
+    assert scores["1"]["details"]["phonon_order"] == 1 and scores["1"]["details"]["term_shares"] == [1.0]
+    assert scores["auto"]["pearson"] > scores["1"]["pearson"] + 0.05
+    assert scores["auto"]["chi2_reduced"] < scores["1"]["chi2_reduced"]
+
+
+@pytest.mark.parametrize("settings, problem", [
+    ({"ei_mev": "eighty"}, "ei_mev must be a number"),
+    ({"temperature_k": np.array([300.0, 10.0])}, "temperature_k must be a single value"),
+    ({"temperature_k": -5.0}, "temperature_k must be a number"),
+    ({"instrument": 3.0}, "instrument must be an instrument name"),
+])
+def test_sqe_settings_of_the_wrong_type_are_one_line_and_exit_2(tmp_path, capsys, settings, problem):
+    path = sqe_with_settings(tmp_path, **settings)
+    plot = tmp_path / "never.png"
+    assert main(["compare", str(EXAMPLES / "Al.cif"), str(path), "--model", "phdos", "--mode", "physics",
+                 "--plot", str(plot)]) == 2
+    line = one_error_line(capsys)
+    assert str(path) in line and problem in line
+    assert not plot.exists()
+
+
+@pytest.mark.parametrize("potential, problem", [
+    ("7net-9", "unknown potential (known: 7net-0, 7net-l3i5, 7net-mf-0:r2scan"),
+    ("7net-mf-0:hse", "unknown modality 'hse' (known: 7net-mf-0:pbe, 7net-mf-0:r2scan)"),
+    ("7net-mf-0", "needs a modality"),
+])
+def test_unknown_potential_or_modality_is_one_line_and_exit_2(tmp_path, capsys, potential, problem):
+    out = tmp_path / "never.json"
+    assert main(["predict", str(EXAMPLES / "Al.cif"), "--mode", "physics", "--potential", potential,
+                 "-o", str(out)]) == 2
+    assert problem in one_error_line(capsys)
+    assert not list(tmp_path.iterdir())
+
+
+def test_potential_whose_extra_is_missing_fails_before_any_work(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "chgnet" else real(name, *a))
+    out = tmp_path / "never.json"
+    assert main(["predict", str(EXAMPLES / "Al.cif"), "--mode", "physics", "--potential", "chgnet-r2scan",
+                 "-o", str(out)]) == 2
+    line = one_error_line(capsys)
+    assert "chgnet-r2scan" in line and "pip install 'equispec[chgnet]'" in line
+    assert not list(tmp_path.iterdir())
+
+
+def test_dos_comparison_without_resolution_says_so(capsys):
+    assert main(["compare", str(EXAMPLES / "V.cif"), str(V_DOS), "--model", "phdos", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "no instrument resolution applied" in captured.err
+    assert "no instrument resolution applied" in json.loads(captured.out)["details"]["resolution_note"]
+
+
+def test_map_only_options_on_a_dos_comparison_are_refused(capsys):
+    assert main(["compare", str(EXAMPLES / "V.cif"), str(V_DOS), "--model", "phdos", "--phonon-order", "2"]) == 2
+    assert "--phonon-order" in one_error_line(capsys)
+    assert main(["compare", str(EXAMPLES / "V.cif"), str(V_DOS), "--model", "phdos", "--phonon-order", "zero"]) == 2
+    assert "--phonon-order" in one_error_line(capsys)
+
+
+def test_predicted_map_records_its_phonon_terms_and_q_integrated_cut(tmp_path, capsys):
+    out = tmp_path / "al.json"
+    assert main(["predict", str(EXAMPLES / "Al.cif"), "--mode", "physics", "--potential", "7net-0", "--ins", "--ei",
+                 "80", "--instrument", "ARCS", "-o", str(out)]) == 0
+    assert "-phonon (term shares" in capsys.readouterr().err
+    sqe = json.loads(out.read_text())[0]["ins"]["sqe"]
+    assert sqe["phonon_order"] >= 2 and len(sqe["term_shares"]) == sqe["phonon_order"]
+    assert sum(sqe["term_shares"]) == pytest.approx(1.0, abs=1e-5)
+    intensity = np.array([[np.nan if v is None else v for v in row] for row in sqe["intensity"]])
+    q = np.array(sqe["q_inv_ang"])
+    assert sqe["q_integrated"] == pytest.approx(np.nansum(intensity, axis=0) * (q[1] - q[0]))

@@ -150,3 +150,50 @@ def test_supercell_forces_of_the_l3i5_potential_equal_its_calculator(one_thread)
             reference.append(atoms.get_forces())
     assert forces.shape == (2, 16, 3) and np.abs(forces).max() > 1e-2
     np.testing.assert_allclose(forces, np.stack(reference), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("modality", ["R2SCAN", "PBE"])
+def test_multi_fidelity_forces_equal_its_calculator_at_each_fidelity(one_thread, modality):
+    """SevenNet-MF-0 reads its fidelity per graph: the batched pass must match sevenn's calculator at the same
+    modality, and the two fidelities must differ (otherwise the modality was never read)."""
+    from ase.build import bulk
+    from sevenn.calculator import SevenNetCalculator
+
+    cells = [bulk("Al", "fcc", a=4.05).repeat((2, 2, 2)) for _ in range(2)]
+    cells[0].positions[0] += [0.02, 0.0, 0.0]
+    cells[1].positions[5] += [0.0, -0.03, 0.01]
+    forces = supercell_forces(cells, "7net-mf-0", modality=modality)
+    with float32_default():
+        calculator = SevenNetCalculator("7net-mf-0", device="cpu", modal=modality)
+        reference = []
+        for atoms in cells:
+            atoms.calc = calculator
+            reference.append(atoms.get_forces())
+    np.testing.assert_allclose(forces, np.stack(reference), rtol=0, atol=1e-6)
+    other = supercell_forces(cells, "7net-mf-0", modality="PBE" if modality == "R2SCAN" else "R2SCAN")
+    assert np.abs(forces - other).max() > 1e-3
+
+
+def test_chgnet_forces_equal_its_own_calculator(one_thread):
+    """CHGNet's batched predictions (several supercells per pass) against its ASE calculator, cell by cell."""
+    pytest.importorskip("chgnet")
+    from ase.build import bulk
+    from chgnet.model.dynamics import CHGNetCalculator
+    from phonopy.structure.atoms import PhonopyAtoms
+
+    from equispec.physics.forces import _chgnet
+
+    cells = [bulk("Si", "diamond", a=5.43).repeat((2, 1, 1)) for _ in range(3)]
+    for k, atoms in enumerate(cells):
+        atoms.positions[k] += [0.02, -0.01 * k, 0.0]
+    phonopy_cells = [PhonopyAtoms(symbols=a.get_chemical_symbols(), cell=a.cell[:],
+                                  scaled_positions=a.get_scaled_positions()) for a in cells]
+    forces = displaced_forces(phonopy_cells, potential="chgnet")
+    calculator = CHGNetCalculator(_chgnet("0.3.0", "cpu"), use_device="cpu")
+    reference = []
+    for atoms in cells:
+        atoms.calc = calculator
+        reference.append(atoms.get_forces())
+    assert forces.shape == (3, 4, 3) and np.abs(forces).max() > 1e-2
+    # float32 sums over the same graphs in another batch layout: differences of a few 1e-6 eV/Å (measured 4e-6)
+    np.testing.assert_allclose(forces, np.stack(reference), rtol=0, atol=2e-5)

@@ -72,7 +72,7 @@ def _read_measured(measured, kind: str, dos_unit: str | None):
 
 
 #: Options of an S(Q,E) comparison besides ``resolution_mev`` (see ``analysis.sqe.compare_sqe``).
-_SQE_OPTIONS = ("temperature_k", "elastic_mev", "npts", "name", "progress")
+_SQE_OPTIONS = ("temperature_k", "ei_mev", "elastic_mev", "npts", "phonon_order", "name", "progress")
 
 
 def compare(structure, measured, model, *, dos_unit: str | None = None, **options):
@@ -86,7 +86,8 @@ def compare(structure, measured, model, *, dos_unit: str | None = None, **option
             in ``physics`` or ``hybrid`` mode). ``equispec.compare`` takes model names.
         dos_unit: energy unit of a measured DOS table when its header does not say (meV, THz, cm-1).
         **options: processing options of :func:`compare_xas`, :func:`compare_phdos` or
-            ``analysis.sqe.compare_sqe`` (``resolution_mev``, ``temperature_k``, ``elastic_mev``).
+            ``analysis.sqe.compare_sqe`` (``resolution_mev``, which may name an instrument, ``ei_mev``,
+            ``temperature_k``, ``elastic_mev``, ``phonon_order``).
 
     Returns:
         :class:`Comparison`, or ``analysis.sqe.SqeComparison`` for a measured map.

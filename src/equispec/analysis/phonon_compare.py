@@ -98,6 +98,9 @@ def compare_phdos(predicted, measured: MeasuredDos, resolution_mev=None, neutron
                "energy_range_mev": [float(grid[0]), float(grid[-1])],
                "measured_unit_range": [float(grid[0] / factor), float(grid[-1] / factor)],
                "full_range": full_range}
+    if resolution_mev is None:
+        details["resolution_note"] = ("note: no instrument resolution applied (native resolution): give --instrument "
+                                      "NAME --ei MEV or --resolution-mev FWHM to compare as a spectrometer sees it")
     note = truncation_note(predicted)
     if note:
         details["note"] = note

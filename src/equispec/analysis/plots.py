@@ -28,8 +28,11 @@ def plot_comparison(comparison: Comparison, path: str | os.PathLike) -> Path:
     top.plot(comparison.grid, comparison.measured, "k-", lw=1.5, label=f"measured: {Path(comparison.measured_name).name}")
     top.plot(comparison.grid, comparison.predicted, "C3-", lw=1.5, label=f"predicted: {label}")
     s = comparison.scores
-    top.set_title(f"MSE {s['mse']:.3g}   cosine {s['cosine']:.3f}   Pearson {s['pearson']:.3f}   "
-                  f"Spearman {s['spearman']:.3f}", fontsize=8)
+    title = (f"MSE {s['mse']:.3g}   cosine {s['cosine']:.3f}   Pearson {s['pearson']:.3f}   "
+             f"Spearman {s['spearman']:.3f}")
+    if comparison.kind == "phdos":  # the resolution changes the answer: the figure says which was applied
+        title += f"\nresolution: {comparison.details.get('resolution_mev') or 'none (native)'}"
+    top.set_title(title, fontsize=8)
     top.set_ylabel("normalised $\\mu$" if comparison.kind == "xas" else "neutron-weighted DOS (1/meV)")
     top.legend(fontsize=7, frameon=False)
     bottom.plot(comparison.grid, comparison.residual, "C0-", lw=1)

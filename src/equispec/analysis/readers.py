@@ -275,6 +275,8 @@ class MeasuredSqe:
         energy_mev: (n_e,) increasing energy-transfer bin centres in meV.
         intensity: (n_q, n_e) S(|Q|, E); NaN outside the measured kinematic region.
         error: (n_q, n_e) one-sigma uncertainty (from the file's squared errors), NaN where unknown.
+        ei_mev, temperature_k, instrument: the experiment's settings where the file states them (optional
+            scalar entries of the same names), else None.
     """
 
     name: str
@@ -282,6 +284,9 @@ class MeasuredSqe:
     energy_mev: np.ndarray
     intensity: np.ndarray
     error: np.ndarray
+    ei_mev: float | None = None
+    temperature_k: float | None = None
+    instrument: str | None = None
 
 
 #: Larger maps are rebinned by the user: the prediction is computed on the measured grid.
@@ -339,7 +344,33 @@ def read_measured_sqe(path: str | os.PathLike) -> MeasuredSqe:
         raise InputError(name, "no finite intensity with a positive error anywhere (all NaN?)")
     intensity = np.where(np.isfinite(intensity), intensity, np.nan)
     error = np.where(np.isfinite(error2) & (error2 > 0), np.sqrt(np.abs(error2)), np.nan)
-    return MeasuredSqe(name, q, energy, intensity, error)
+    return MeasuredSqe(name, q, energy, intensity, error, **_sqe_settings(name, arrays))
+
+
+#: Optional experiment settings an S(Q,E) ``.npz`` may state: entry -> (kind, lowest allowed, highest allowed).
+SQE_SETTINGS = {"ei_mev": ("number", 0.0, PHONON_MAX_MEV * 10), "temperature_k": ("number", 0.0, 5000.0),
+                "instrument": ("text", None, None)}
+
+
+def _sqe_settings(name: str, arrays: dict) -> dict:
+    """The settings entries of an S(Q,E) file, each a scalar of the right kind, or a one-line error."""
+    settings = {}
+    for key, (kind, low, high) in SQE_SETTINGS.items():
+        if key not in arrays:
+            continue
+        value = arrays[key]
+        if value.ndim != 0:
+            raise InputError(name, f"entry {key} must be a single value, got shape {value.shape}")
+        if kind == "text":
+            if value.dtype.kind != "U" or not 0 < len(str(value)) <= 40:
+                raise InputError(name, f"entry {key} must be an instrument name (text), got dtype {value.dtype}")
+            settings[key] = str(value)
+            continue
+        if value.dtype.kind not in "fiu" or not np.isfinite(value) or not low < float(value) <= high:
+            raise InputError(name, f"entry {key} must be a number in ({low:g}, {high:g}], got "
+                                   f"{str(value.dtype) if value.dtype.kind not in 'fiu' else f'{float(value):g}'}")
+        settings[key] = float(value)
+    return settings
 
 
 def is_sqe_file(path: str | os.PathLike) -> bool:

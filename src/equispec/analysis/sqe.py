@@ -1,12 +1,14 @@
 """A predicted powder S(|Q|, E) against a measured one, point by point on the measured kinematic region.
 
-The prediction is the one-phonon coherent powder map of the force constants (Euphonic, see
-``equispec.physics.neutron``), computed at the measured |Q| on a fine energy grid, broadened by the energy
-resolution and put on the measured energies. The measurement also holds the elastic line (and multiphonon
-scattering, which a one-phonon map lacks): points with |E| below ``elastic_mev`` are left out. An overall
-scale ``a`` and a flat background ``b`` are fitted by weighted least squares (weights 1/error^2), and the
-scores are Pearson's r between measured and ``a P + b``, the cosine between measured - b and a P, and the
-reduced chi^2 of the residuals with the measured errors.
+The prediction is the powder map of the force constants (see ``equispec.physics.neutron``): the coherent
+one-phonon part from Euphonic plus the incoherent one-phonon and the n-phonon terms in the incoherent
+approximation (``equispec.physics.multiphonon``), computed at the measured |Q| on a fine energy grid,
+broadened by the energy resolution and put on the measured energies. The resolution, Ei and temperature are
+given or read from the file, never silently assumed (a temperature that neither states is 300 K, and every
+output says so). Points with |E| below ``elastic_mev`` (the elastic line) are left out. An overall scale
+``a`` and a flat background ``b`` are fitted by weighted least squares (weights 1/error^2), and the scores
+are Pearson's r between measured and ``a P + b``, the cosine between measured - b and a P, and the reduced
+chi^2 of the residuals with the measured errors.
 """
 
 from __future__ import annotations
@@ -40,7 +42,11 @@ class SqeComparison:
         predicted: (n_q, n_e) ``a P + b``, NaN where not compared.
         scores: ``{pearson, cosine, chi2_reduced}``.
         scale, background: the fitted ``a`` and ``b``.
-        details: processing (resolution, temperature, elastic cut, points compared), JSON-ready.
+        details: processing (resolution, Ei, temperature and where each came from, phonon order and term
+            shares, elastic cut, points compared), JSON-ready.
+        cut: the Q-integrated spectra over the compared region, ``energy_mev``, ``measured``, ``predicted`` and
+            ``one_phonon`` (the one-phonon part of ``a P + b``), each (n_cut,): sums over the compared |Q|
+            bins at each energy.
     """
 
     name: str
@@ -53,6 +59,7 @@ class SqeComparison:
     scale: float
     background: float
     details: dict = field(default_factory=dict)
+    cut: dict = field(default_factory=dict)
     kind: str = "sqe"
     energy_unit: str = "meV"
 
@@ -66,8 +73,23 @@ class SqeComparison:
         out = {key: self.scores[key] for key in SQE_SCORE_KEYS}
         out.update({"scale": self.scale, "background": self.background, "kind": self.kind, "structure": self.name,
                     "measured": self.measured_name, "energy_unit": self.energy_unit,
-                    "e_min": float(energies.min()), "e_max": float(energies.max()), "details": self.details})
+                    "e_min": float(energies.min()), "e_max": float(energies.max()), "details": self.details,
+                    "cut": {key: [float(v) for v in values] for key, values in self.cut.items()}})
         return out
+
+    def settings_line(self) -> str:
+        """What the prediction was made with, for a plot title or a terminal: resolution, Ei, temperature,
+        phonon order, each marked where it came from."""
+        d = self.details
+        marks = d.get("settings_source", {})
+
+        def mark(key):
+            return {"file": " (from file)", "default": " (assumed)"}.get(marks.get(key), "")
+
+        ei = f"Ei {d['ei_mev']:g} meV{mark('ei_mev')}" if d.get("ei_mev") is not None else "Ei not used"
+        return (f"resolution {d.get('resolution_fwhm_mev')}{mark('resolution')}; {ei}; "
+                f"T {d['temperature_k']:g} K{mark('temperature_k')}; {d['phonon_order']}-phonon "
+                f"(shares {', '.join(f'{x:.3f}' for x in d['term_shares'])})")
 
 
 def _fine_energies(energy_mev: np.ndarray) -> np.ndarray:
@@ -75,26 +97,66 @@ def _fine_energies(energy_mev: np.ndarray) -> np.ndarray:
     return np.arange(energy_mev[0] - 2 * step, energy_mev[-1] + 2 * step, step)
 
 
-def compare_sqe(prediction, measured: MeasuredSqe, resolution=None, temperature_k: float = 300.0,
-                elastic_mev: float | None = None, npts: int = 300, name: str | None = None,
-                progress: bool = False) -> SqeComparison:
+#: The temperature assumed when neither the user nor the file gives one (stated in every output).
+DEFAULT_TEMPERATURE_K = 300.0
+
+
+def _settings(measured: MeasuredSqe, resolution, ei_mev, temperature_k) -> tuple[object, float | None, float, dict]:
+    """The resolution, Ei and temperature a comparison applies, each given, from the file, or (temperature
+    only) assumed; a resolution that is neither given nor in the file is an error."""
+    from ..physics.neutron import instrument_resolution
+
+    source = {}
+    if resolution is None and measured.instrument is not None:
+        resolution, source["resolution"] = measured.instrument, "file"
+    elif resolution is not None:
+        source["resolution"] = "given"
+    if ei_mev is None and measured.ei_mev is not None:
+        ei_mev, source["ei_mev"] = measured.ei_mev, "file"
+    elif ei_mev is not None:
+        source["ei_mev"] = "given"
+    if temperature_k is None:
+        temperature_k, source["temperature_k"] = (measured.temperature_k, "file") if measured.temperature_k \
+            else (DEFAULT_TEMPERATURE_K, "default")
+    else:
+        source["temperature_k"] = "given"
+    if resolution is None:
+        raise InputError(measured.name, "an S(Q,E) comparison needs the energy resolution and the file states "
+                                        "none: give --instrument NAME --ei MEV, or --resolution-mev FWHM (0: none)")
+    if isinstance(resolution, str):
+        if ei_mev is None:
+            raise InputError(str(resolution), "a named instrument's resolution needs the incident energy: give --ei "
+                                              "MEV (the file states no ei_mev)")
+        resolution = instrument_resolution(resolution, ei_mev)
+    return resolution, ei_mev, float(temperature_k), source
+
+
+def compare_sqe(prediction, measured: MeasuredSqe, resolution=None, temperature_k: float | None = None,
+                ei_mev: float | None = None, elastic_mev: float | None = None, npts: int = 300,
+                phonon_order="auto", name: str | None = None, progress: bool = False) -> SqeComparison:
     """Score the powder map of a physics-mode phonon prediction against a measured S(|Q|, E).
 
     Args:
         prediction: a ``PhononDosPrediction`` with ``force_constants`` (``--mode physics`` or ``hybrid``).
         measured: :class:`~equispec.analysis.readers.MeasuredSqe`.
-        resolution: energy FWHM in meV (number, polynomial coefficients, callable), or None.
-        temperature_k: sample temperature (Debye-Waller and Bose factors).
+        resolution: energy FWHM in meV (number, polynomial coefficients, callable) or an instrument name
+            (resolved at ``ei_mev``); None: the file's ``instrument``, else an error (0: no resolution).
+        temperature_k: sample temperature (Debye-Waller and Bose factors); None: the file's, else 300 K.
+        ei_mev: incident energy for a named instrument; None: the file's ``ei_mev``.
         elastic_mev: leave out |E| below this (the elastic line); default 1.5 x the resolution FWHM at
             E = 0, or 3 meV without a resolution.
         npts: points on each |Q| sphere of the powder average.
+        phonon_order: ``auto`` (n-phonon terms while each adds at least 1 %) or the highest n (1: one-phonon).
     """
     from ..broadening import resolution_fwhm
+    from ..physics.multiphonon import parse_order
     from ..physics.neutron import broaden_map, euphonic_force_constants, powder_map, quiet_euphonic
 
     name = name or getattr(prediction, "name", "prediction")
     if getattr(prediction, "force_constants", None) is None:
         raise InputError(name, "an S(Q,E) comparison needs force constants: use --mode physics or hybrid")
+    phonon_order = parse_order(phonon_order)
+    resolution, ei_mev, temperature_k, source = _settings(measured, resolution, ei_mev, temperature_k)
     usable = np.isfinite(measured.intensity) & np.isfinite(measured.error)
     if elastic_mev is None:
         fwhm = resolution_fwhm(resolution)
@@ -108,10 +170,17 @@ def compare_sqe(prediction, measured: MeasuredSqe, resolution=None, temperature_
     with quiet_euphonic():
         fc = euphonic_force_constants(prediction.force_constants)
         fine = _fine_energies(measured.energy_mev)
-        computed = powder_map(fc, measured.q_inv_ang[rows], fine, temperature_k, npts=npts, progress=progress)
-    broadened = broaden_map(fine, computed.intensity, resolution)
-    model = np.full(measured.intensity.shape, np.nan)
-    model[rows] = [np.interp(measured.energy_mev, fine, row) for row in broadened]
+        computed = powder_map(fc, measured.q_inv_ang[rows], fine, temperature_k, npts=npts,
+                              phonon_order=phonon_order, progress=progress)
+
+    def on_measured(fine_map):
+        out = np.full(measured.intensity.shape, np.nan)
+        out[rows] = [np.interp(measured.energy_mev, fine, row) for row in fine_map]
+        return out
+
+    model = on_measured(broaden_map(fine, computed.intensity, resolution))
+    one_phonon = on_measured(broaden_map(fine, computed.terms[0], resolution))
+    term_sums = np.array([np.sum(on_measured(term)[usable]) for term in computed.terms])
 
     m, p, w = measured.intensity[usable], model[usable], 1.0 / measured.error[usable] ** 2
     design = np.stack([p, np.ones_like(p)], axis=1)
@@ -121,13 +190,20 @@ def compare_sqe(prediction, measured: MeasuredSqe, resolution=None, temperature_
     chi2 = float(np.sum(w * (m - fitted) ** 2) / max(len(m) - 2, 1))
     scores = {"pearson": pearson(m, fitted), "cosine": cosine(m - background, scale * p), "chi2_reduced": chi2}
     details = {"resolution_fwhm_mev": getattr(resolution, "description", resolution) if callable(resolution)
-               else resolution, "temperature_k": float(temperature_k), "elastic_cut_mev": float(elastic_mev),
-               "points": int(usable.sum()), "npts_per_sphere": npts,
+               else resolution, "ei_mev": ei_mev, "temperature_k": temperature_k, "settings_source": source,
+               "phonon_order": computed.phonon_order,
+               "term_shares": [round(float(x), 6) for x in term_sums / term_sums.sum()],
+               "elastic_cut_mev": float(elastic_mev), "points": int(usable.sum()), "npts_per_sphere": npts,
                "q_range_inv_ang": [float(measured.q_inv_ang[rows].min()), float(measured.q_inv_ang[rows].max())]}
     measured_map = np.where(usable, measured.intensity, np.nan)
     predicted_map = np.where(usable, scale * model + background, np.nan)
+    cut_energies = usable.any(axis=0)
+    cut = {"energy_mev": measured.energy_mev[cut_energies],
+           "measured": np.nansum(measured_map, axis=0)[cut_energies],
+           "predicted": np.nansum(predicted_map, axis=0)[cut_energies],
+           "one_phonon": np.nansum(np.where(usable, scale * one_phonon + background, np.nan), axis=0)[cut_energies]}
     return SqeComparison(name, measured.name, measured.q_inv_ang, measured.energy_mev, measured_map, predicted_map,
-                         scores, float(scale), float(background), details)
+                         scores, float(scale), float(background), details, cut)
 
 
 def format_sqe_scores(comparison: SqeComparison) -> str:
@@ -138,7 +214,8 @@ def format_sqe_scores(comparison: SqeComparison) -> str:
 
 
 def plot_sqe_comparison(comparison: SqeComparison, path: str | os.PathLike) -> Path:
-    """Measured | predicted | residual maps on one colour scale (residual on its own, centred)."""
+    """Measured | predicted | residual maps on one colour scale (residual on its own, centred), and beside
+    them the Q-integrated cut over the compared region (measured, predicted, and its one-phonon part)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -147,7 +224,7 @@ def plot_sqe_comparison(comparison: SqeComparison, path: str | os.PathLike) -> P
     from ..io.spectra import check_figure_path, save_figure
 
     path = check_figure_path(path)
-    fig, axes = plt.subplots(1, 3, figsize=(13.0, 4.0), dpi=120, sharey=True)
+    fig, axes = plt.subplots(1, 4, figsize=(17.0, 4.3), dpi=120, gridspec_kw={"width_ratios": [1, 1, 1, 1.1]})
     extent = [comparison.q_inv_ang[0], comparison.q_inv_ang[-1], comparison.energy_mev[0], comparison.energy_mev[-1]]
     top = float(np.nanpercentile(comparison.measured, 99))
     limit = float(np.nanpercentile(np.abs(comparison.residual), 99))
@@ -160,7 +237,18 @@ def plot_sqe_comparison(comparison: SqeComparison, path: str | os.PathLike) -> P
         ax.set_xlabel("|Q| (1/Å)")
         fig.colorbar(image, ax=ax, fraction=0.05)
     axes[0].set_ylabel("Energy transfer (meV)")
+    cut, ax = comparison.cut, axes[3]
+    ax.plot(cut["energy_mev"], cut["measured"], "k.", ms=3, label="measured")
+    ax.plot(cut["energy_mev"], cut["predicted"], "C3-", lw=1.3,
+            label=f"predicted, {comparison.details['phonon_order']}-phonon")
+    ax.plot(cut["energy_mev"], cut["one_phonon"], "C0--", lw=1, label="its one-phonon part")
+    ax.set_xlabel("Energy transfer (meV)")
+    ax.set_ylabel("Q-integrated intensity over the compared region")
+    ax.set_title("Q-integrated cut", fontsize=9)
+    ax.legend(fontsize=7, frameon=False)
     s = comparison.scores
     fig.suptitle(f"{comparison.name} vs {Path(comparison.measured_name).name}: Pearson {s['pearson']:.3f}, "
-                 f"cosine {s['cosine']:.3f}, reduced χ² {s['chi2_reduced']:.3g}", fontsize=9)
+                 f"cosine {s['cosine']:.3f}, reduced χ² {s['chi2_reduced']:.3g}\n{comparison.settings_line()}",
+                 fontsize=9)
+    fig.tight_layout()
     return save_figure(fig, path)

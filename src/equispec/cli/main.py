@@ -114,19 +114,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_physics_options(p) -> None:
-    p.add_argument("--potential", choices=["7net-0", "7net-l3i5"], help="physics/hybrid: universal potential for "
-                   "the forces (both ship in the sevenn wheel; default: the one the hybrid was fitted with)")
+    from ..potentials import POTENTIAL_NAMES
+
+    p.add_argument("--potential", metavar="NAME", help="physics/hybrid: universal potential for the forces: "
+                   f"{', '.join(POTENTIAL_NAMES)} (chgnet ones need the chgnet extra; default: the one the hybrid "
+                   "was fitted with)")
     p.add_argument("--relax", action="store_true", help="physics/hybrid: relax atomic positions at fixed cell "
                    "first (BFGS to 0.005 eV/Å)")
 
 
 def _add_neutron_options(p, compare: bool = False) -> None:
     p.add_argument("--ei", type=float, metavar="MEV", help="neutron: incident energy of a direct-geometry "
-                   "spectrometer (the S(Q,E) map is masked to its kinematic range, scattering angles 3-135 deg)")
-    p.add_argument("--temperature", type=float, default=300.0, metavar="K",
-                   help="neutron: sample temperature for the Debye-Waller and Bose factors (default 300)")
+                   "spectrometer (the S(Q,E) map is masked to its kinematic range, scattering angles 3-135 deg)"
+                   + ("; S(Q,E): default the file's ei_mev" if compare else ""))
+    p.add_argument("--temperature", type=float, default=None if compare else 300.0, metavar="K",
+                   help="neutron: sample temperature for the Debye-Waller and Bose factors (default "
+                   + ("the file's temperature_k, else 300, stated in the output)" if compare else "300)"))
     p.add_argument("--instrument", metavar="NAME", help="neutron: energy resolution of a named spectrometer "
                    "(resins: ARCS, SEQUOIA, CNCS, HYSPEC, MAPS, MARI, MERLIN, LET, TOSCA, VISION, ...; needs --ei)")
+    p.add_argument("--phonon-order", default="auto", metavar="auto|N", help="neutron: n-phonon terms of the "
+                   "powder map in the incoherent approximation: auto (default: each term kept adds at least 1 %% "
+                   "of the total) or the highest n (1: one-phonon only)")
     if compare:
         p.add_argument("--elastic-mev", type=float, metavar="MEV", help="S(Q,E): leave out |E| below this "
                        "(default 1.5 x the resolution FWHM at E = 0, or 3 meV)")
@@ -255,14 +263,17 @@ def _expand_inputs(files: list[str], files_from: str | None) -> list[str]:
     return expanded
 
 
-def _neutron_resolution(args):
-    """The energy resolution the neutron options ask for: a named instrument (callable), a constant or
+def _neutron_resolution(args, ei_from_file: bool = False):
+    """The energy resolution the neutron options ask for: a named instrument (callable; with
+    ``ei_from_file`` and no ``--ei``, its name, resolved at the measured file's Ei), a constant or
     polynomial FWHM in meV, or None."""
     if getattr(args, "instrument", None):
         from ..errors import InputError
         from ..physics.neutron import instrument_resolution
 
         if args.ei is None:
+            if ei_from_file:
+                return args.instrument
             raise InputError("--instrument", "a named instrument's resolution needs --ei")
         return instrument_resolution(args.instrument, args.ei)
     resolution = getattr(args, "resolution_mev", None)
@@ -274,10 +285,13 @@ def _neutron_resolution(args):
 def _check_neutron_args(args) -> None:
     from ..errors import InputError
 
+    from ..physics.multiphonon import parse_order
+
     if args.ei is not None and not args.ei > 0:
         raise InputError("--ei", f"incident energy must be above 0 meV (got {args.ei:g})")
-    if not args.temperature > 0:
+    if args.temperature is not None and not args.temperature > 0:
         raise InputError("--temperature", f"must be above 0 K (got {args.temperature:g})")
+    args.phonon_order = parse_order(args.phonon_order)
 
 
 def _predict(args) -> int:
@@ -292,7 +306,9 @@ def _predict(args) -> int:
 
     files = _expand_inputs(args.files, args.files_from)
     neutron_flags = [flag for flag, value in (("--ei", args.ei), ("--instrument", args.instrument),
-                                              ("--resolution-mev", args.resolution_mev)) if value is not None]
+                                              ("--resolution-mev", args.resolution_mev),
+                                              ("--phonon-order", None if args.phonon_order == "auto" else 1))
+                     if value is not None]
     if neutron_flags and not args.ins:
         raise InputError(neutron_flags[0], "is a neutron option: add --ins")
     _check_neutron_args(args)
@@ -323,7 +339,9 @@ def _predict(args) -> int:
             if note:
                 tqdm.write(note, file=sys.stderr)
             if args.ins:
-                neutron.append(prediction.ins(args.ei, args.temperature, resolution, progress=sys.stderr.isatty()))
+                neutron.append(prediction.ins(args.ei, args.temperature, resolution, phonon_order=args.phonon_order,
+                                              progress=sys.stderr.isatty()))
+                tqdm.write(neutron[-1].summary_line(), file=sys.stderr)
             if stream_to is not None:
                 stream_to.write(prediction)
             if keep:
@@ -411,8 +429,8 @@ def _ensemble(args) -> int:
     return 0
 
 
-def _comparison_options(args) -> dict:
-    resolution = _neutron_resolution(args)
+def _comparison_options(args, ei_from_file: bool = False) -> dict:
+    resolution = _neutron_resolution(args, ei_from_file)
     core_hole = None if args.core_hole_ev is not None and args.core_hole_ev < 0 else args.core_hole_ev
     return {"window_ev": args.window_ev, "core_hole_ev": core_hole, "resolution_ev": args.resolution_ev,
             "shift_ev": args.shift_ev, "resolution_mev": resolution, "neutron_weighting": args.neutron_weighting,
@@ -425,16 +443,29 @@ def _compare(args) -> int:
     from ..analysis.sqe import SqeComparison, format_sqe_scores, plot_sqe_comparison
     from ..io.spectra import check_figure_path
 
+    from ..analysis.readers import is_sqe_file
+    from ..errors import InputError
+
     _check_neutron_args(args)
     if args.plot:
         check_figure_path(args.plot)
-    options = _comparison_options(args)
-    options.update(temperature_k=args.temperature, elastic_mev=args.elastic_mev)
+    is_map = is_sqe_file(args.measured)
+    if not is_map:
+        map_only = [flag for flag, value in (("--ei", None if args.instrument else args.ei),
+                                             ("--temperature", args.temperature), ("--elastic-mev", args.elastic_mev),
+                                             ("--phonon-order", None if args.phonon_order == "auto" else 1))
+                    if value is not None]  # --ei also sets a named instrument's resolution for a DOS
+        if map_only:
+            raise InputError(map_only[0], "is for a measured S(Q,E) map (.npz)")
+    options = _comparison_options(args, ei_from_file=is_map)
+    options.update(temperature_k=args.temperature, ei_mev=args.ei, elastic_mev=args.elastic_mev,
+                   phonon_order=args.phonon_order)
     comparison = compare(args.structure, args.measured, args.model, mode=args.mode, potential=args.potential,
                          relax=args.relax or None, **options)
     is_map = isinstance(comparison, SqeComparison)
-    note = None if is_map else comparison.details.get("note")
-    if note:
+    notes = [comparison.settings_line()] if is_map else \
+        [comparison.details.get(key) for key in ("note", "resolution_note")]
+    for note in filter(None, notes):
         print(note, file=sys.stderr)
     print(json.dumps(comparison.to_dict()) if args.json else
           (format_sqe_scores(comparison) if is_map else format_scores(comparison)))

@@ -131,13 +131,14 @@ class PhononDosPredictor(Predictor):
 
     def _physics_settings(self, potential: str | None, relax: bool):
         """How the force constants are computed (``equispec.physics``); checked before any input is read."""
-        from ..physics.phonopy_dos import POTENTIALS, PhysicsDosSettings  # phonopy is imported on first use
+        from ..physics.phonopy_dos import PhysicsDosSettings  # phonopy is imported on first use
+        from ..potentials import check_installed, get_potential
 
         hybrid = self.info.hybrid or {}
         fitted = (hybrid.get("potential", "7net-0"), bool(hybrid.get("relax", False)))
-        potential = potential or fitted[0]
-        if potential not in POTENTIALS:
-            raise ModelError(potential, f"unknown potential (known: {', '.join(POTENTIALS)})")
+        chosen = get_potential(potential or fitted[0])
+        check_installed(chosen)  # a missing extra fails here, before any structure is read
+        potential = chosen.name
         if self.mode == "hybrid" and (potential, relax) != fitted:  # the frequency scale belongs to its potential
             raise ModelError(self.name, f"the hybrid was fitted for potential {fitted[0]} "
                                         f"{'with' if fitted[1] else 'without'} relaxation; use those settings")

@@ -214,9 +214,9 @@ def plot_ins(predictions, neutron, path: str | Path) -> Path:
 
     path = check_figure_path(path)
     rows = len(neutron)
-    fig, axes = plt.subplots(rows, 2, figsize=(11.0, 3.8 * rows), dpi=120, squeeze=False,
-                             gridspec_kw={"width_ratios": [1.2, 1]})
-    for (left, right), label, p, n in zip(axes, _unique_labels(predictions), predictions, neutron):
+    fig, axes = plt.subplots(rows, 3, figsize=(16.0, 3.8 * rows), dpi=120, squeeze=False,
+                             gridspec_kw={"width_ratios": [1.2, 1, 1]})
+    for (left, middle, right), label, p, n in zip(axes, _unique_labels(predictions), predictions, neutron):
         formula = p.structure.composition.reduced_formula
         if n.powder is not None:
             m = n.powder
@@ -228,11 +228,23 @@ def plot_ins(predictions, neutron, path: str | Path) -> Path:
             left.set_xlabel("|Q| (1/Å)")
             left.set_ylabel("Energy transfer (meV)")
             where = f", Ei = {n.ei_mev:g} meV" if n.ei_mev else ""
-            left.set_title(f"{label} ({formula}): powder S(|Q|,E), {n.temperature_k:g} K{where}", fontsize=8)
+            shares = ", ".join(f"{x:.2f}" for x in m.details.get("term_shares", [1.0]))
+            left.set_title(f"{label} ({formula}): powder S(|Q|,E), {n.temperature_k:g} K{where}\n"
+                           f"{m.phonon_order}-phonon (shares {shares})", fontsize=8)
+            middle.plot(m.energy_mev, m.q_integrated(), "C3-", lw=1.3, label=f"{m.phonon_order}-phonon")
+            if m.one_phonon is not None:
+                middle.plot(m.energy_mev, m.q_integrated(m.one_phonon), "C0--", lw=1, label="one-phonon part")
+            middle.set_xlabel("Energy transfer (meV)")
+            middle.set_ylabel("Q-integrated S (mbarn/meV/Å per atom)")
+            middle.set_title(f"{label}: Q-integrated cut over the {'kinematic' if n.ei_mev else 'whole'} range",
+                             fontsize=8)
+            middle.set_ylim(bottom=0)
+            middle.legend(fontsize=7, frameon=False)
         else:
+            for ax in (left, middle):
+                ax.set_axis_off()
             left.text(0.5, 0.5, "no S(|Q|,E) in fast mode\n(use --mode physics)", ha="center", va="center",
                       transform=left.transAxes)
-            left.set_axis_off()
         right.plot(n.energy_mev, n.neutron_dos, "C3-", lw=1.5, label="neutron-weighted DOS")
         if n.powder is not None:
             area = np.trapezoid(n.dos, n.energy_mev)

@@ -40,6 +40,7 @@ SEVENN_TESTED = (">=0.13", "<0.14")
 _X, _Z, _EDGE_INDEX, _EDGE_VEC = "x", "atomic_numbers", "edge_index", "edge_vec"
 _BATCH, _NUM_ATOMS, _CELL_VOLUME = "batch", "num_atoms", "cell_volume"
 _ENERGY, _FORCE = "inferred_total_energy", "inferred_force"
+_MODAL_TYPE = "modal_type"  # (num_graphs,) int64: a multi-fidelity potential's fidelity index per graph
 
 
 @contextlib.contextmanager
@@ -174,6 +175,8 @@ class SevenNetBlocks(torch.nn.Module):
     Args:
         model: sevenn's ``AtomGraphSequential`` (see :func:`load_sevennet`).
         record: :func:`sevennet_record` of the checkpoint ``model`` was built from.
+        modality: for a multi-fidelity potential (SevenNet-MF-0), the fidelity every graph is run at (a key
+            of its ``modal_map``, e.g. ``R2SCAN``); such a potential gives forces only, no features.
 
     Attributes:
         cutoff_ang: the potential's cutoff radius (Å); graphs must be built with it.
@@ -182,7 +185,7 @@ class SevenNetBlocks(torch.nn.Module):
         record: sevenn's name of the potential, the sevenn version and the sha256 of the checkpoint file.
     """
 
-    def __init__(self, model: torch.nn.Module, record: dict):
+    def __init__(self, model: torch.nn.Module, record: dict, modality: str | None = None):
         super().__init__()
         from e3nn import o3
 
@@ -193,8 +196,14 @@ class SevenNetBlocks(torch.nn.Module):
         self.sevenn_version = record["sevenn_version"]
         self.cutoff_ang = float(model.cutoff)
         self.gates = [name for name in model._modules if name.endswith("_equivariant_gate")]
-        if not self.gates or model.modal_map:
-            raise ModelError(self.checkpoint, "not a single-modality SevenNet of gated interaction blocks")
+        if not self.gates:
+            raise ModelError(self.checkpoint, "not a SevenNet of gated interaction blocks")
+        modal_map = dict(model.modal_map or {})
+        if bool(modal_map) != (modality is not None) or (modality is not None and modality not in modal_map):
+            raise ModelError(self.checkpoint, f"modality {modality!r} does not fit its fidelities "
+                                              f"({', '.join(modal_map) or 'none'})")
+        self.modality = modality
+        self.modal_index = modal_map.get(modality)
         self.num_blocks = len(self.gates)
         # the gate's output irreps begin with its scalars: "128x0e+64x1e+..." -> 128
         self.channels = int(model._modules[self.gates[0]].gate.irreps_out[0].mul)
@@ -221,6 +230,9 @@ class SevenNetBlocks(torch.nn.Module):
 
     def _inputs(self, data: dict) -> dict:
         data[_X] = self.z_to_index[data[_Z]]  # what sevenn's _preprocess does: Z -> one-hot index
+        if self.modal_index is not None:  # ... and, for a multi-fidelity potential, modality -> index per graph
+            data[_MODAL_TYPE] = torch.full((len(data[_NUM_ATOMS]),), self.modal_index, dtype=torch.long,
+                                           device=self.device)
         return data
 
     def default_max_edges(self, forces: bool) -> int:
@@ -495,16 +507,17 @@ def sevennet_record(checkpoint: str = "7net-0") -> dict:
 
 
 @functools.lru_cache(maxsize=None)
-def _load(checkpoint: str, device: str) -> SevenNetBlocks:
+def _load(checkpoint: str, device: str, modality: str | None) -> SevenNetBlocks:
     record = sevennet_record(checkpoint)
     with float32_default():
         model = _sevenn().util.load_checkpoint(checkpoint).build_model()
-        return SevenNetBlocks(model, record).to(device)
+        return SevenNetBlocks(model, record, modality).to(device)
 
 
-def load_sevennet(checkpoint: str = "7net-0", device: str | torch.device = "cpu") -> SevenNetBlocks:
-    """One :class:`SevenNetBlocks` per (checkpoint, device) and process: the weights are read once."""
-    return _load(checkpoint, str(torch.device(device)))
+def load_sevennet(checkpoint: str = "7net-0", device: str | torch.device = "cpu",
+                  modality: str | None = None) -> SevenNetBlocks:
+    """One :class:`SevenNetBlocks` per (checkpoint, device, modality) and process: the weights are read once."""
+    return _load(checkpoint, str(torch.device(device)), modality)
 
 
 def calculator_graph(atoms, cutoff_ang: float) -> SevenNetGraph:
@@ -518,7 +531,7 @@ def calculator_graph(atoms, cutoff_ang: float) -> SevenNetGraph:
 
 
 def supercell_forces(supercells: list, checkpoint: str = "7net-0", device: str | torch.device = "cpu",
-                     max_edges: int | None = None) -> np.ndarray:
+                     max_edges: int | None = None, modality: str | None = None) -> np.ndarray:
     """Forces on every atom of several cells (e.g. phonopy's displaced supercells), in batched passes.
 
     The graphs are sevenn's own (:func:`calculator_graph`), so that the forces equal the ASE calculator's to
@@ -527,15 +540,16 @@ def supercell_forces(supercells: list, checkpoint: str = "7net-0", device: str |
 
     Args:
         supercells: ASE ``Atoms`` (periodic).
-        checkpoint: a sevenn potential, ``7net-0`` or ``7net-l3i5``.
+        checkpoint: a sevenn potential (``7net-0``, ``7net-l3i5``, ``7net-mf-0``).
         device: where the potential runs.
+        modality: the fidelity of a multi-fidelity potential (``R2SCAN`` or ``PBE`` for ``7net-mf-0``).
         max_edges: edges per pass; bounds memory (autograd keeps every block's activations). Default:
             :meth:`SevenNetBlocks.default_max_edges`.
 
     Returns:
         (num_cells, num_atoms, 3) float64 forces in eV/Å (all cells must have as many atoms).
     """
-    blocks = load_sevennet(checkpoint, device)
+    blocks = load_sevennet(checkpoint, device, modality)
     graphs = []
     for k, atoms in enumerate(supercells):
         unknown = sorted(set(atoms.get_atomic_numbers().tolist()) - blocks.known_z)

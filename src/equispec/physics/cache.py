@@ -97,14 +97,14 @@ def _config(settings: PhysicsDosSettings) -> dict:
     """Everything besides the structure that decides the raw DOS."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from ..nn.sevennet import sevennet_record
+    from .forces import potential_record
 
     try:
         phonopy_version = version("phonopy")
     except PackageNotFoundError:
         raise ModelError("physics", "needs phonopy: pip install 'equispec[physics]'") from None
     return {"format": FORMAT_VERSION, "settings": asdict(replace(settings, frequency_scale=1.0)),
-            "potential": sevennet_record(settings.potential), "phonopy_version": phonopy_version}
+            "potential": potential_record(settings.potential), "phonopy_version": phonopy_version}
 
 
 class PhysicsDosCache:

@@ -1,20 +1,27 @@
-"""Forces on phonopy's displaced supercells: batched SevenNet passes, or any ASE calculator one cell at a time."""
+"""Forces on phonopy's displaced supercells from a universal potential of :mod:`equispec.potentials`: SevenNet
+in batched passes of its native module, CHGNet in its own batches, or any ASE calculator one cell at a time."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
+
 import numpy as np
 
-__all__ = ["displaced_forces"]
+from ..errors import ModelError
+from ..potentials import Potential, check_installed, get_potential
+
+__all__ = ["displaced_forces", "potential_record", "ase_calculator"]
 
 
-def displaced_forces(supercells: list, calculator=None, checkpoint: str = "7net-0", device: str = "cpu"
+def displaced_forces(supercells: list, calculator=None, potential: str | Potential = "7net-0", device: str = "cpu"
                      ) -> np.ndarray:
     """Forces of every displaced supercell.
 
     Args:
         supercells: phonopy's ``PhonopyAtoms`` (``phonon.supercells_with_displacements``) or ASE ``Atoms``.
-        calculator: an ASE calculator; None runs the sevenn potential ``checkpoint`` on ``device`` through
-            :func:`equispec.nn.sevennet.supercell_forces`, several supercells per pass.
+        calculator: an ASE calculator; None runs ``potential`` on ``device``, several supercells per pass.
+        potential: a name of :data:`equispec.potentials.POTENTIALS` (or its entry).
 
     Returns:
         (num_cells, num_atoms, 3) float64 forces in eV/Å.
@@ -22,15 +29,103 @@ def displaced_forces(supercells: list, calculator=None, checkpoint: str = "7net-
     from ase import Atoms
 
     cells = [Atoms(c.symbols, cell=c.cell, scaled_positions=c.scaled_positions, pbc=True) for c in supercells]
-    if calculator is None:
-        from ..nn.sevennet import supercell_forces
-
-        return supercell_forces(cells, checkpoint, device)
     from ..nn.sevennet import float32_default
 
+    if calculator is None:
+        potential = potential if isinstance(potential, Potential) else get_potential(potential)
+        check_installed(potential)
+        if potential.engine == "chgnet":
+            return _chgnet_forces(cells, potential, device)
+        from ..nn.sevennet import supercell_forces
+
+        return supercell_forces(cells, potential.checkpoint, device, modality=potential.modality)
     forces = []
     with float32_default():  # SevenNet runs in float32 whatever the caller's default dtype
         for atoms in cells:
             atoms.calc = calculator
             forces.append(np.asarray(atoms.get_forces(), dtype=float))
     return np.stack(forces)
+
+
+#: Atoms per CHGNet pass: its bond graph holds every angle within 3 Å, and 16 supercells of alpha-boron
+#: (mp-160: 216 atoms at 7.2 Å^3/atom) in one pass ran out of the machine's 24 GB, so passes are bounded
+#: by atoms, not cells.
+CHGNET_ATOMS_PER_PASS = 512
+
+
+@functools.lru_cache(maxsize=None)
+def _chgnet(checkpoint: str, device: str):
+    """CHGNet's own loader, from the weights inside its installed wheel (never a user's file)."""
+    import contextlib
+    import io
+
+    from chgnet.model import CHGNet
+
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints the device it chose
+        return CHGNet.load(model_name=checkpoint, use_device=device, verbose=False).eval()
+
+
+def _chgnet_forces(cells: list, potential: Potential, device: str) -> np.ndarray:
+    import torch
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    model = _chgnet(potential.checkpoint, str(device))
+    structures = [AseAtomsAdaptor.get_structure(atoms) for atoms in cells]
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        per_pass = max(1, CHGNET_ATOMS_PER_PASS // max(len(s) for s in structures))
+        results = model.predict_structure(structures, task="ef", batch_size=per_pass)
+    finally:
+        torch.set_default_dtype(previous)
+    results = [results] if isinstance(results, dict) else results
+    return np.stack([np.asarray(r["f"], dtype=float) for r in results])
+
+
+@functools.lru_cache(maxsize=None)
+def potential_record(name: str) -> dict:
+    """What decides a potential's forces, without building it: the package version and the sha256 of the
+    weights file (plus the modality of a multi-fidelity one). Goes into every physics-cache key and output."""
+    potential = get_potential(name)
+    check_installed(potential)
+    if potential.engine == "sevenn":
+        from ..nn.sevennet import sevennet_record
+
+        record = dict(sevennet_record(potential.checkpoint))
+        if potential.modality is not None:
+            record["modality"] = potential.modality
+        return record
+    import chgnet
+    from pathlib import Path
+
+    files = sorted((Path(chgnet.__file__).parent / "pretrained" / potential.checkpoint).glob("*.pth.tar"))
+    if len(files) != 1:
+        raise ModelError(name, f"chgnet {chgnet.__version__} does not ship one {potential.checkpoint} model")
+    digest = hashlib.sha256(files[0].read_bytes()).hexdigest()
+    return {"checkpoint": potential.checkpoint, "chgnet_version": chgnet.__version__, "weights_sha256": digest}
+
+
+def ase_calculator(name: str):
+    """One ASE calculator per potential and process (on the CPU), for code that wants ASE's interface, such
+    as a relaxation; forces of many cells go through :func:`displaced_forces` instead."""
+    return _ase_calculator(get_potential(name).name)
+
+
+@functools.lru_cache(maxsize=None)
+def _ase_calculator(name: str):
+    potential = get_potential(name)
+    check_installed(potential)
+    if potential.engine == "chgnet":
+        from chgnet.model.dynamics import CHGNetCalculator
+
+        return CHGNetCalculator(_chgnet(potential.checkpoint, "cpu"), use_device="cpu")
+    from ..data.pretrained import sevennet_calculator
+
+    if potential.modality is None:
+        return sevennet_calculator(potential.checkpoint)
+    from sevenn.calculator import SevenNetCalculator
+
+    from ..nn.sevennet import float32_default
+
+    with float32_default():
+        return SevenNetCalculator(potential.checkpoint, device="cpu", modal=potential.modality)

@@ -31,14 +31,6 @@ __all__ = ["InsSpectra", "ins_spectra", "neutron_weights", "neutron_weighted_dos
 #: E = NEUTRON_MEV_ANG2 * k^2 for a neutron: hbar^2 / (2 m_n) in meV Å^2 (CODATA 2018).
 NEUTRON_MEV_ANG2 = 2.0721247
 
-#: hbar^2 / (2 u) in meV Å^2: the recoil energy hbar^2 Q^2 / 2M of a mass M (in u) at |Q| (in 1/Å).
-RECOIL_MEV_ANG2_AMU = 2.0900796
-#: Boltzmann constant in meV/K.
-BOLTZMANN_MEV_PER_K = 0.08617333262
-
-#: Below this energy the incoherent map takes the partial DOS as Debye-like, g(E) ~ E^2.
-DEBYE_LIMIT_MEV = 1.0
-
 #: Scattering angles (degrees) of common direct-geometry spectrometers' detector banks.
 DEFAULT_ANGLES_DEG = (3.0, 135.0)
 
@@ -163,7 +155,10 @@ class PowderMap:
         energy_mev: (n_e,) energy-transfer bin centres in meV (negative: neutron energy gain).
         intensity: (n_q, n_e) S(|Q|, E), Euphonic's units (mbarn/sr/meV per atom); NaN where masked.
         temperature_k: temperature of the Debye-Waller and Bose factors.
-        details: how it was made (sampling, resolution, kinematics), JSON-ready.
+        details: how it was made (sampling, resolution, kinematics, phonon order and term shares), JSON-ready.
+        terms: (N, n_q, n_e) the n-phonon parts before resolution and mask, n = 1..N (row 0: coherent +
+            incoherent one-phonon); ``intensity`` is their sum until a resolution is applied. None: unknown.
+        one_phonon: (n_q, n_e) the one-phonon part of ``intensity``, with the same resolution and mask.
     """
 
     q_inv_ang: np.ndarray
@@ -171,9 +166,37 @@ class PowderMap:
     intensity: np.ndarray
     temperature_k: float
     details: dict = field(default_factory=dict)
+    terms: np.ndarray | None = None
+    one_phonon: np.ndarray | None = None
+
+    def q_integrated(self, values: np.ndarray | None = None) -> np.ndarray:
+        """(n_e,) the 1-D cut a user reads first: ``values`` (default ``intensity``) summed over |Q| where
+        finite (the kinematic region), times the |Q| step: mbarn/meV per atom times 1/Å."""
+        values = self.intensity if values is None else values
+        step = float(np.median(np.diff(self.q_inv_ang))) if len(self.q_inv_ang) > 1 else 1.0
+        return np.nansum(values, axis=0) * step
+
+    @property
+    def phonon_order(self) -> int:
+        return 1 if self.terms is None else len(self.terms)
+
+    def order_details(self, mask: np.ndarray | None = None) -> dict:
+        """``phonon_order`` and ``term_shares`` (each n-phonon term's share of the summed intensity where
+        ``mask`` is true; default everywhere), JSON-ready."""
+        terms = self.terms if self.terms is not None else self.intensity[None]
+        inside = np.ones(self.intensity.shape, bool) if mask is None else np.asarray(mask, bool)
+        sums = np.array([float(np.sum(np.where(inside, term, 0.0))) for term in terms])
+        shares = sums / sums.sum() if sums.sum() > 0 else np.zeros_like(sums)
+        return {"phonon_order": int(len(terms)), "term_shares": [round(float(x), 6) for x in shares]}
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {"q_inv_ang": self.q_inv_ang, "energy_mev": self.energy_mev, "sqe": self.intensity}
+        arrays = {"q_inv_ang": self.q_inv_ang, "energy_mev": self.energy_mev, "sqe": self.intensity,
+                  "q_integrated": self.q_integrated()}
+        if self.one_phonon is not None:
+            arrays["one_phonon"] = self.one_phonon
+        if "term_shares" in self.details:
+            arrays["term_shares"] = np.asarray(self.details["term_shares"], float)
+        return arrays
 
 
 def _edges(centres: np.ndarray) -> np.ndarray:
@@ -184,55 +207,55 @@ def _edges(centres: np.ndarray) -> np.ndarray:
     return np.concatenate([[2 * centres[0] - mid[0]], mid, [2 * centres[-1] - mid[-1]]])
 
 
-def _incoherent_map(modes, widths, dw, q_inv_ang: np.ndarray, energy_mev: np.ndarray, temperature_k: float
-                    ) -> np.ndarray:
-    """One-phonon incoherent powder S(|Q|, E) in the incoherent approximation (Squires, ch. 3):
-    (1/N) sum_k sigma_inc,k / 4 pi * hbar^2 Q^2 / (2 M_k) * exp(-2 W_k(Q)) * g_k(|E|) / |E| * (n + 1 or n),
-    with g_k the unit-area partial DOS of atom k and 2 W_k = 2 Q^2 tr(W_k) / 3 Euphonic's isotropic
-    Debye-Waller exponent. Same units as Euphonic's coherent map (mbarn/sr/meV per atom)."""
+def _self_terms(modes, widths, dw, q_inv_ang: np.ndarray, energy_mev: np.ndarray, temperature_k: float,
+                order) -> tuple[np.ndarray, int]:
+    """The self (incoherent-approximation) terms of a powder map, from the same mesh modes as the coherent
+    one-phonon part: (N, n_q, n_e) with row 0 the incoherent one-phonon scattering (sigma_inc) and row n - 1
+    the n-phonon scattering, n = 2..N (sigma_coh + sigma_inc), see :mod:`equispec.physics.multiphonon`.
+
+    Each atom's phonon expansion takes its unit-area partial DOS from Euphonic (adaptive widths) and its
+    Debye-Waller exponent 2 W_k = 2 Q^2 tr(W_k) / 3 from Euphonic's, the one the coherent part uses, so that
+    every term shares one Debye-Waller factor. ``order``: ``auto`` or the highest n.
+    """
     import periodictable
     from euphonic import ureg
 
+    from .multiphonon import auto_order, incoherent_self_map, phonon_expansion
+
     crystal = modes.crystal
+    symbols = [str(symbol) for symbol in crystal.atom_type]
+    incoherent = [1000.0 * float(getattr(periodictable, el).neutron.incoherent or 0.0) for el in symbols]
+    total = [1000.0 * float(getattr(periodictable, el).neutron.total or 0.0) for el in symbols]
+    msd = np.trace(dw.debye_waller.to("angstrom**2").magnitude, axis1=1, axis2=2) * 2.0 / 3.0  # (n_atoms,)
+    q = np.asarray(q_inv_ang, float)
+    if order == "auto":
+        order = auto_order([q**2 * m for m in msd], total)
     top = float(np.max(np.abs(energy_mev))) + 1.0
     step = min(0.25, top / 400)
     edges = np.arange(0.0, top + step, step)
     centres = 0.5 * (edges[1:] + edges[:-1])
     pdos = modes.calculate_pdos(ureg.Quantity(edges, "meV"), mode_widths=widths).y_data.to("1/meV").magnitude
     masses = crystal.atom_mass.to("amu").magnitude
-    w_iso = np.trace(dw.debye_waller.to("angstrom**2").magnitude, axis1=1, axis2=2) / 3.0  # (n_atoms,)
-    magnitude = np.abs(np.asarray(energy_mev, float))
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        occupation = 1.0 / np.expm1(magnitude / (BOLTZMANN_MEV_PER_K * temperature_k))
-        bose = np.where(np.asarray(energy_mev) > 0, occupation + 1.0, occupation)
-        q2 = np.asarray(q_inv_ang, float)[:, None] ** 2
-        total = np.zeros((len(q_inv_ang), len(energy_mev)))
-        for atom, symbol in enumerate(crystal.atom_type):
-            sigma_mbarn = 1000.0 * float(getattr(periodictable, str(symbol)).neutron.incoherent or 0.0)
-            if sigma_mbarn <= 0:
-                continue
-            area = np.trapezoid(pdos[atom], centres)
-            g = np.interp(magnitude, centres, pdos[atom] / area, right=0.0) if area > 0 else 0 * magnitude
-            # below DEBYE_LIMIT_MEV the mesh's broadened DOS does not vanish as it should: g / E * n would
-            # diverge at E -> 0, so the Debye law g ~ E^2 continues the DOS there
-            g_limit = np.interp(DEBYE_LIMIT_MEV, centres, pdos[atom] / area) if area > 0 else 0.0
-            g = np.where(magnitude < DEBYE_LIMIT_MEV, g_limit * (magnitude / DEBYE_LIMIT_MEV) ** 2, g)
-            recoil = RECOIL_MEV_ANG2_AMU * q2 / masses[atom]  # hbar^2 Q^2 / 2M in meV
-            total += sigma_mbarn / (4 * np.pi) * recoil * np.exp(-2 * q2 * w_iso[atom]) * \
-                np.where(magnitude > 0, g * bose / magnitude, 0.0)[None, :]
-    return total / crystal.n_atoms
+    expansions = [phonon_expansion(centres, pdos[atom], temperature_k, float(masses[atom]), order, step_mev=step,
+                                   msd_ang2=float(msd[atom])) for atom in range(crystal.n_atoms)]
+    one = incoherent_self_map(expansions, incoherent, q, energy_mev, range(1, 2))
+    if order == 1:
+        return one, 1
+    return np.concatenate([one, incoherent_self_map(expansions, total, q, energy_mev, range(2, order + 1))]), order
 
 
 def powder_map(fc, q_inv_ang: np.ndarray, energy_mev: np.ndarray, temperature_k: float = 300.0,
                npts: int = 400, dw_spacing_inv_ang: float = 0.1, seed: int = 0, incoherent: bool = True,
-               progress: bool = False) -> PowderMap:
-    """One-phonon powder S(|Q|, E) on the given bin centres (no resolution; see ``broaden_map``).
+               phonon_order="auto", progress: bool = False) -> PowderMap:
+    """Powder S(|Q|, E) on the given bin centres (no resolution; see ``broaden_map``).
 
-    The coherent part is Euphonic's: each |Q| a sphere of ``npts`` golden-spiral points (jittered with
-    ``seed``), Debye-Waller factor from a mesh of spacing ``dw_spacing_inv_ang``, Bose factor n + 1 for
+    The coherent one-phonon part is Euphonic's: each |Q| a sphere of ``npts`` golden-spiral points (jittered
+    with ``seed``), Debye-Waller factor from a mesh of spacing ``dw_spacing_inv_ang``, Bose factor n + 1 for
     energy loss (E > 0) and n for gain (E < 0), so that S(Q, -E) = exp(-E / k_B T) S(Q, E). With
     ``incoherent`` the incoherent one-phonon scattering is added in the incoherent approximation (it
-    dominates for V and H, which scatter almost only incoherently); ``details`` records both.
+    dominates for V and H, which scatter almost only incoherently), and the n-phonon terms n = 2..N
+    (:mod:`equispec.physics.multiphonon`): ``phonon_order`` ``auto`` (each term kept adds at least 1 % of the
+    total) or N (1: one-phonon only). ``terms`` keeps each term's map and ``details`` the order and shares.
     """
     from euphonic import ureg
     from euphonic.powder import sample_sphere_structure_factor
@@ -257,14 +280,17 @@ def powder_map(fc, q_inv_ang: np.ndarray, energy_mev: np.ndarray, temperature_k:
     coherent = np.stack(rows)
     details = {"sampling": "golden", "npts": npts, "dw_spacing_inv_ang": dw_spacing_inv_ang, "seed": seed,
                "incoherent": bool(incoherent)}
-    intensity = coherent
+    terms = coherent[None]
     if incoherent:
-        incoherent_part = _incoherent_map(dw_modes, widths, dw, q_inv_ang, energy_mev, float(temperature_k))
-        intensity = coherent + incoherent_part
-        total = float(np.sum(intensity))
-        details["incoherent_share"] = float(np.sum(incoherent_part)) / total if total > 0 else 0.0
-    return PowderMap(np.asarray(q_inv_ang, float), np.asarray(energy_mev, float), intensity, float(temperature_k),
-                     details)
+        self_terms, order = _self_terms(dw_modes, widths, dw, q_inv_ang, energy_mev, float(temperature_k),
+                                        phonon_order)
+        terms = np.concatenate([[coherent + self_terms[0]], self_terms[1:]])
+        one_total = float(np.sum(terms[0]))
+        details["incoherent_share"] = float(np.sum(self_terms[0])) / one_total if one_total > 0 else 0.0
+    powder = PowderMap(np.asarray(q_inv_ang, float), np.asarray(energy_mev, float), terms.sum(axis=0),
+                       float(temperature_k), details, terms, terms[0].copy())
+    powder.details.update(powder.order_details())
+    return powder
 
 
 def kinematic_limits(energy_mev: np.ndarray, ei_mev: float, angles_deg=DEFAULT_ANGLES_DEG
@@ -376,8 +402,23 @@ class InsSpectra:
         if self.powder is not None:
             record["sqe"] = {"q_inv_ang": self.powder.q_inv_ang.tolist(), "energy_mev": self.powder.energy_mev.tolist(),
                              "intensity": [[None if not np.isfinite(v) else float(v) for v in row]
-                                           for row in self.powder.intensity]}
+                                           for row in self.powder.intensity],
+                             "q_integrated": self.powder.q_integrated().tolist(),
+                             "phonon_order": self.powder.phonon_order,
+                             "term_shares": self.powder.details.get("term_shares"),
+                             "details": self.powder.details}
         return record
+
+    def summary_line(self) -> str:
+        """What was applied, in one line: resolution, Ei, temperature and, with a map, its phonon terms."""
+        resolution = self.details.get("resolution_fwhm_mev")
+        line = (f"{self.name}: neutron spectra at resolution {resolution if resolution is not None else 'none (native)'}"
+                f", kinematic range of Ei {f'{self.ei_mev:g} meV' if self.ei_mev is not None else 'none (no mask)'}, "
+                f"T {self.temperature_k:g} K")
+        if self.powder is not None:
+            shares = ", ".join(f"{x:.3f}" for x in self.powder.details.get("term_shares", [1.0]))
+            line += f"; S(Q,E) {self.powder.phonon_order}-phonon (term shares {shares})"
+        return line
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         arrays = {"energy_mev": self.energy_mev, "dos": self.dos, "neutron_dos": self.neutron_dos}
@@ -407,7 +448,7 @@ MAP_ENERGY_BINS = 500
 
 def ins_spectra(prediction, ei_mev: float | None = None, temperature_k: float = 300.0, resolution=None,
                 angles_deg=DEFAULT_ANGLES_DEG, q_step_inv_ang: float = 0.1, energy_step_mev: float = 0.25,
-                npts: int = 200, progress: bool = False) -> InsSpectra:
+                npts: int = 200, phonon_order="auto", progress: bool = False) -> InsSpectra:
     """Neutron-weighted DOS and, with force constants, the powder S(|Q|, E) of a phonon prediction.
 
     Args:
@@ -421,6 +462,7 @@ def ins_spectra(prediction, ei_mev: float | None = None, temperature_k: float = 
         temperature_k: Debye-Waller and Bose factors.
         resolution: Gaussian energy FWHM in meV (number, polynomial coefficients, callable) or an
             instrument name known to ``resins`` (needs ``ei_mev``); None: native resolution.
+        phonon_order: the map's n-phonon terms, ``auto`` or the highest n (1: one-phonon only).
     """
     from ..broadening import broaden_dos
 
@@ -453,12 +495,17 @@ def ins_spectra(prediction, ei_mev: float | None = None, temperature_k: float = 
         energy_map = np.arange(low, high, map_step)
         q_top = float(np.nanmax(kinematic_limits(energy_map, ei_mev, angles_deg)[1])) if ei_mev is not None else 12.0
         q = np.arange(0.5 * q_step_inv_ang, q_top, q_step_inv_ang)
-        powder = powder_map(fc, q, energy_map, temperature_k, npts=npts, progress=progress)
+        powder = powder_map(fc, q, energy_map, temperature_k, npts=npts, phonon_order=phonon_order,
+                            progress=progress)
     if resolution is not None:
         powder.intensity = broaden_map(powder.energy_mev, powder.intensity, resolution)
+        powder.one_phonon = broaden_map(powder.energy_mev, powder.one_phonon, resolution)
     if ei_mev is not None:
-        powder.intensity = np.where(kinematic_mask(q, energy_map, ei_mev, angles_deg), powder.intensity, np.nan)
+        mask = kinematic_mask(q, energy_map, ei_mev, angles_deg)
+        powder.intensity = np.where(mask, powder.intensity, np.nan)
+        powder.one_phonon = np.where(mask, powder.one_phonon, np.nan)
         powder.details["ei_mev"] = ei_mev
+        powder.details.update(powder.order_details(mask))  # the shares of what the spectrometer sees
     details["method"] = "Euphonic from the force constants (coherent + incoherent cross-sections, Sears 1992)"
     return InsSpectra(prediction.name, centres, dos, _unit_area(centres, weighted), powder, ei_mev,
                       float(temperature_k), details)

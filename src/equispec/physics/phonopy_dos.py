@@ -3,7 +3,8 @@ calculator (by default SevenNet-0), then the very processing of the training lab
 
 Choices, for the record (they are the defaults of :class:`PhysicsDosSettings`):
 
-- potential: SevenNet-0 (``7net-0``) or SevenNet-l3i5 (``7net-l3i5``); both ship in the ``sevenn`` wheel;
+- potential: a name of :data:`equispec.potentials.POTENTIALS` (SevenNet-0, SevenNet-l3i5, SevenNet-MF-0 at
+  either fidelity, CHGNet); the ones that ship in the ``sevenn`` wheel need no extra;
 - the input cell is used as given, so the forces at zero displacement are whatever the potential thinks
   of the DFT geometry (phonopy's symmetric +/- displacements cancel their first order); ``relax=True``
   first relaxes the atomic positions at fixed cell (ASE BFGS until every force is below
@@ -34,13 +35,14 @@ from pymatgen.core import Structure
 from ..data.phdos_processing import PHDOS_GRID_CM1, smooth_raw_dos
 from ..errors import InputError, ModelError
 from ..io.units import CM1_PER_THZ, MEV_PER_THZ
-from .forces import displaced_forces
+from ..potentials import POTENTIAL_NAMES, check_installed, get_potential
+from .forces import ase_calculator, displaced_forces
 
 __all__ = ["POTENTIALS", "PhysicsDosSettings", "PhysicsDos", "FullRangeDos", "physics_dos", "force_constants",
            "scale_frequencies", "supercell_matrix"]
 
-#: Universal potentials for the forces (sevenn model names; both ship in the sevenn wheel).
-POTENTIALS = ("7net-0", "7net-l3i5")
+#: Universal potentials for the forces (the names of :data:`equispec.potentials.POTENTIALS`).
+POTENTIALS = POTENTIAL_NAMES
 
 
 @dataclass
@@ -147,12 +149,10 @@ def force_constants(structure: Structure, calculator=None, name: str = "structur
     except ImportError:
         raise ModelError("physics", "needs phonopy: pip install 'equispec[physics]'") from None
     settings = settings or PhysicsDosSettings()
-    if settings.potential not in POTENTIALS:
-        raise ModelError(settings.potential, f"unknown potential (known: {', '.join(POTENTIALS)})")
+    potential = get_potential(settings.potential)
+    check_installed(potential)
     if settings.relax:  # through the ASE calculator: BFGS asks for one structure's forces at a time
-        from ..data.pretrained import sevennet_calculator
-
-        structure = relax_positions(structure, calculator or sevennet_calculator(settings.potential), settings, name)
+        structure = relax_positions(structure, calculator or ase_calculator(potential.name), settings, name)
     unit = PhonopyAtoms(symbols=[s.specie.symbol for s in structure], cell=structure.lattice.matrix,
                         scaled_positions=structure.frac_coords)
     repeats = supercell_matrix(structure, settings.supercell_ang)
@@ -161,7 +161,7 @@ def force_constants(structure: Structure, calculator=None, name: str = "structur
         phonon = Phonopy(unit, supercell_matrix=np.diag(repeats), primitive_matrix="P")  # rows = our sites
         phonon.generate_displacements(distance=settings.displacement_ang)
     # without a calculator: the potential's native module, several supercells per pass
-    forces = displaced_forces(phonon.supercells_with_displacements, calculator, settings.potential)
+    forces = displaced_forces(phonon.supercells_with_displacements, calculator, potential)
     if not np.isfinite(forces).all():
         raise InputError(name, "the potential returned non-finite forces")
     phonon.forces = forces - forces.mean(axis=1, keepdims=True)  # no net force on a displaced supercell
