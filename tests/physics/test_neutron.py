@@ -178,3 +178,28 @@ def test_incoherent_part_stays_finite_at_zero_energy_transfer(springs):
     with quiet_euphonic():
         result = powder_map(fc, np.array([2.0, 4.0]), energy, 300.0, npts=50)
     assert np.isfinite(result.intensity).all() and result.details["incoherent_share"] < 0.05
+
+
+def test_map_fit_is_not_captured_by_bins_that_report_zero_error(springs):
+    """A measured map equal to twice the prediction, with a handful of empty bins reporting ~0 error (as the V
+    map does): the fitted scale must stay 2, not collapse to fit those bins alone."""
+    from types import SimpleNamespace
+
+    from equispec.analysis.readers import MeasuredSqe
+    from equispec.analysis.sqe import compare_sqe
+
+    result, fc = springs
+    q, energy = np.linspace(1.0, 6.0, 11), np.arange(-20.0, 40.0, 0.5)
+    with quiet_euphonic():
+        model = powder_map(fc, q, energy, 300.0, npts=50, phonon_order="auto").intensity
+    model = broaden_map(energy, model, 2.0)
+    measured = 2.0 * model
+    error = np.full(model.shape, 0.02 * measured.max())
+    cold = (np.arange(model.size) % 499 == 0).reshape(model.shape) & (np.abs(energy) > 5)[None, :]
+    measured[cold], error[cold] = 0.0, 1e-12
+    comparison = compare_sqe(SimpleNamespace(force_constants=result.phonon, name="springs"),
+                             MeasuredSqe("map", q, energy, measured, error), resolution=2.0, temperature_k=300.0,
+                             npts=50, phonon_order="auto")
+    assert 0 < cold.sum() < 0.005 * model.size  # the V map: 9 of 31 410
+    assert comparison.scale == pytest.approx(2.0, rel=0.05)
+    assert comparison.details["error_floor"] == pytest.approx(error.max())
