@@ -139,3 +139,17 @@ def test_bad_phonon_order_is_one_line(value):
     with pytest.raises(InputError, match="--phonon-order") as caught:
         parse_order(value)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("temperature", [50.0, 300.0])
+def test_self_term_first_moment_is_the_recoil_energy_at_every_q(temperature):
+    """The f-sum rule: int E S_self(Q, E) dE = hbar^2 Q^2 / 2M, with every order counted (at the top |Q|
+    more than half of the first moment is multiphonon)."""
+    energy, dos = debye()
+    expansion = phonon_expansion(energy, dos, temperature, MASS, max_order=30, step_mev=0.1)
+    q = np.linspace(1.0, 20.0, 6)
+    terms = incoherent_self_map([expansion], [4 * np.pi], q, expansion.energy_mev, range(1, 31))
+    first_moment = (terms * expansion.energy_mev).sum(axis=(0, 2)) * expansion.step_mev
+    assert first_moment == pytest.approx(HBAR2_OVER_2U * q**2 / MASS, rel=1e-6)
+    one_phonon = (terms[0] * expansion.energy_mev).sum(axis=1) * expansion.step_mev
+    assert one_phonon[-1] < 0.5 * first_moment[-1]

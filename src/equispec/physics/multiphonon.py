@@ -82,8 +82,8 @@ def _one_phonon(energy: np.ndarray, g: np.ndarray, temperature_k: float) -> tupl
 
 
 def phonon_expansion(energy_mev: np.ndarray, dos: np.ndarray, temperature_k: float, mass_amu: float,
-                     max_order: int, step_mev: float | None = None, top_mev: float | None = None,
-                     msd_ang2: float | None = None) -> PhononExpansion:
+                     max_order: int, step_mev: float | None = None, top_mev: float | None = None
+                     ) -> PhononExpansion:
     """A_1..A_max_order of an atom with partial DOS ``dos`` on ``energy_mev`` (>= 0; normalised here).
 
     Args:
@@ -94,8 +94,6 @@ def phonon_expansion(energy_mev: np.ndarray, dos: np.ndarray, temperature_k: flo
         step_mev: step of the symmetric grid (default: the DOS grid's median step).
         top_mev: the grid covers -top..top (default: ``max_order`` x the highest energy of the DOS), so that
             no A_n loses weight at the ends.
-        msd_ang2: <u_x^2> computed elsewhere from the same force constants (Euphonic's Debye-Waller
-            exponent sums the mesh modes themselves, where gamma integrates their binned DOS); default gamma's.
     """
     energy = np.asarray(energy_mev, float)
     density = np.clip(np.asarray(dos, float), 0.0, None)
@@ -124,8 +122,7 @@ def phonon_expansion(energy_mev: np.ndarray, dos: np.ndarray, temperature_k: flo
     spectra = [a1]
     for _ in range(max_order - 1):  # the grid is odd and centred on 0, so "same" keeps E = 0 in the middle
         spectra.append(np.clip(fftconvolve(spectra[-1], a1, mode="same") * step, 0.0, None))
-    msd = RECOIL_MEV_ANG2_AMU / float(mass_amu) * gamma if msd_ang2 is None else float(msd_ang2)
-    return PhononExpansion(grid, np.stack(spectra), gamma, msd)
+    return PhononExpansion(grid, np.stack(spectra), gamma, RECOIL_MEV_ANG2_AMU / float(mass_amu) * gamma)
 
 
 def poisson_weights(two_w, max_order: int) -> np.ndarray:
