@@ -98,7 +98,7 @@ def compare_phdos(predicted, measured: MeasuredDos, resolution_mev=None, neutron
                "energy_range_mev": [float(grid[0]), float(grid[-1])],
                "measured_unit_range": [float(grid[0] / factor), float(grid[-1] / factor)],
                "full_range": full_range}
-    note = truncation_note(predicted)
-    if note:
-        details["note"] = note
+    notes = [n for n in (getattr(measured, "note", None), truncation_note(predicted)) if n]
+    if notes:
+        details["note"] = "\n".join(notes)
     return Comparison("phdos", name, measured.name, "meV", grid, m, p, score_spectra(grid, m, p), None, details)

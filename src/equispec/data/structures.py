@@ -14,7 +14,7 @@ import numpy as np
 from pymatgen.core import Structure
 from pymatgen.core.periodic_table import DummySpecies
 
-from ..errors import InputError
+from ..errors import InputError, brief
 
 __all__ = ["StructureLike", "MIN_DISTANCE_ANG", "MAX_CELL_LENGTH_ANG", "VOLUME_PER_ATOM_RANGE_ANG3",
            "read_structure", "to_structure", "check_structure", "check_cell", "check_neighbours",
@@ -79,7 +79,7 @@ def _one_cif_block(path: Path, text: bytes, block: str | None):
         shown = ", ".join(list(blocks)[:10]) + (", ..." if len(blocks) > 10 else "")
         raise InputError(name, f"CIF has {len(blocks)} structure blocks ({shown}): choose one with --block NAME")
     if block not in blocks:
-        raise InputError(name, f"no structure block {block!r:.80} (blocks: {', '.join(list(blocks)[:10]) or 'none'})")
+        raise InputError(name, f"no structure block {brief(block)} (blocks: {', '.join(list(blocks)[:10]) or 'none'})")
     try:
         return Structure.from_str(str(blocks[block]), fmt="cif")
     except Exception as exc:  # noqa: BLE001 - pymatgen raises many types for unreadable blocks
