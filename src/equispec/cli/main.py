@@ -305,10 +305,11 @@ def _check_not_inputs(outputs, inputs) -> None:
     from pathlib import Path
 
     from ..errors import InputError
-    from ..io.files import display_name
+    from ..io.files import check_name_length, display_name
 
     existing = [item for item in inputs if os.path.exists(item)]
     for output in filter(None, outputs):
+        check_name_length(Path(output))  # first: a name over the limit makes every stat() fail
         target = Path(output).resolve()
         for item in existing:
             if Path(item).resolve() == target or (target.exists() and os.path.samefile(item, target)):

@@ -55,11 +55,11 @@ def check_output(path: str | Path, suffixes=(".csv", ".json", ".jsonl")) -> Path
 
 def _check_writable(path: Path) -> Path:
     """The folder exists and takes new files, and ``path`` is not a folder (outputs are renamed into place)."""
+    check_name_length(path)
     if not path.parent.is_dir():
         raise InputError(display_name(path), "output folder does not exist")
     if path.is_dir():
         raise InputError(display_name(path), "is a folder, not a file name")
-    check_name_length(path)
     if not os.access(path.parent, os.W_OK | os.X_OK):
         raise InputError(display_name(path), "output folder is not writable")
     return path
