@@ -69,7 +69,7 @@ def test_dense_cells_are_refused_before_they_allocate(tmp_path, cells, volume, a
     line = error_line(result)
     edges = int(re.search(r"POSCAR: about ([\d,]+) neighbour-graph edges at 5 Å", line).group(1).replace(",", ""))
     assert edges == pytest.approx(atoms * 4 / 3 * np.pi * 5.0 ** 3 / volume, rel=1e-3)  # density x sphere x atoms
-    assert f"({atoms} atoms" in line and ("memory budget (--max-memory)" in line or "over the ceiling" in line)
+    assert f"({atoms} atoms" in line and ("memory budget (predict --max-memory" in line or "over the ceiling" in line)
     assert peak < REFUSAL_PEAK_BYTES, f"peak {peak / 1e9:.2f} GB"
     assert sorted(os.listdir(tmp_path)) == ["POSCAR"]
 
@@ -78,7 +78,7 @@ def test_max_memory_sets_the_budget_and_the_edge_ceiling_holds_on_any_machine(tm
     dense_fcc_poscar(tmp_path / "POSCAR", (3, 3, 3), 2.0)  # 108 atoms, 28 000 edges: about 1.5 GB
     line = error_line(subprocess.run(command("predict", "POSCAR", "--max-memory", "1G"), cwd=tmp_path, env=cli_env(),
                                      capture_output=True, text=True, timeout=300))
-    assert "over the 1 GB memory budget (--max-memory)" in line
+    assert "over the 1 GB memory budget (predict --max-memory" in line
     assert "--max-memory: expected a size such as 8G or 500M, got 'lots'" in error_line(subprocess.run(
         command("predict", "POSCAR", "--max-memory", "lots"), cwd=tmp_path, env=cli_env(), capture_output=True,
         text=True, timeout=300))

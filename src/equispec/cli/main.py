@@ -347,12 +347,14 @@ def _predict_locked(args) -> int:
     if stream_to is not None and stream_to.dropped_half_line:
         print(f"note: {stream_to.partial}: dropped a half-written last line", file=sys.stderr)
     inputs = _structures_of_blocks(files, args.block) if args.block else files
+    budget = _memory_budget(args.max_memory)
     if args.plot:
         spectra.check_figure_path(args.plot)
     resolution = _neutron_resolution(args) if args.ins else None
     _prefetch_mp_ids(files)  # before the model loads, so that no key / no network fails in seconds
     predictor = load_model(args.model, mode=args.mode, potential=args.potential, relax=args.relax, device=args.device)
-    _set_memory_budget(predictor, args.max_memory)
+    if budget is not None:
+        predictor.max_memory_bytes = budget
     if predictor.task == "xas":
         if args.ins:
             raise InputError("--ins", "neutron spectra are for phonon-DOS models")
@@ -399,11 +401,11 @@ def _structures_of_blocks(files: list[str], block: str) -> list:
     return [read_structure(f, block=block) if str(f).lower().endswith((".cif", ".mcif")) else f for f in files]
 
 
-def _set_memory_budget(predictor, max_memory: str | None) -> None:
-    """``--max-memory SIZE`` (or the machine's default) as the budget of the predictor's graph-size check."""
-    from ..data.structures import default_memory_budget, parse_memory_size
+def _memory_budget(max_memory: str | None) -> int | None:
+    """``--max-memory SIZE`` in bytes, for the predictor's graph-size check (None: the machine's default)."""
+    from ..data.structures import parse_memory_size
 
-    predictor.max_memory_bytes = parse_memory_size(max_memory) if max_memory else default_memory_budget()
+    return parse_memory_size(max_memory) if max_memory else None
 
 
 def _evaluate(args) -> int:

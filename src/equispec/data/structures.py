@@ -246,7 +246,7 @@ def check_graph_size(structure: Structure, cutoff_ang: float, name: str, max_mem
         need = BASE_MEMORY_BYTES + edges * bytes_per_edge
         if need > max_memory_bytes:
             raise InputError(name, f"{what} need about {need / 1e9:.3g} GB, over the {max_memory_bytes / 1e9:.3g} GB "
-                                   "memory budget (--max-memory)")
+                                   "memory budget (predict --max-memory; by default 3/4 of the machine's memory)")
 
 
 def parse_memory_size(text: str) -> int:

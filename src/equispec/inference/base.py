@@ -13,7 +13,8 @@ from tqdm.auto import tqdm
 from .. import keys
 from ..data.datasets import pretrained_features
 from ..data.pretrained import PRETRAINED_CUTOFF_ANG, first_trainable_block
-from ..data.structures import StructureLike, check_graph_size, check_neighbours, to_structure
+from ..data.structures import (StructureLike, check_graph_size, check_neighbours, default_memory_budget,
+                               to_structure)
 from ..errors import InputError
 from ..models.model_info import ModelInfo
 
@@ -29,7 +30,7 @@ class Predictor:
 
     task: str = ""
     mode = "fast"  # PhononDosPredictor also has "physics" and "hybrid", which take seconds per structure
-    #: memory budget of :meth:`check_size` in bytes (the CLI's ``--max-memory``); None: the edge ceiling only
+    #: memory budget of :meth:`check_size` in bytes (the CLI's ``--max-memory``); None: the machine's default
     max_memory_bytes: float | None = None
 
     def __init__(self, model: torch.nn.Module, info: ModelInfo | dict, name: str = "model"):
@@ -55,7 +56,8 @@ class Predictor:
         """The structure's graph at the largest cutoff this model uses (its featurizer's) fits the edge
         ceiling and ``max_memory_bytes``: checked before any graph at that cutoff is built."""
         cutoff = max(self.cutoff_ang, PRETRAINED_CUTOFF_ANG.get(self.info.pretrained, 0.0))
-        check_graph_size(structure, cutoff, name, self.max_memory_bytes)
+        budget = self.max_memory_bytes if self.max_memory_bytes is not None else default_memory_budget()
+        check_graph_size(structure, cutoff, name, budget)
 
     def check(self, obj: StructureLike, name: str | None = None) -> tuple[Structure, str]:
         """Read and check one input against this model; raises ``InputError`` naming the input."""
