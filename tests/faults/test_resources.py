@@ -1,10 +1,12 @@
 """Bounded resources (issue 23): dense cells and alias-bomb configs are refused in one line, before they
 allocate, measured by the peak resident memory of the real CLI.
 
-Measured 2026-12-02 on the 2-core, 23 GB development machine with ``/usr/bin/time -v``: ``equispec predict``
-of the dense 2028-atom Al cell (1.00 Å³ per atom; about 1.06 million edges at 5 Å, 35 GB by the estimate)
-is refused at a peak of 0.53 GB (main grew it to 7.9 GB under a 10 GB cap and died in an allocation);
-``predict`` of Si, for scale, peaks at 0.59 GB.
+Measured 2026-12-02 on the 2-core, 23 GB development machine with ``/usr/bin/time -v`` (maximum resident
+set size): ``equispec predict`` of the dense 2028-atom Al cell (1.00 Å³ per atom; about 1.06 million edges
+at 5 Å, 35.6 GB by the estimate) is refused at 0.54 GB (main grew it to 7.9 GB under a 10 GB cap and died
+in an allocation); the 10 000-atom cell at 1.03 Å³ per atom (5.1 million edges, over the ceiling) at
+0.67 GB; ``train bomb.yaml --check`` at 0.50 GB in a second of work. ``predict Si.cif``, for scale, peaks
+at 0.59-0.63 GB.
 """
 
 from __future__ import annotations

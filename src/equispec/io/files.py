@@ -276,6 +276,9 @@ class JsonLinesWriter:
             kept = self.kept + self.count
             raise InputError(display_name(self.partial), f"cannot write it ({exc.strerror or exc}); its {kept} "
                              "whole records are kept: rerun with --resume to continue") from None
+        except BaseException:  # an interruption between two writes of one record: cut it off, too
+            os.ftruncate(self._fd, start)
+            raise
         self.count += 1
         fault_point(f"after_record{self.count}")
 
