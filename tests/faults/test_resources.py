@@ -5,7 +5,7 @@ Measured 2026-12-02 on the 2-core, 23 GB development machine with ``/usr/bin/tim
 set size): ``equispec predict`` of the dense 2028-atom Al cell (1.00 Å³ per atom; about 1.06 million edges
 at 5 Å, 35.6 GB by the estimate) is refused at 0.54 GB (main grew it to 7.9 GB under a 10 GB cap and died
 in an allocation); the 10 000-atom cell at 1.03 Å³ per atom (5.1 million edges, over the ceiling) at
-0.67 GB; ``train bomb.yaml --check`` at 0.50 GB in a second of work. ``predict Si.cif``, for scale, peaks
+0.67 GB; ``train bomb.yaml --check`` at 0.50 GB (8.5 s wall, start-up on a loaded machine). ``predict Si.cif``, for scale, peaks
 at 0.59-0.63 GB.
 """
 

@@ -345,7 +345,7 @@ def _predict_locked(args) -> int:
         todo = [k for k, name in enumerate(names) if name not in stream_to.done]
         files, names = [files[k] for k in todo], [names[k] for k in todo]
     if stream_to is not None and stream_to.dropped_half_line:
-        print(f"note: {stream_to.partial}: dropped a half-written last line", file=sys.stderr)
+        print(f"note: {display_name(stream_to.partial)}: dropped a half-written last line", file=sys.stderr)
     inputs = _structures_of_blocks(files, args.block) if args.block else files
     budget = _memory_budget(args.max_memory)
     if args.plot:
