@@ -6,7 +6,22 @@ with no traceback; the Python API lets it propagate as an ordinary exception.
 
 from __future__ import annotations
 
-__all__ = ["EquispecError", "InputError", "ConfigError", "ModelError"]
+__all__ = ["EquispecError", "InputError", "ConfigError", "ModelError", "brief"]
+
+
+def brief(value, limit: int = 80) -> str:
+    """A short ``repr`` for an error message, built without formatting the whole value: ``f"{v!r:.40}"``
+    writes all of a huge value (a YAML alias bomb: 3 GB) before it cuts it."""
+    import reprlib
+
+    shortener = reprlib.Repr()
+    shortener.maxlevel, shortener.maxstring, shortener.maxother = 3, limit, limit
+    shortener.maxlist = shortener.maxtuple = shortener.maxdict = shortener.maxset = 6
+    try:
+        text = shortener.repr(value)
+    except Exception:  # noqa: BLE001 - an int past Python's digit limit, a broken __repr__
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class EquispecError(Exception):

@@ -8,7 +8,7 @@ import typing
 from dataclasses import fields
 from typing import Any
 
-from .errors import EquispecError
+from .errors import EquispecError, brief
 
 __all__ = ["bounded", "check_fields"]
 
@@ -31,7 +31,7 @@ def check_fields(cls, values: dict, where: str, error: type[EquispecError]) -> d
         if key in retired and key not in known:  # older files still load where the option was off
             if value != retired[key]:
                 raise error(name, f"this option was removed (measured not to help, see docs/training.md); "
-                                  f"only its off value {retired[key]!r} is accepted, got {value!r:.40}")
+                                  f"only its off value {retired[key]!r} is accepted, got {brief(value, 40)}")
             continue
         if key not in known:
             raise error(name, f"unknown key (known: {', '.join(sorted(known))})")
@@ -116,5 +116,4 @@ def _check_bounds(value: float, low, high, low_open: bool, name: str, error) -> 
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
-    return f"{type(value).__name__} {text[:40] + '...' if len(text) > 40 else text}"
+    return f"{type(value).__name__} {brief(value, 43)}"

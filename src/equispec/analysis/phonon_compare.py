@@ -101,7 +101,7 @@ def compare_phdos(predicted, measured: MeasuredDos, resolution_mev=None, neutron
     if resolution_mev is None:
         details["resolution_note"] = ("note: no instrument resolution applied (native resolution): give --instrument "
                                       "NAME --ei MEV or --resolution-mev FWHM to compare as a spectrometer sees it")
-    note = truncation_note(predicted)
-    if note:
-        details["note"] = note
+    notes = [n for n in (getattr(measured, "note", None), truncation_note(predicted)) if n]
+    if notes:
+        details["note"] = "\n".join(notes)
     return Comparison("phdos", name, measured.name, "meV", grid, m, p, score_spectra(grid, m, p), None, details)

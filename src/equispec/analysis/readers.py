@@ -68,6 +68,7 @@ class MeasuredDos:
         dos: (n,) density, in the file's normalisation converted to per meV.
         error: (n,) uncertainty in the same unit as ``dos`` if the file has a third column, else None.
         unit: the energy unit of the file (a key of ``DOS_UNITS``).
+        note: what the reader changed (small negative values clipped to 0), for the user to see; else None.
     """
 
     name: str
@@ -75,6 +76,7 @@ class MeasuredDos:
     dos: np.ndarray
     error: np.ndarray | None = None
     unit: str = "meV"
+    note: str | None = None
 
 
 def _read_text(path: str | os.PathLike) -> tuple[str, list[str]]:
@@ -113,8 +115,13 @@ def _parse_rows(name: str, lines: list[str], comment: str = "#") -> tuple[np.nda
     return data, header
 
 
-def _sorted_unique(name: str, x: np.ndarray, *ys: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Sort by x and drop repeated x values (scans often repeat a point); check what is left."""
+def _sorted_unique(name: str, x: np.ndarray, *ys: np.ndarray, labels=("energy", "intensity", "error")
+                   ) -> tuple[np.ndarray, ...]:
+    """Sort by x and drop repeated x values (scans often repeat a point); check what is left. A column with
+    no finite value at all is an error naming it (``labels``), not an empty spectrum."""
+    for label, column in zip(labels, (x, *ys)):
+        if not np.isfinite(column).any():
+            raise InputError(name, f"{label} column has no finite values (all NaN, infinite or empty)")
     good = np.isfinite(x)
     for y in ys:
         good &= np.isfinite(y)
@@ -142,7 +149,7 @@ def read_xdi(path: str | os.PathLike) -> MeasuredXas:
     if not lines[0].lstrip("#").strip().upper().startswith("XDI"):
         raise InputError(name, "not an XDI file (first line must start with '# XDI/')")
     data, header = _parse_rows(name, lines)
-    metadata, columns = {}, {}
+    metadata, columns, declared = {}, {}, set()
     for line in header:
         match = re.match(r"#\s*([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\s*:\s*(.*)$", line)
         if not match:
@@ -150,11 +157,14 @@ def read_xdi(path: str | os.PathLike) -> MeasuredXas:
         family, key, value = match.groups()
         metadata[f"{family}.{key}"] = value.strip()
         if family.lower() == "column" and key.isdigit() and value.strip():
-            columns[value.split()[0].lower()] = int(key) - 1
-    if "energy" not in columns:
-        columns.setdefault("energy", 0)
-    if max(columns.values()) >= data.shape[1]:
-        raise InputError(name, f"header names {max(columns.values()) + 1} columns, data rows have {data.shape[1]}")
+            columns.setdefault(value.split()[0].lower(), int(key) - 1)
+            declared.add(int(key) - 1)
+    if declared and (len(declared) != data.shape[1] or max(declared) >= data.shape[1]):
+        raise InputError(name, f"header names {len(declared)} columns ({', '.join(_by_index(columns))}), data rows "
+                               f"have {data.shape[1]}")
+    if not columns:  # no Column.N labels: the first is the energy (checked below), as XDI's convention has it
+        columns = {"energy": 0}
+    energy_index = _energy_column(name, columns, data, metadata)
     col = {label: data[:, index] for label, index in columns.items()}
     if "mutrans" in col or "mu" in col:
         label = "mutrans" if "mutrans" in col else "mu"
@@ -172,12 +182,70 @@ def read_xdi(path: str | os.PathLike) -> MeasuredXas:
     else:
         raise InputError(name, f"no absorption columns (need mutrans, mufluor, i0+itrans or i0+ifluor; "
                                f"found {', '.join(sorted(col))})")
-    energy = col["energy"]
-    energy, mu = _sorted_unique(name, energy, mu)
+    energy = data[:, energy_index]
+    energy, mu = _sorted_unique(name, energy, mu, labels=(_label_of(columns, energy_index), label))
     _check_xas_energies(name, energy)
     element = metadata.get("Element.symbol") or None
     edge = metadata.get("Element.edge") or None
     return MeasuredXas(name, energy, mu, element, edge, label, metadata)
+
+
+#: XDI column labels that name the photon energy.
+ENERGY_LABELS = ("energy", "e", "ev", "energy_ev", "en")
+#: Labels that are intensities, never energies (XDI's defined names and common ones).
+_NOT_ENERGY = re.compile(r"^(i0|itrans|ifluor|irefer|mu\w*|norm\w*|flat\w*|i\d|if|it|ir|k|chi\w*)$")
+#: Rydberg energy: Moseley's law puts a K edge near 13.6 eV (Z - 1)^2 (within 20 % for Z 10-60).
+_RYDBERG_EV = 13.6057
+
+
+def _by_index(columns: dict) -> list[str]:
+    return [label for label, _ in sorted(columns.items(), key=lambda item: item[1])]
+
+
+def _label_of(columns: dict, index: int) -> str:
+    return next((label for label, k in columns.items() if k == index), f"column {index + 1}")
+
+
+def _plausible_energies(values: np.ndarray, metadata: dict) -> bool:
+    """Monotonic, within X-ray absorption edges, and near the K edge of the file's element when it says."""
+    finite = values[np.isfinite(values)]
+    if len(finite) < _MIN_POINTS:
+        return False
+    steps = np.diff(finite)
+    if not ((steps > 0).all() or (steps < 0).all()):
+        return False
+    low, high = XAS_ENERGY_RANGE_EV
+    if finite.min() < low or finite.max() > high:
+        return False
+    symbol, edge = metadata.get("Element.symbol", ""), metadata.get("Element.edge", "")
+    if edge.strip().upper() == "K" and symbol.strip():
+        try:
+            from pymatgen.core import Element
+
+            k_edge = _RYDBERG_EV * (Element(symbol.strip().capitalize()).Z - 1) ** 2
+        except ValueError:
+            return True
+        return 0.5 * k_edge <= np.median(finite) <= 2.0 * k_edge
+    return True
+
+
+def _energy_column(name: str, columns: dict, data: np.ndarray, metadata: dict) -> int:
+    """The index of the photon-energy column: named ``energy`` (``ENERGY_LABELS``), else the one column not
+    named as an intensity whose values are monotonic in a plausible eV range. None found is an error naming
+    the columns, never column 0 taken on trust."""
+    named = [columns[label] for label in ENERGY_LABELS if label in columns]
+    if named:
+        index = named[0]
+    else:
+        candidates = [k for label, k in columns.items() if not _NOT_ENERGY.match(label)
+                      and _plausible_energies(data[:, k], metadata)]
+        if len(candidates) != 1:
+            seen = ", ".join(_by_index(columns))
+            raise InputError(name, (f"no energy column (columns: {seen}); name it energy in the header"
+                                    if not candidates else f"{len(candidates)} columns could be the energy ({seen}); "
+                                    "name it energy in the header"))
+        index = candidates[0]
+    return index
 
 
 def _check_xas_energies(name: str, energy: np.ndarray) -> None:
@@ -254,15 +322,40 @@ def read_measured_dos(path: str | os.PathLike, unit: str | None = None) -> Measu
         raise InputError(name, f"unknown energy unit {unit!r} (use one of {', '.join(DOS_UNITS)})")
     factor = DOS_UNITS[unit]
     columns = [data[:, 0], data[:, 1]] + ([data[:, 2]] if data.shape[1] > 2 else [])
-    energy, dos, *error = _sorted_unique(name, *columns)
+    energy, dos, *error = _sorted_unique(name, *columns, labels=("energy", "DOS", "error"))
     if (energy < 0).any():
         raise InputError(name, "negative energies: a phonon DOS starts at 0")
     if energy[-1] * factor > PHONON_MAX_MEV:
         raise InputError(name, f"energies reach {energy[-1] * factor:.6g} meV; phonons end below {PHONON_MAX_MEV:g} "
                                "meV (is the unit right?)")
-    if dos.sum() <= 0:
-        raise InputError(name, "DOS column is zero everywhere")
-    return MeasuredDos(name, energy * factor, dos / factor, error[0] / factor if error else None, unit)
+    dos, note = _checked_density(name, dos, error[0] if error else None)
+    return MeasuredDos(name, energy * factor, dos / factor, error[0] / factor if error else None, unit, note)
+
+
+#: Negative DOS values down to this share of the maximum are noise (a background subtraction) and are
+#: clipped to 0 with a note; deeper ones mean a broken table.
+NEGATIVE_NOISE_SHARE = 0.05
+
+
+def _checked_density(name: str, dos: np.ndarray, error: np.ndarray | None) -> tuple[np.ndarray, str | None]:
+    """A density is not negative beyond noise, nor its uncertainty at all; small negatives become 0."""
+    top = float(dos.max())
+    if top <= 0:
+        raise InputError(name, "DOS column is zero or negative everywhere")
+    if error is not None and (error < 0).any():
+        k = int(np.argmax(error < 0))
+        raise InputError(name, f"{int((error < 0).sum())} negative errors (row {k + 1}: {error[k]:.4g}): an uncertainty "
+                               "is at least 0")
+    low = float(dos.min())
+    if low < -NEGATIVE_NOISE_SHARE * top:
+        raise InputError(name, f"DOS goes down to {low:.4g}, {100 * -low / top:.3g}% of its maximum below 0 (noise is "
+                               f"within {100 * NEGATIVE_NOISE_SHARE:g}%): is a column a difference or a background?")
+    if low < 0:
+        count = int((dos < 0).sum())
+        note = (f"note: {name}: {count} small negative DOS value{'s' if count > 1 else ''} (down to "
+                f"{100 * -low / top:.2g}% of the maximum) clipped to 0")
+        return np.clip(dos, 0.0, None), note
+    return dos, None
 
 
 @dataclass

@@ -30,7 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="OUT", help="write spectra to OUT.csv, OUT.json or OUT.jsonl (one "
                    "record per line, streamed while the run goes on: the format for screening many structures)")
     p.add_argument("--plot", metavar="OUT.png", help="write a plot of the spectra")
+    p.add_argument("--resume", action="store_true", help="-o OUT.jsonl: continue the OUT.jsonl.part of an "
+                   "interrupted run, skipping the inputs whose names it already holds")
+    p.add_argument("--block", metavar="NAME", help="CIF inputs: the data block to read (a CIF with several "
+                   "structure blocks is refused without it)")
     p.add_argument("--batch-size", type=int, default=64)
+    _add_memory_option(p)
     _add_device_option(p)
     p.add_argument("--mode", choices=["fast", "physics", "hybrid"], default="fast",
                    help="phonon DOS: fast = the network (default, for screening); physics = universal-potential "
@@ -141,6 +146,12 @@ def _add_neutron_options(p, compare: bool = False) -> None:
     else:
         p.add_argument("--resolution-mev", type=float, nargs="+", metavar="C",
                        help="neutron: Gaussian FWHM in meV, constant or polynomial coefficients c0 c1 ... of E")
+
+
+def _add_memory_option(p) -> None:
+    p.add_argument("--max-memory", metavar="SIZE", help="refuse, before building its graph, a structure whose "
+                   "neighbour graph is estimated to need more memory than SIZE (e.g. 8G, 500M; default: "
+                   "3/4 of this machine's memory)")
 
 
 def _add_device_option(p) -> None:
@@ -295,14 +306,39 @@ def _check_neutron_args(args) -> None:
 
 
 def _predict(args) -> int:
-    import contextlib
+    """``predict`` while holding ``OUT.lock``, so that two runs writing one output cannot both succeed."""
+    from ..io.files import OutputLock
 
+    with OutputLock(args.output) if args.output else contextlib.nullcontext():
+        return _predict_locked(args)
+
+
+def _check_not_inputs(outputs, inputs) -> None:
+    """An output that is (resolves to, or is a hard link of) an input is refused before any work."""
+    import os
+    from pathlib import Path
+
+    from ..errors import InputError
+    from ..io.files import check_name_length, display_name
+
+    existing = [item for item in inputs if os.path.exists(item)]
+    for output in filter(None, outputs):
+        check_name_length(Path(output))  # first: a name over the limit makes every stat() fail
+        target = Path(output).resolve()
+        for item in existing:
+            if Path(item).resolve() == target or (target.exists() and os.path.samefile(item, target)):
+                raise InputError(display_name(output), f"is the input {display_name(item)}: writing it would "
+                                                       "destroy the input; choose another output name")
+
+
+def _predict_locked(args) -> int:
     from tqdm.auto import tqdm
 
     from ..analysis.phonon_compare import truncation_note
     from ..api import load_model
     from ..errors import InputError
     from ..io import spectra
+    from ..io.files import display_name
 
     files = _expand_inputs(args.files, args.files_from)
     neutron_flags = [flag for flag, value in (("--ei", args.ei), ("--instrument", args.instrument),
@@ -312,16 +348,29 @@ def _predict(args) -> int:
     if neutron_flags and not args.ins:
         raise InputError(neutron_flags[0], "is a neutron option: add --ins")
     _check_neutron_args(args)
+    _check_not_inputs([args.output, args.plot], files + ([args.files_from] if args.files_from else []))
     stream_to = None
     if args.output:  # a wrong output path fails before any work
         spectra.check_output(args.output, (".json", ".npz") if args.ins else (".csv", ".json", ".jsonl"))
         if args.output.lower().endswith(".jsonl"):
-            stream_to = spectra.JsonLinesWriter(args.output)
+            stream_to = spectra.JsonLinesWriter(args.output, resume=args.resume)
+    if args.resume and stream_to is None:
+        raise InputError("--resume", "continues a streamed run: it needs -o OUT.jsonl")
+    names = _input_names(files)
+    if stream_to is not None and stream_to.done:  # what an interrupted run already wrote is not done again
+        todo = [k for k, name in enumerate(names) if name not in stream_to.done]
+        files, names = [files[k] for k in todo], [names[k] for k in todo]
+    if stream_to is not None and stream_to.dropped_half_line:
+        print(f"note: {display_name(stream_to.partial)}: dropped a half-written last line", file=sys.stderr)
+    inputs = _structures_of_blocks(files, args.block) if args.block else files
+    budget = _memory_budget(args.max_memory)
     if args.plot:
         spectra.check_figure_path(args.plot)
     resolution = _neutron_resolution(args) if args.ins else None
     _prefetch_mp_ids(files)  # before the model loads, so that no key / no network fails in seconds
     predictor = load_model(args.model, mode=args.mode, potential=args.potential, relax=args.relax, device=args.device)
+    if budget is not None:
+        predictor.max_memory_bytes = budget
     if predictor.task == "xas":
         if args.ins:
             raise InputError("--ins", "neutron spectra are for phonon-DOS models")
@@ -332,7 +381,7 @@ def _predict(args) -> int:
     predictions, neutron = [], []
     with stream_to or contextlib.nullcontext():
         slow = args.mode != "fast"  # seconds per structure: a bar (on a terminal) is worth it from two files on
-        for prediction in predictor.predict_stream(files, batch_size=args.batch_size,
+        for prediction in predictor.predict_stream(inputs, names, batch_size=args.batch_size,
                                                    progress=sys.stderr.isatty() and len(files) > (1 if slow else args.batch_size)):
             tqdm.write(summary(prediction))
             note = truncation_note(prediction) if predictor.task == "phdos" else None
@@ -347,12 +396,34 @@ def _predict(args) -> int:
             if keep:
                 predictions.append(prediction)
     if stream_to is not None:
-        print(f"wrote {stream_to.path} ({stream_to.count} records)")
+        kept = f", {stream_to.kept} kept from the interrupted run" if args.resume and stream_to.kept else ""
+        print(f"wrote {display_name(stream_to.path)} ({stream_to.count + stream_to.kept} records{kept})")
     elif args.output:
         print(f"wrote {spectra.write_ins(predictions, neutron, args.output) if args.ins else write(predictions, args.output)}")
     if args.plot:
         print(f"wrote {spectra.plot_ins(predictions, neutron, args.plot) if args.ins else plot(predictions, args.plot)}")
     return 0
+
+
+def _input_names(files: list[str]) -> list[str]:
+    """The name each input gets in outputs and messages (how ``--resume`` recognises it)."""
+    from ..io.files import display_name
+
+    return [display_name(f) for f in files]
+
+
+def _structures_of_blocks(files: list[str], block: str) -> list:
+    """``--block NAME``: CIF inputs read as that block's structure; other inputs as they are."""
+    from ..data.structures import read_structure
+
+    return [read_structure(f, block=block) if str(f).lower().endswith((".cif", ".mcif")) else f for f in files]
+
+
+def _memory_budget(max_memory: str | None) -> int | None:
+    """``--max-memory SIZE`` in bytes, for the predictor's graph-size check (None: the machine's default)."""
+    from ..data.structures import parse_memory_size
+
+    return parse_memory_size(max_memory) if max_memory else None
 
 
 def _evaluate(args) -> int:
@@ -489,6 +560,19 @@ def _identify(args) -> int:
     return 0
 
 
+def _interrupt_on_sigterm():
+    """SIGTERM raises KeyboardInterrupt; returns the handler it replaced (None off the main thread)."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from ..errors import EquispecError
@@ -499,6 +583,8 @@ def main(argv: list[str] | None = None) -> int:
     # Library warnings are held back until the command succeeds, so that a failure is one line. Training
     # shows them as they come: it runs for hours.
     held = contextlib.nullcontext([]) if args.command == "train" else warnings.catch_warnings(record=True)
+    # a kill is an interruption: outputs close as after Ctrl-C (train keeps Lightning's handler)
+    previous = _interrupt_on_sigterm() if args.command != "train" else None
     try:
         with held as caught:
             if args.command != "train":
@@ -510,11 +596,18 @@ def main(argv: list[str] | None = None) -> int:
             warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
         return code
     except EquispecError as exc:
-        print("equispec: error: " + " ".join(str(exc).split()), file=sys.stderr)
+        from ..io.files import display_name
+
+        print("equispec: error: " + display_name(" ".join(str(exc).split())), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("equispec: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -18,12 +18,14 @@ from pymatgen.core import Structure
 
 from ..errors import ModelError
 
-__all__ = ["PRETRAINED_FEATURES", "PretrainedFeaturizer", "check_pretrained_record", "first_trainable_block",
+__all__ = ["PRETRAINED_FEATURES", "PRETRAINED_CUTOFF_ANG", "PretrainedFeaturizer", "check_pretrained_record", "first_trainable_block",
            "get_featurizer",
            "pretrained_record", "sevennet_calculator", "float32_default"]
 
 #: name -> (sevenn model name, number of interaction blocks, scalar channels per block)
 PRETRAINED_FEATURES = {"sevennet-0": ("7net-0", 5, 128), "sevennet-l3i5": ("7net-l3i5", 5, 128)}
+#: The potentials' neighbour cutoffs (Å), known before loading them: the graph-size check runs first.
+PRETRAINED_CUTOFF_ANG = {"sevennet-0": 5.0, "sevennet-l3i5": 5.0}
 
 
 def float32_default():
@@ -58,6 +60,9 @@ class PretrainedFeaturizer:
         if (blocks.num_blocks, blocks.channels) != (self.num_blocks, self.channels):
             raise ModelError(self.name, f"sevenn {blocks.sevenn_version} built {blocks.num_blocks} blocks of "
                                         f"{blocks.channels} scalars, not {self.num_blocks} of {self.channels}")
+        if blocks.cutoff_ang != PRETRAINED_CUTOFF_ANG[self.name]:  # the graph-size check assumed it
+            raise ModelError(self.name, f"sevenn {blocks.sevenn_version} has a {blocks.cutoff_ang:g} Å cutoff, not "
+                                        f"{PRETRAINED_CUTOFF_ANG[self.name]:g} Å")
         return blocks
 
     @property

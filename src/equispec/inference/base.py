@@ -12,8 +12,9 @@ from tqdm.auto import tqdm
 
 from .. import keys
 from ..data.datasets import pretrained_features
-from ..data.pretrained import first_trainable_block
-from ..data.structures import StructureLike, check_neighbours, to_structure
+from ..data.pretrained import PRETRAINED_CUTOFF_ANG, first_trainable_block
+from ..data.structures import (StructureLike, check_graph_size, check_neighbours, default_memory_budget,
+                               to_structure)
 from ..errors import InputError
 from ..models.model_info import ModelInfo
 
@@ -29,6 +30,8 @@ class Predictor:
 
     task: str = ""
     mode = "fast"  # PhononDosPredictor also has "physics" and "hybrid", which take seconds per structure
+    #: memory budget of :meth:`check_size` in bytes (the CLI's ``--max-memory``); None: the machine's default
+    max_memory_bytes: float | None = None
 
     def __init__(self, model: torch.nn.Module, info: ModelInfo | dict, name: str = "model"):
         self.model = model.eval()
@@ -49,10 +52,18 @@ class Predictor:
             raise InputError(name, f"element {unknown[0]} is not among the {len(known)} elements that model "
                                    f"'{self.name}' was trained on")
 
+    def check_size(self, structure: Structure, name: str) -> None:
+        """The structure's graph at the largest cutoff this model uses (its featurizer's) fits the edge
+        ceiling and ``max_memory_bytes``: checked before any graph at that cutoff is built."""
+        cutoff = max(self.cutoff_ang, PRETRAINED_CUTOFF_ANG.get(self.info.pretrained, 0.0))
+        budget = self.max_memory_bytes if self.max_memory_bytes is not None else default_memory_budget()
+        check_graph_size(structure, cutoff, name, budget)
+
     def check(self, obj: StructureLike, name: str | None = None) -> tuple[Structure, str]:
         """Read and check one input against this model; raises ``InputError`` naming the input."""
         structure, label = to_structure(obj, name)
         self.check_elements(structure, label)
+        self.check_size(structure, label)
         check_neighbours(structure, self.cutoff_ang, label)
         return structure, label
 

@@ -99,6 +99,7 @@ class XasPredictor(Predictor):
 
     def check(self, obj: StructureLike, name: str | None = None) -> tuple[Structure, str]:
         structure, label = to_structure(obj, name)
+        self.check_size(structure, label)
         absorbing_sites(structure, self.element, label)  # raises when there is no absorber
         self.check_elements(structure, label)
         check_neighbours(structure, self.cutoff_ang, label)

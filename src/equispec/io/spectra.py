@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EquispecError, InputError
-from .files import atomic_savez, atomic_write
+from ..errors import InputError
+from .files import JsonLinesWriter as _JsonLinesWriter
+from .files import atomic_savez, atomic_write, check_name_length, display_name
 from .units import CM1_PER_MEV
 
 __all__ = ["write_phdos", "plot_phdos", "summary_line", "write_xas", "plot_xas", "xas_summary_line",
@@ -21,7 +22,7 @@ __all__ = ["write_phdos", "plot_phdos", "summary_line", "write_xas", "plot_xas",
 def _unique_labels(predictions) -> list[str]:
     labels, seen = [], {}
     for p in predictions:
-        label = p.name
+        label = display_name(p.name)
         if label in seen:
             seen[label] += 1
             label = f"{label}#{seen[label]}"
@@ -48,18 +49,19 @@ def check_output(path: str | Path, suffixes=(".csv", ".json", ".jsonl")) -> Path
     path = Path(path)
     if path.suffix.lower() not in suffixes:
         allowed = suffixes[0] if len(suffixes) == 1 else f"{', '.join(suffixes[:-1])} or {suffixes[-1]}"
-        raise InputError(str(path), f"output must end in {allowed}")
+        raise InputError(display_name(path), f"output must end in {allowed}")
     return _check_writable(path)
 
 
 def _check_writable(path: Path) -> Path:
     """The folder exists and takes new files, and ``path`` is not a folder (outputs are renamed into place)."""
+    check_name_length(path)
     if not path.parent.is_dir():
-        raise InputError(str(path), "output folder does not exist")
+        raise InputError(display_name(path), "output folder does not exist")
     if path.is_dir():
-        raise InputError(str(path), "is a folder, not a file name")
+        raise InputError(display_name(path), "is a folder, not a file name")
     if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise InputError(str(path), "output folder is not writable")
+        raise InputError(display_name(path), "output folder is not writable")
     return path
 
 
@@ -67,41 +69,11 @@ def _table_path(path: str | Path) -> Path:
     return check_output(path, (".csv", ".json"))
 
 
-class JsonLinesWriter:
-    """Streams predictions as JSON Lines, one complete record per line, while a long run goes on.
+class JsonLinesWriter(_JsonLinesWriter):
+    __doc__ = _JsonLinesWriter.__doc__
 
-    Lines go to ``OUT.jsonl.part`` (flushed after each record, so ``tail -f`` works) and the file is
-    renamed to ``OUT.jsonl`` when the run ends. The ``.part`` file is created with the first record, so a
-    run that fails its input checks leaves nothing; an equispec error later removes it too. An interrupted
-    (Ctrl-C) or crashed run leaves it with every finished record. An existing ``OUT.jsonl`` is only ever
-    replaced whole.
-    """
-
-    def __init__(self, path: str | Path):
-        self.path = check_output(path, (".jsonl",))
-        self.partial = self.path.with_name(self.path.name + ".part")
-        self.count = 0
-        self._handle = None
-
-    def __enter__(self) -> "JsonLinesWriter":
-        return self
-
-    def write(self, prediction) -> None:
-        if self._handle is None:
-            self._handle = self.partial.open("w")
-        self._handle.write(json.dumps(prediction.to_dict()) + "\n")
-        self._handle.flush()
-        self.count += 1
-
-    def __exit__(self, kind, value, traceback) -> None:
-        if self._handle is not None:
-            self._handle.close()
-        if kind is None:
-            if self._handle is None:
-                self.partial.write_text("")
-            self.partial.replace(self.path)
-        elif issubclass(kind, EquispecError):
-            self.partial.unlink(missing_ok=True)
+    def __init__(self, path: str | Path, resume: bool = False):
+        super().__init__(check_output(path, (".jsonl",)), resume)
 
 
 def _write_table(path: str | Path, grid_name: str, grid, columns: dict, predictions) -> Path:
@@ -116,7 +88,7 @@ def _write_table(path: str | Path, grid_name: str, grid, columns: dict, predicti
         text = buffer.getvalue()
     else:
         text = json.dumps([p.to_dict() for p in predictions], indent=1) + "\n"
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return path
 
 
@@ -167,7 +139,7 @@ def check_figure_path(path: str | Path) -> Path:
     """Fail before any work if a figure cannot be written there: existing folder, known image format."""
     path = Path(path)
     if path.suffix.lower() not in FIGURE_SUFFIXES:
-        raise InputError(str(path), f"figure must end in one of {', '.join(FIGURE_SUFFIXES)}")
+        raise InputError(display_name(path), f"figure must end in one of {', '.join(FIGURE_SUFFIXES)}")
     return _check_writable(path)
 
 
@@ -192,7 +164,7 @@ def write_ins(predictions, neutron, path: str | Path) -> Path:
     if path.suffix.lower() == ".json":
         records = [dict(p.to_dict(), ins=n.to_dict()) for p, n in zip(predictions, neutron)]
         text = json.dumps(records, indent=1) + "\n"
-        atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
         return path
     arrays = {}
     labels = _unique_labels(predictions)

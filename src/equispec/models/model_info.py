@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import ModelError
+from ..errors import ModelError, brief
 from ..typed_fields import bounded, check_fields
 from .build import ARCHITECTURE_TASKS, ARCHITECTURES, ModelHyperparameters
 
@@ -112,7 +112,7 @@ def check_model_info(info, source: str) -> dict:
         raise ModelError(source, f"expected a JSON object, got {type(info).__name__}")
     version = info.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ModelError(source, f"format_version must be a positive integer (got {version!r:.40})")
+        raise ModelError(source, f"format_version must be a positive integer (got {brief(version, 40)})")
     if version > FORMAT_VERSION:
         raise ModelError(source, f"model format_version {version} is newer than this equispec supports "
                                  f"({FORMAT_VERSION}); upgrade equispec")
@@ -139,7 +139,7 @@ def check_model_info(info, source: str) -> dict:
     n_out = info.get("hyperparameters", {}).get("n_out", ModelHyperparameters.n_out)
     task = info.get("task")
     if task is not None and (not isinstance(task, str) or task not in TASKS):
-        raise ModelError(f"{source}: task", f"unknown task {task!r:.40}")
+        raise ModelError(f"{source}: task", f"unknown task {brief(task, 40)}")
     grids = [key for key in TASKS.values() if key in info]
     if len(grids) != 1:
         raise ModelError(source, "needs exactly one spectrum grid, freq_cm1 (phonon DOS) or energy_ev (XAS)")
@@ -150,7 +150,7 @@ def check_model_info(info, source: str) -> dict:
         _check_numbers(info["train_mean_spectrum"], f"{source}: train_mean_spectrum", n_out)
     edge_step = info.get("edge_step")
     if edge_step is not None and not (_is_number(edge_step) and edge_step > 0):
-        raise ModelError(f"{source}: edge_step", f"must be a positive number or null (got {edge_step!r:.40})")
+        raise ModelError(f"{source}: edge_step", f"must be a positive number or null (got {brief(edge_step, 40)})")
     _check_elements(info.get("elements", []), f"{source}: elements")
     absorbers = info.get("absorbers", [])
     if not isinstance(absorbers, list) or not all(isinstance(a, dict) and isinstance(a.get("edge"), str)
@@ -199,7 +199,7 @@ def _check_learned_hybrid(record, where: str, n_out: int, n_members: int) -> Non
 
 def _check_architecture(name, where: str) -> None:
     if not isinstance(name, str) or name not in ARCHITECTURES:
-        raise ModelError(where, f"unknown architecture {name!r:.40} (known: {', '.join(sorted(ARCHITECTURES))}, "
+        raise ModelError(where, f"unknown architecture {brief(name, 40)} (known: {', '.join(sorted(ARCHITECTURES))}, "
                                 f"{ENSEMBLE})")
 
 

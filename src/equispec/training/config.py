@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Optional
 
 import yaml
 
-from ..errors import ConfigError
+from ..errors import ConfigError, brief
 from ..models.build import ModelHyperparameters
 from ..typed_fields import bounded, check_fields
 
@@ -102,6 +102,31 @@ def _build(cls, values: Any, where: str):
     return cls(**kwargs)
 
 
+class _AliasRefused(Exception):
+    def __init__(self, anchor: str, line: int):
+        super().__init__(anchor, line)
+        self.anchor, self.line = anchor, line
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` without aliases: ``*name`` is refused where it is met, so that nested anchors
+    cannot expand a 1.4 KB file into gigabytes (one value per key is the rule of configs anyway)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _AliasRefused(event.anchor, event.start_mark.line + 1)
+        return super().compose_node(parent, index)
+
+
+def _load_yaml(text: str, source: str):
+    try:
+        return yaml.load(text, Loader=_ConfigLoader)
+    except _AliasRefused as exc:
+        raise ConfigError(source, f"line {exc.line}: YAML aliases (*{exc.anchor[:40]}) are not accepted in "
+                                  "configs; write the value out") from None
+
+
 def _set_dotted(raw: dict, assignment: str) -> None:
     if "=" not in assignment:
         raise ConfigError(assignment, "override must look like section.key=value")
@@ -113,7 +138,9 @@ def _set_dotted(raw: dict, assignment: str) -> None:
         if not isinstance(node, dict):
             raise ConfigError(".".join(parts[:depth + 1]), f"is not a section (--set {assignment})")
     try:
-        node[parts[-1]] = yaml.safe_load(value)
+        node[parts[-1]] = _load_yaml(value, f"{dotted} (--set)")
+    except ConfigError:
+        raise
     except (yaml.YAMLError, ValueError, OverflowError):
         raise ConfigError(dotted, f"value is not valid YAML (--set {assignment})") from None
 
@@ -124,7 +151,9 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
     if not path.is_file():
         raise ConfigError(str(path), "no such file")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = _load_yaml(path.read_text(), str(path)) or {}
+    except ConfigError:
+        raise
     except yaml.YAMLError as exc:
         raise ConfigError(str(path), f"not valid YAML ({str(exc).splitlines()[0]})") from None
     except (ValueError, OverflowError) as exc:  # PyYAML's scanner: an escape such as "\U99999999" in a string
@@ -170,7 +199,7 @@ PRECISIONS = ("32-true", "32", "64-true", "64", "16-mixed", "16", "bf16-mixed", 
 
 def _one_of(key: str, value, known) -> None:
     if value not in known:
-        raise ConfigError(key, f"unknown value {value!r:.40} (known: {', '.join(map(str, known))})")
+        raise ConfigError(key, f"unknown value {brief(value, 40)} (known: {', '.join(map(str, known))})")
 
 
 def _check_devices(devices) -> None:
@@ -183,7 +212,7 @@ def _check_devices(devices) -> None:
           or (isinstance(devices, str) and re.fullmatch(r"\s*-?\d+\s*(,\s*\d+\s*)*,?", devices) is not None))
     if not ok:
         raise ConfigError("trainer.devices", f"expected a count, -1, 'auto' or a list of device indices "
-                                             f"(got {devices!r:.40})")
+                                             f"(got {brief(devices, 40)})")
 
 
 def check_data_paths(config: TrainConfig) -> None:
