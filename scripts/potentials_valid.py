@@ -45,6 +45,8 @@ def main() -> None:
     caches = _caches(args.potentials, args.cache)
     if args.cached_only:
         ids = [i for i, s in zip(table.ids, table.structures) if all(c.get(s) is not None for c in caches.values())]
+        if not ids:
+            raise SystemExit(f"{args.cache}: no material is cached for every one of {', '.join(args.potentials)}")
         table = table.subset(ids, "cached")
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
         handle.write("\n".join(ids) + "\n")
