@@ -21,6 +21,8 @@ from equispec.metrics import spectrum_metrics
 from equispec.physics import PhysicsDosSettings, physics_dos
 from tests.conftest import PHDOS
 
+pytestmark = pytest.mark.slow
+
 IDS = ["mp-1784", "mp-1342"]  # CsF, BaO: 2 atoms, 54-atom supercells
 
 

@@ -20,6 +20,7 @@ def one_error_line(capsys) -> str:
     return err[0]
 
 
+@pytest.mark.slow
 def test_predict_physics_ins_writes_full_range_dos_and_masked_map(tmp_path):
     out, plot = tmp_path / "al.npz", tmp_path / "al.png"
     assert main(["predict", str(EXAMPLES / "Al.cif"), "--mode", "physics", "--ins", "--ei", "80", "--instrument",
@@ -36,6 +37,7 @@ def test_predict_physics_ins_writes_full_range_dos_and_masked_map(tmp_path):
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_compare_measured_sqe_map(tmp_path, capsys):
     plot = tmp_path / "map.png"
     assert main(["compare", str(EXAMPLES / "Al.cif"), str(AL_SQE), "--model", "phdos", "--mode", "physics",
@@ -48,6 +50,7 @@ def test_compare_measured_sqe_map(tmp_path, capsys):
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_compare_measured_dos_over_the_whole_measured_range(capsys):
     assert main(["compare", str(EXAMPLES / "V.cif"), str(V_DOS), "--model", "phdos", "--mode", "physics",
                  "--resolution-mev", "3", "--json"]) == 0

@@ -115,6 +115,7 @@ def test_combine_dos_weights_and_renormalises():
     assert total == pytest.approx([0.0, 0.8, 1.0]) and partial["Si"] == pytest.approx(total)
 
 
+@pytest.mark.slow
 def test_physics_mode_through_the_cli(tmp_path):
     import json
 
@@ -129,6 +130,7 @@ def test_physics_mode_through_the_cli(tmp_path):
     assert main(["predict", str(EXAMPLES / "Cu.cif"), "--model", "xas-cu-k", "--mode", "physics"]) == 2
 
 
+@pytest.mark.slow
 def test_hybrid_mode_is_the_fitted_combination_of_network_and_physics(one_thread):
     """``--mode hybrid`` = w * network + (1 - w) * physics(frequencies x s), with (s, w) and the potential
     from the shipped model's ``hybrid`` record (fitted on training materials by scripts/fit_hybrid.py). One
