@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "forces + phonopy (seconds per structure; full energy range at native resolution; reports "
                    "imaginary modes); hybrid = both, combined")
     _add_physics_options(p)
+    _add_cache_options(p)
     p.add_argument("--ins", action="store_true", help="phonon DOS: inelastic neutron scattering as a powder "
                    "experiment sees it: neutron-weighted DOS and, in physics/hybrid mode, the powder S(|Q|,E) map "
                    "(Euphonic); -o takes OUT.json or OUT.npz")
@@ -57,12 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "forces + phonopy; a material where it fails is left out) or the hybrid (the network alone "
                    "where physics fails), as the README's valid figures were made")
     _add_physics_options(e)
-    cache = e.add_mutually_exclusive_group()
-    cache.add_argument("--cache", metavar="DIR", help="physics/hybrid: keep each material's physics DOS in DIR, so "
-                       "that an interrupted run resumes and a rerun computes nothing again (default: "
-                       "$EQUISPEC_CACHE_DIR/physics or ~/.cache/equispec/physics)")
-    cache.add_argument("--no-cache", action="store_true", help="physics/hybrid: compute every physics DOS afresh "
-                       "and store none")
+    _add_cache_options(e)
 
     t = sub.add_parser("train", help="train a model from a YAML config")
     t.add_argument("config", metavar="CONFIG.yaml")
@@ -118,6 +114,15 @@ def _add_physics_options(p) -> None:
                    "the forces (both ship in the sevenn wheel; default: the one the hybrid was fitted with)")
     p.add_argument("--relax", action="store_true", help="physics/hybrid: relax atomic positions at fixed cell "
                    "first (BFGS to 0.005 eV/Å)")
+
+
+def _add_cache_options(p) -> None:
+    cache = p.add_mutually_exclusive_group()
+    cache.add_argument("--cache", metavar="DIR", help="physics/hybrid: keep each structure's forces and physics DOS "
+                       "in DIR (predict and evaluate share it), so that an interrupted run resumes and a rerun calls "
+                       "no potential (default: $EQUISPEC_CACHE_DIR/physics or ~/.cache/equispec/physics)")
+    cache.add_argument("--no-cache", action="store_true", help="physics/hybrid: compute every physics DOS afresh "
+                       "and store none")
 
 
 def _add_neutron_options(p, compare: bool = False) -> None:
@@ -233,12 +238,23 @@ def _expand_inputs(files: list[str], files_from: str | None) -> list[str]:
 
     from ..errors import InputError
 
-    inputs = list(files)
-    if files_from:
-        from ..io.files import read_text
+    import stat
 
-        lines = read_text(files_from, "a list of inputs (--files-from)").splitlines()
-        inputs += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    from ..io.files import read_text
+
+    def listed(source: str, what: str) -> list[str]:
+        lines = read_text(source, what).splitlines()
+        return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+    inputs = []
+    for item in files:  # a FIFO or bash's <(...) among the inputs is a list of inputs, as --files-from reads it
+        try:
+            is_pipe = stat.S_ISFIFO(Path(item).stat().st_mode)
+        except (OSError, ValueError):
+            is_pipe = False
+        inputs += listed(item, "a list of inputs (a pipe)") if is_pipe else [item]
+    if files_from:
+        inputs += listed(files_from, "a list of inputs (--files-from)")
     expanded = []
     for item in inputs:
         if Path(item).is_dir():
@@ -271,6 +287,37 @@ def _neutron_resolution(args):
     return resolution
 
 
+#: optional module -> (what needs it, the extra that installs it)
+_EXTRAS = {"phonopy": ("--mode physics/hybrid", "physics"), "euphonic": ("neutron spectra from force constants",
+                                                                      "neutron"),
+           "resins": ("--instrument", "neutron")}
+
+
+def _installed(module: str) -> bool:
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _require_extras(args, sqe_map: bool = False) -> None:
+    """Optional dependencies the options need, checked before any input is read or any force computed."""
+    from ..errors import InputError
+
+    physics = getattr(args, "mode", None) in ("physics", "hybrid") or sqe_map
+    needed = [("phonopy", "--mode")] if physics else []
+    if physics and (getattr(args, "ins", False) or sqe_map):
+        needed.append(("euphonic", "--ins" if getattr(args, "ins", False) else args.measured))
+    if getattr(args, "instrument", None):
+        needed.append(("resins", "--instrument"))
+    for module, source in needed:
+        if not _installed(module):
+            what, extra = _EXTRAS[module]
+            raise InputError(source, f"{what} needs {module}, which is not installed: "
+                                     f"pip install 'equispec[{extra}]' (or '.[{extra}]' from the source tree)")
+
+
 def _check_neutron_args(args) -> None:
     from ..errors import InputError
 
@@ -296,6 +343,9 @@ def _predict(args) -> int:
     if neutron_flags and not args.ins:
         raise InputError(neutron_flags[0], "is a neutron option: add --ins")
     _check_neutron_args(args)
+    _require_extras(args)
+    if args.mode == "fast" and (args.cache or args.no_cache):
+        raise InputError("--cache" if args.cache else "--no-cache", "is for --mode physics or hybrid")
     stream_to = None
     if args.output:  # a wrong output path fails before any work
         spectra.check_output(args.output, (".json", ".npz") if args.ins else (".csv", ".json", ".jsonl"))
@@ -306,6 +356,8 @@ def _predict(args) -> int:
     resolution = _neutron_resolution(args) if args.ins else None
     _prefetch_mp_ids(files)  # before the model loads, so that no key / no network fails in seconds
     predictor = load_model(args.model, mode=args.mode, potential=args.potential, relax=args.relax, device=args.device)
+    if predictor.task == "phdos":
+        predictor.use_physics_cache(_physics_cache_dir(args))
     if predictor.task == "xas":
         if args.ins:
             raise InputError("--ins", "neutron spectra are for phonon-DOS models")
@@ -343,6 +395,7 @@ def _evaluate(args) -> int:
 
     if args.mode == "fast" and (args.cache or args.no_cache):
         raise InputError("--cache" if args.cache else "--no-cache", "is for --mode physics or hybrid")
+    _require_extras(args)
     predictor = load_model(args.model, mode=args.mode, potential=args.potential, relax=args.relax, device=args.device)
     if predictor.task == "xas":
         if args.ids:
@@ -426,6 +479,7 @@ def _compare(args) -> int:
     from ..io.spectra import check_figure_path
 
     _check_neutron_args(args)
+    _require_extras(args, sqe_map=str(args.measured).lower().endswith(".npz"))
     if args.plot:
         check_figure_path(args.plot)
     options = _comparison_options(args)
@@ -459,6 +513,16 @@ def _identify(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Ctrl-C at any moment (start-up imports, parsing, work, the last warnings) ends it
+    with one line, ``equispec: interrupted``, and exit status 130."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("equispec: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from ..errors import EquispecError
 
@@ -481,9 +545,6 @@ def main(argv: list[str] | None = None) -> int:
     except EquispecError as exc:
         print("equispec: error: " + " ".join(str(exc).split()), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("equispec: interrupted", file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":

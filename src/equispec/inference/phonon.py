@@ -128,6 +128,18 @@ class PhononDosPredictor(Predictor):
             raise ModelError("--potential", "a potential and --relax are for --mode physics or hybrid")
         self.mode = mode
         self.physics_settings = None if mode == "fast" else self._physics_settings(potential, bool(relax))
+        self.physics_cache = None
+
+    def use_physics_cache(self, folder: str | os.PathLike | None) -> None:
+        """Physics/hybrid modes: read and write each structure's forces and raw DOS in ``folder`` (the
+        :class:`~equispec.physics.cache.PhysicsDosCache` that ``evaluate`` uses), so that a rerun calls no
+        potential; None: compute afresh. A folder that cannot be written fails here, before any work."""
+        if self.mode == "fast" or folder is None:
+            self.physics_cache = None
+            return
+        from ..physics.cache import PhysicsDosCache
+
+        self.physics_cache = PhysicsDosCache(folder, self.physics_settings)
 
     def _physics_settings(self, potential: str | None, relax: bool):
         """How the force constants are computed (``equispec.physics``); checked before any input is read."""
@@ -192,9 +204,9 @@ class PhononDosPredictor(Predictor):
         fast = self._predict_network(checked, labels, batch_size, graphs) if self.mode != "physics" else None
         if self.mode == "fast":
             return fast
-        from ..physics import physics_dos
+        from ..physics.cache import cached_physics_dos
 
-        physics_results = [physics_dos(structure, name=label, settings=self.physics_settings)
+        physics_results = [cached_physics_dos(structure, label, self.physics_settings, self.physics_cache)
                            for structure, label in zip(checked, labels)]
         weights = None
         if self.mode == "hybrid":
