@@ -371,8 +371,8 @@ def _predict(args) -> int:
         for prediction in predictor.predict_stream(files, batch_size=args.batch_size,
                                                    progress=sys.stderr.isatty() and len(files) > (1 if slow else args.batch_size)):
             tqdm.write(summary(prediction))
-            note = truncation_note(prediction) if predictor.task == "phdos" else None
-            if note:
+            notes = [truncation_note(prediction), _reliability_flag(prediction)] if predictor.task == "phdos" else []
+            for note in filter(None, notes):
                 tqdm.write(note, file=sys.stderr)
             if args.ins:
                 neutron.append(prediction.ins(args.ei, args.temperature, resolution, progress=sys.stderr.isatty()))
@@ -387,6 +387,12 @@ def _predict(args) -> int:
     if args.plot:
         print(f"wrote {spectra.plot_ins(predictions, neutron, args.plot) if args.ins else plot(predictions, args.plot)}")
     return 0
+
+
+def _reliability_flag(prediction) -> str | None:
+    """One line when the calibrated expected error is beyond the valid split's 90th percentile."""
+    reliability = getattr(prediction, "reliability", None)
+    return None if reliability is None else reliability.note(prediction.name)
 
 
 def _evaluate(args) -> int:
