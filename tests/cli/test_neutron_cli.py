@@ -28,6 +28,8 @@ def test_predict_physics_ins_writes_full_range_dos_and_masked_map(tmp_path):
     with np.load(out, allow_pickle=False) as arrays:
         energy, dos, weighted = arrays["energy_mev"], arrays["dos"], arrays["neutron_dos"]
         q, e, sqe = arrays["sqe_q_inv_ang"], arrays["sqe_energy_mev"], arrays["sqe"]
+        physics = json.loads(str(arrays["physics"]))
+    assert physics["potential"] == "7net-l3i5" and physics["supercell"] == [4, 4, 4]
     assert np.diff(energy).max() <= 0.25 + 1e-9 and energy[-1] > energy[dos > 1e-3 * dos.max()].max()
     assert np.trapezoid(dos, energy) == pytest.approx(3.0, abs=0.1)  # one atom: 3 modes, no smoothing
     assert np.trapezoid(weighted, energy) == pytest.approx(1.0, rel=1e-3)

@@ -216,7 +216,8 @@ def write_ins(predictions, neutron, path: str | Path) -> Path:
     prediction's record (51-bin and full-range DOS) with an ``ins`` record (neutron-weighted DOS, S(|Q|,E)
     with null outside the kinematic range). ``.npz``: arrays ``energy_mev, dos, neutron_dos`` and, with a
     map, ``sqe`` (n_Q, n_E), ``sqe_q_inv_ang``, ``sqe_energy_mev``; prefixed ``NAME/`` when there is more
-    than one structure. Written atomically."""
+    than one structure, plus ``physics`` (a JSON string: potential, its version, supercell, displacement) in
+    physics and hybrid modes. Written atomically."""
     path = check_output(path, (".json", ".npz"))
     if path.suffix.lower() == ".json":
         records = [dict(p.to_dict(), ins=n.to_dict()) for p, n in zip(predictions, neutron)]
@@ -225,9 +226,11 @@ def write_ins(predictions, neutron, path: str | Path) -> Path:
         return path
     arrays = {}
     labels = _unique_labels(predictions)
-    for label, n in zip(labels, neutron):
+    for label, p, n in zip(labels, predictions, neutron):
         prefix = f"{label}/" if len(labels) > 1 else ""
         arrays.update({prefix + key: value for key, value in n.to_arrays().items()})
+        if getattr(p, "physics", None):
+            arrays[prefix + "physics"] = np.array(json.dumps(p.physics))  # a str array: loads without pickle
     atomic_savez(path, arrays, compressed=True)
     return path
 
