@@ -128,7 +128,8 @@ def test_physics_mode_through_the_cli(tmp_path):
     assert set(record["partial_dos"]) == {"Si"} and max(record["dos"]) == pytest.approx(1.0)
     # every output names what made it: potential (the hybrid's by default), its version, supercell, displacement
     physics = record["physics"]
-    assert physics["potential"] == "7net-l3i5" and physics["sevenn_version"] and len(physics["potential_sha256"]) == 64
+    record = physics["potential_record"]
+    assert physics["potential"] == "7net-l3i5" and record["sevenn_version"] and len(record["weights_sha256"]) == 64
     assert physics["supercell"] == [3, 3, 3] and physics["displacement_ang"] == 0.01 and physics["relax"] is False
     # the rerun reads the default physics cache (the test's own EQUISPEC_CACHE_DIR) and writes a CSV whose
     # header says the same

@@ -55,8 +55,9 @@ class PhononDosPrediction:
         force_constants: physics and hybrid modes: the ``phonopy.Phonopy`` object (for ``ins``).
         reliability: fast mode with a calibrated ensemble: the expected error of this prediction and its
             percentile among the valid materials (``equispec.models.calibration.Reliability``); else None.
-        physics: physics and hybrid modes: how the force constants were made (potential, its sevenn version
-            and checkpoint sha256, supercell, displacement, relaxation, frequency scale); else None.
+        physics: physics and hybrid modes: how the force constants were made (potential and its record:
+            checkpoint, package version, weights sha256; phonopy's version, supercell, displacement,
+            relaxation, frequency scale); else None.
     """
 
     name: str
@@ -243,14 +244,13 @@ class PhononDosPredictor(Predictor):
 
     def _physics_record(self, physics) -> dict:
         """What an output of physics or hybrid mode says about the force constants behind it."""
-        from ..nn.sevennet import sevennet_record
+        from ..physics.cache import physics_config
 
         settings = self.physics_settings
-        if getattr(self, "_potential_record", None) is None:
-            self._potential_record = sevennet_record(settings.potential)
-        potential = self._potential_record
-        return {"potential": settings.potential, "sevenn_version": potential["sevenn_version"],
-                "potential_sha256": potential["weights_sha256"], "supercell": list(physics.supercell),
+        if getattr(self, "_potential_record", None) is None:  # the record the physics cache is keyed by
+            self._potential_record = physics_config(settings)["potential"]
+        return {"potential": settings.potential, "potential_record": dict(self._potential_record),
+                "phonopy_version": physics_config(settings)["phonopy_version"], "supercell": list(physics.supercell),
                 "displacement_ang": settings.displacement_ang, "num_displacements": physics.num_displacements,
                 "relax": settings.relax, "frequency_scale": settings.frequency_scale,
                 "mesh_length_ang": settings.mesh_length_ang}

@@ -53,7 +53,10 @@ def header_comments(label: str, prediction) -> list[str]:
         lines.append(f"# {label}: " + " ".join(f"{k}={_plain(v)}" for k, v in reliability.to_dict().items()))
     physics = getattr(prediction, "physics", None)
     if physics:
-        lines.append(f"# {label}: mode={prediction.mode} " + " ".join(f"{k}={_plain(v)}" for k, v in physics.items()))
+        flat = {}
+        for key, value in physics.items():  # one level of records: potential_record.sevenn_version=...
+            flat.update({f"{key}.{k}": v for k, v in value.items()} if isinstance(value, dict) else {key: value})
+        lines.append(f"# {label}: mode={prediction.mode} " + " ".join(f"{k}={_plain(v)}" for k, v in flat.items()))
     return lines
 
 

@@ -38,7 +38,7 @@ from ..io.files import atomic_savez, atomic_write
 from .phonopy_dos import PhysicsDosSettings, physics_dos, scale_frequencies
 
 __all__ = ["FORMAT_VERSION", "RawPhysicsDos", "PhysicsDosCache", "default_physics_cache_dir", "scaled_label",
-           "compute_raw_dos", "raw_dos_many", "cached_physics_dos"]
+           "compute_raw_dos", "raw_dos_many", "cached_physics_dos", "physics_config"]
 
 #: Version of the file layout below; bump it when what is stored changes.
 FORMAT_VERSION = 1
@@ -102,6 +102,12 @@ def compute_raw_dos(structure: Structure, name: str, settings: PhysicsDosSetting
     relaxed = np.asarray(result.structure.frac_coords, float) if settings.relax else None
     return RawPhysicsDos(result.raw_freq_cm1, result.raw_dos, info, forces=getattr(result.phonon, "raw_forces", None),
                          relaxed_frac_coords=relaxed)
+
+
+def physics_config(settings: PhysicsDosSettings) -> dict:
+    """Everything besides the structure that decides the raw DOS: the cache key, and what physics outputs
+    record about the potential (its name, package version and weights sha256) and phonopy."""
+    return _config(settings)
 
 
 def _config(settings: PhysicsDosSettings) -> dict:
