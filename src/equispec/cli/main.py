@@ -12,7 +12,7 @@ import json
 import sys
 import warnings
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "run", "build_parser"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -528,6 +528,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def run() -> None:
+    """The ``equispec`` command (console script and ``python -m equispec``): :func:`main`, then exit.
+
+    After an interrupt the process ends with ``os._exit(130)``: when Ctrl-C lands while a C extension runs
+    Python code of its own (torch does at import), CPython marks the KeyboardInterrupt as unhandled although
+    ``main`` caught it, and a normal exit would then end the process by SIGINT (status -2) instead of 130."""
+    code = main()
+    if code == 130:
+        import os
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    sys.exit(code)
+
+
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from ..errors import EquispecError
@@ -554,4 +570,4 @@ def _main(argv: list[str] | None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
