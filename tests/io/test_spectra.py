@@ -31,10 +31,10 @@ def test_physics_summary_comes_from_the_full_range_dos():
 def test_fast_summary_and_header_carry_the_reliability():
     calibration = SpreadCalibration.from_dict({"sigma_scale": 2.0, "mse_per_variance": 1.0,
                                                "valid_expected_mse": [0.01 * k for k in range(1, 21)]})
-    std = np.full(51, 0.05)  # expected MSE (2 x 0.05)^2 = 0.01: above 0 of the 20 valid values
+    std = np.full(51, 0.04)  # expected MSE (2 x 0.04)^2 = 0.0064: below all 20 valid values
     prediction = PhononDosPrediction("Si", DIAMOND, GRID, np.exp(-GRID / 300), dos_std=std,
                                      reliability=calibration.reliability(std))
-    assert summary_line(prediction).endswith("; expected MSE 0.010, above 0% of valid materials")
+    assert summary_line(prediction).endswith("; expected MSE 0.006, above 0% of valid materials")
     (line,) = header_comments("Si", prediction)
-    assert line.startswith("# Si: expected_mse=0.01 percentile_among_valid=0 beyond_valid_p90=false")
+    assert line.startswith("# Si: expected_mse=0.0064 percentile_among_valid=0 beyond_valid_p90=false")
     assert np.allclose(prediction.dos_band, 2 * 2.0 * std)
