@@ -233,13 +233,12 @@ STRUCTURE_SUFFIXES = {".cif", ".mcif", ".vasp", ".poscar", ".json", ".xsf", ".cs
 
 
 def _expand_inputs(files: list[str], files_from: str | None) -> list[str]:
-    """Files as given, folders as their structure files (sorted), plus the lines of ``--files-from``."""
+    """Files as given (a named pipe as the list of inputs it carries), folders as their structure files
+    (sorted), plus the lines of ``--files-from``."""
+    import stat
     from pathlib import Path
 
     from ..errors import InputError
-
-    import stat
-
     from ..io.files import read_text
 
     def listed(source: str, what: str) -> list[str]:
@@ -288,7 +287,7 @@ def _neutron_resolution(args):
 
 
 #: optional module -> (what needs it, the extra that installs it)
-_EXTRAS = {"phonopy": ("--mode physics/hybrid", "physics"), "euphonic": ("neutron spectra from force constants",
+_EXTRAS = {"phonopy": ("physics and hybrid modes", "physics"), "euphonic": ("neutron spectra from force constants",
                                                                       "neutron"),
            "resins": ("--instrument", "neutron")}
 

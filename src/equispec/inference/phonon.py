@@ -247,10 +247,11 @@ class PhononDosPredictor(Predictor):
         from ..physics.cache import physics_config
 
         settings = self.physics_settings
-        if getattr(self, "_potential_record", None) is None:  # the record the physics cache is keyed by
-            self._potential_record = physics_config(settings)["potential"]
-        return {"potential": settings.potential, "potential_record": dict(self._potential_record),
-                "phonopy_version": physics_config(settings)["phonopy_version"], "supercell": list(physics.supercell),
+        if getattr(self, "_physics_config", None) is None:  # what the physics cache is keyed by (hashes weights)
+            self._physics_config = physics_config(settings)
+        config = self._physics_config
+        return {"potential": settings.potential, "potential_record": dict(config["potential"]),
+                "phonopy_version": config["phonopy_version"], "supercell": list(physics.supercell),
                 "displacement_ang": settings.displacement_ang, "num_displacements": physics.num_displacements,
                 "relax": settings.relax, "frequency_scale": settings.frequency_scale,
                 "mesh_length_ang": settings.mesh_length_ang}
