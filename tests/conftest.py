@@ -13,6 +13,19 @@ PHDOS = SHARED_DATA / "phdos"
 TOLERANCE = {torch.float64: 1e-9, torch.float32: 1e-4}
 
 
+@pytest.fixture(autouse=True)
+def own_state(tmp_path_factory, monkeypatch):
+    """What each test owns, whatever ran before it and in whatever order: an empty cache folder of its own
+    (``EQUISPEC_CACHE_DIR``: the Materials Project and physics caches would otherwise be shared through the home
+    folder), and torch's thread count and default dtype put back afterwards."""
+    cache = tmp_path_factory.mktemp("equispec-cache")
+    monkeypatch.setenv("EQUISPEC_CACHE_DIR", str(cache))
+    threads, dtype = torch.get_num_threads(), torch.get_default_dtype()
+    yield
+    torch.set_num_threads(threads)
+    torch.set_default_dtype(dtype)
+
+
 @pytest.fixture
 def one_thread():
     """Force comparisons run on one thread: with two, sevenn's own calculator gives forces that differ from

@@ -27,7 +27,12 @@ def test_predict_writes_csv_json_and_plot(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "Si.cif: Si, 2 atoms, peak" in printed and "AlP.POSCAR: AlP" in printed
     with open(tmp_path / "dos.csv") as handle:
-        rows = list(csv.reader(handle))
+        lines = handle.read().splitlines()
+    # first one '# NAME: expected_mse=... percentile_among_valid=...' line per structure (the calibrated spread)
+    comments = [line for line in lines if line.startswith("#")]
+    assert [c.split(": ")[0] for c in comments] == [f"# {f}" for f in files]
+    assert all("expected_mse=" in c and "percentile_among_valid=" in c for c in comments)
+    rows = list(csv.reader(lines[len(comments):]))
     # the shipped model is an ensemble: each structure's DOS is followed by its member spread
     assert rows[0] == ["freq_cm1", *[f"{f}{suffix}" for f in map(str, files) for suffix in ("", ":std")]]
     assert len(rows) == 52 and rows[-1][0] == "1000"
@@ -141,7 +146,7 @@ def test_predict_a_folder_and_a_file_list_streaming_json_lines(tmp_path, capsys,
     monkeypatch.setattr(sys, "stdin", _io.StringIO(f"# screening list\n{EXAMPLES / 'Si.cif'}\n\n"))
     assert main(["predict", str(EXAMPLES / "NaCl.cif"), "--files-from", "-", "-o", str(tmp_path / "two.csv")]) == 0
     with open(tmp_path / "two.csv") as handle:
-        header = next(csv.reader(handle))
+        header = next(csv.reader(line for line in handle if not line.startswith("#")))
     assert header[1::2] == [str(EXAMPLES / "NaCl.cif"), str(EXAMPLES / "Si.cif")]
 
 

@@ -21,6 +21,8 @@ from equispec.metrics import spectrum_metrics
 from equispec.physics import PhysicsDosSettings, physics_dos
 from tests.conftest import PHDOS
 
+pytestmark = pytest.mark.slow
+
 IDS = ["mp-1784", "mp-1342"]  # CsF, BaO: 2 atoms, 54-atom supercells
 
 
@@ -156,11 +158,16 @@ def test_hybrid_scores_what_predict_returns_with_the_learned_weights(materials, 
     finally:
         torch.set_num_threads(previous)
     expected = spectrum_metrics(table.freq_cm1, table.dos, np.stack([p.dos for p in predicted]))
-    assert metrics == pytest.approx({**expected, "physics_failed": 0}, rel=1e-6)
+    # The network runs in float32 (machine epsilon 1.2e-7), featurizer and heads included, and evaluate and
+    # predict batch and thread its sums differently, so each DOS value may differ by some 1e-7 relative per
+    # operation over the ~1e3 summed messages of a node: up to ~1e-4 relative in the worst case (measured:
+    # 1.2e-6 on one machine). R^2 = 1 - SS_res/SS_tot amplifies it by |1 - R^2| / |R^2| ~ 1.2 here. A rel of
+    # 1e-4 covers that and is 100x below the gap to the fixed average checked next (measured 1.1e-2 relative).
+    assert metrics == pytest.approx({**expected, "physics_failed": 0}, rel=1e-4)
     network = load_model(model).predict(table.structures)
     fixed = spectrum_metrics(table.freq_cm1, table.dos, np.stack(
         [combine_dos(n.dos, {}, d.dos, {}, 0.5)[0] for n, d in zip(network, direct)]))
-    assert abs(metrics["mse"] - fixed["mse"]) > 1e-6  # the learned weights are not the fixed average
+    assert abs(metrics["mse"] - fixed["mse"]) > 1e-3 * fixed["mse"]  # the learned weights are not the fixed average
 
 
 def test_physics_options_are_checked_before_any_work(materials, capsys, tmp_path):

@@ -20,6 +20,7 @@ def one_error_line(capsys) -> str:
     return err[0]
 
 
+@pytest.mark.slow
 def test_predict_physics_ins_writes_full_range_dos_and_masked_map(tmp_path):
     out, plot = tmp_path / "al.npz", tmp_path / "al.png"
     assert main(["predict", str(EXAMPLES / "Al.cif"), "--mode", "physics", "--ins", "--ei", "80", "--instrument",
@@ -27,6 +28,8 @@ def test_predict_physics_ins_writes_full_range_dos_and_masked_map(tmp_path):
     with np.load(out, allow_pickle=False) as arrays:
         energy, dos, weighted = arrays["energy_mev"], arrays["dos"], arrays["neutron_dos"]
         q, e, sqe = arrays["sqe_q_inv_ang"], arrays["sqe_energy_mev"], arrays["sqe"]
+        physics = json.loads(str(arrays["physics"]))
+    assert physics["potential"] == "7net-l3i5" and physics["supercell"] == [4, 4, 4]
     assert np.diff(energy).max() <= 0.25 + 1e-9 and energy[-1] > energy[dos > 1e-3 * dos.max()].max()
     assert np.trapezoid(dos, energy) == pytest.approx(3.0, abs=0.1)  # one atom: 3 modes, no smoothing
     assert np.trapezoid(weighted, energy) == pytest.approx(1.0, rel=1e-3)
@@ -36,6 +39,7 @@ def test_predict_physics_ins_writes_full_range_dos_and_masked_map(tmp_path):
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_compare_measured_sqe_map(tmp_path, capsys):
     plot = tmp_path / "map.png"
     assert main(["compare", str(EXAMPLES / "Al.cif"), str(AL_SQE), "--model", "phdos", "--mode", "physics",
@@ -48,6 +52,7 @@ def test_compare_measured_sqe_map(tmp_path, capsys):
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_compare_measured_dos_over_the_whole_measured_range(capsys):
     assert main(["compare", str(EXAMPLES / "V.cif"), str(V_DOS), "--model", "phdos", "--mode", "physics",
                  "--resolution-mev", "3", "--json"]) == 0

@@ -203,3 +203,23 @@ def test_map_fit_is_not_captured_by_bins_that_report_zero_error(springs):
     assert 0 < cold.sum() < 0.005 * model.size  # the V map: 9 of 31 410
     assert comparison.scale == pytest.approx(2.0, rel=0.05)
     assert comparison.details["error_floor"] == pytest.approx(error.max())
+
+
+def test_neutron_dos_stays_finite_when_a_gamma_frequency_is_exactly_zero():
+    """fcc springs with force constants rounded to 1/64 eV/Å^2: the acoustic sum rule then holds exactly, one
+    Gamma frequency comes out exactly 0 and Euphonic's mode gradient there is 0/0. Before the fix that one
+    NaN width made every bin of the neutron-weighted DOS NaN (what ``predict --ins`` of Al hit now and
+    then, when the SevenNet forces happened to round that way)."""
+    from equispec.physics.neutron import _mesh_modes, euphonic_neutron_dos
+
+    fcc = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.05), ["Al"], [[0, 0, 0]]).get_primitive_structure()
+    result = physics_dos(fcc, NearestNeighbourSprings(2.0, 4.05 / np.sqrt(2), 3.2), name="fcc", partial=False)
+    result.phonon.force_constants = np.round(result.phonon.force_constants * 64) / 64
+    edges = np.arange(0.0, result.full_range.energy_mev[-1], 0.25)
+    with quiet_euphonic():
+        fc = euphonic_force_constants(result.phonon)
+        modes, widths = _mesh_modes(fc, 0.1, mode_widths=True)
+        weighted = euphonic_neutron_dos(fc, edges)
+    assert (modes.frequencies.magnitude == 0).any()  # the case is really there
+    assert np.isfinite(widths.magnitude).all() and np.isfinite(weighted).all()
+    assert np.sum(weighted) > 0

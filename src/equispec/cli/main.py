@@ -12,7 +12,7 @@ import json
 import sys
 import warnings
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "run", "build_parser"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "forces + phonopy (seconds per structure; full energy range at native resolution; reports "
                    "imaginary modes); hybrid = both, combined")
     _add_physics_options(p)
+    _add_cache_options(p)
     p.add_argument("--ins", action="store_true", help="phonon DOS: inelastic neutron scattering as a powder "
                    "experiment sees it: neutron-weighted DOS and, in physics/hybrid mode, the powder S(|Q|,E) map "
                    "(Euphonic); -o takes OUT.json or OUT.npz")
@@ -62,12 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "forces + phonopy; a material where it fails is left out) or the hybrid (the network alone "
                    "where physics fails), as the README's valid figures were made")
     _add_physics_options(e)
-    cache = e.add_mutually_exclusive_group()
-    cache.add_argument("--cache", metavar="DIR", help="physics/hybrid: keep each material's physics DOS in DIR, so "
-                       "that an interrupted run resumes and a rerun computes nothing again (default: "
-                       "$EQUISPEC_CACHE_DIR/physics or ~/.cache/equispec/physics)")
-    cache.add_argument("--no-cache", action="store_true", help="physics/hybrid: compute every physics DOS afresh "
-                       "and store none")
+    _add_cache_options(e)
 
     t = sub.add_parser("train", help="train a model from a YAML config")
     t.add_argument("config", metavar="CONFIG.yaml")
@@ -126,6 +122,15 @@ def _add_physics_options(p) -> None:
                    "was fitted with)")
     p.add_argument("--relax", action="store_true", help="physics/hybrid: relax atomic positions at fixed cell "
                    "first (BFGS to 0.005 eV/Å)")
+
+
+def _add_cache_options(p) -> None:
+    cache = p.add_mutually_exclusive_group()
+    cache.add_argument("--cache", metavar="DIR", help="physics/hybrid: keep each structure's forces and physics DOS "
+                       "in DIR (predict and evaluate share it), so that an interrupted run resumes and a rerun calls "
+                       "no potential (default: $EQUISPEC_CACHE_DIR/physics or ~/.cache/equispec/physics)")
+    cache.add_argument("--no-cache", action="store_true", help="physics/hybrid: compute every physics DOS afresh "
+                       "and store none")
 
 
 def _add_neutron_options(p, compare: bool = False) -> None:
@@ -247,17 +252,27 @@ STRUCTURE_SUFFIXES = {".cif", ".mcif", ".vasp", ".poscar", ".json", ".xsf", ".cs
 
 
 def _expand_inputs(files: list[str], files_from: str | None) -> list[str]:
-    """Files as given, folders as their structure files (sorted), plus the lines of ``--files-from``."""
+    """Files as given (a named pipe as the list of inputs it carries), folders as their structure files
+    (sorted), plus the lines of ``--files-from``."""
+    import stat
     from pathlib import Path
 
     from ..errors import InputError
+    from ..io.files import read_text
 
-    inputs = list(files)
+    def listed(source: str, what: str) -> list[str]:
+        lines = read_text(source, what).splitlines()
+        return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+    inputs = []
+    for item in files:  # a FIFO or bash's <(...) among the inputs is a list of inputs, as --files-from reads it
+        try:
+            is_pipe = stat.S_ISFIFO(Path(item).stat().st_mode)
+        except (OSError, ValueError):
+            is_pipe = False
+        inputs += listed(item, "a list of inputs (a pipe)") if is_pipe else [item]
     if files_from:
-        from ..io.files import read_text
-
-        lines = read_text(files_from, "a list of inputs (--files-from)").splitlines()
-        inputs += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        inputs += listed(files_from, "a list of inputs (--files-from)")
     expanded = []
     for item in inputs:
         if Path(item).is_dir():
@@ -291,6 +306,37 @@ def _neutron_resolution(args, ei_from_file: bool = False):
     if resolution is not None and len(resolution) == 1:
         return resolution[0]
     return resolution
+
+
+#: optional module -> (what needs it, the extra that installs it)
+_EXTRAS = {"phonopy": ("physics and hybrid modes", "physics"), "euphonic": ("neutron spectra from force constants",
+                                                                      "neutron"),
+           "resins": ("--instrument", "neutron")}
+
+
+def _installed(module: str) -> bool:
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _require_extras(args, sqe_map: bool = False) -> None:
+    """Optional dependencies the options need, checked before any input is read or any force computed."""
+    from ..errors import InputError
+
+    physics = getattr(args, "mode", None) in ("physics", "hybrid") or sqe_map
+    needed = [("phonopy", "--mode")] if physics else []
+    if physics and (getattr(args, "ins", False) or sqe_map):
+        needed.append(("euphonic", "--ins" if getattr(args, "ins", False) else args.measured))
+    if getattr(args, "instrument", None):
+        needed.append(("resins", "--instrument"))
+    for module, source in needed:
+        if not _installed(module):
+            what, extra = _EXTRAS[module]
+            raise InputError(source, f"{what} needs {module}, which is not installed: "
+                                     f"pip install 'equispec[{extra}]' (or '.[{extra}]' from the source tree)")
 
 
 def _check_neutron_args(args) -> None:
@@ -349,6 +395,9 @@ def _predict_locked(args) -> int:
         raise InputError(neutron_flags[0], "is a neutron option: add --ins")
     _check_neutron_args(args)
     _check_not_inputs([args.output, args.plot], files + ([args.files_from] if args.files_from else []))
+    _require_extras(args)
+    if args.mode == "fast" and (args.cache or args.no_cache):
+        raise InputError("--cache" if args.cache else "--no-cache", "is for --mode physics or hybrid")
     stream_to = None
     if args.output:  # a wrong output path fails before any work
         spectra.check_output(args.output, (".json", ".npz") if args.ins else (".csv", ".json", ".jsonl"))
@@ -371,6 +420,8 @@ def _predict_locked(args) -> int:
     predictor = load_model(args.model, mode=args.mode, potential=args.potential, relax=args.relax, device=args.device)
     if budget is not None:
         predictor.max_memory_bytes = budget
+    if predictor.task == "phdos":
+        predictor.use_physics_cache(_physics_cache_dir(args))
     if predictor.task == "xas":
         if args.ins:
             raise InputError("--ins", "neutron spectra are for phonon-DOS models")
@@ -384,8 +435,8 @@ def _predict_locked(args) -> int:
         for prediction in predictor.predict_stream(inputs, names, batch_size=args.batch_size,
                                                    progress=sys.stderr.isatty() and len(files) > (1 if slow else args.batch_size)):
             tqdm.write(summary(prediction))
-            note = truncation_note(prediction) if predictor.task == "phdos" else None
-            if note:
+            notes = [truncation_note(prediction), _reliability_flag(prediction)] if predictor.task == "phdos" else []
+            for note in filter(None, notes):
                 tqdm.write(note, file=sys.stderr)
             if args.ins:
                 neutron.append(prediction.ins(args.ei, args.temperature, resolution, phonon_order=args.phonon_order,
@@ -424,6 +475,10 @@ def _memory_budget(max_memory: str | None) -> int | None:
     from ..data.structures import parse_memory_size
 
     return parse_memory_size(max_memory) if max_memory else None
+def _reliability_flag(prediction) -> str | None:
+    """One line when the calibrated expected error is beyond the valid split's 90th percentile."""
+    reliability = getattr(prediction, "reliability", None)
+    return None if reliability is None else reliability.note(prediction.name)
 
 
 def _evaluate(args) -> int:
@@ -432,6 +487,7 @@ def _evaluate(args) -> int:
 
     if args.mode == "fast" and (args.cache or args.no_cache):
         raise InputError("--cache" if args.cache else "--no-cache", "is for --mode physics or hybrid")
+    _require_extras(args)
     predictor = load_model(args.model, mode=args.mode, potential=args.potential, relax=args.relax, device=args.device)
     if predictor.task == "xas":
         if args.ids:
@@ -518,6 +574,7 @@ def _compare(args) -> int:
     from ..errors import InputError
 
     _check_neutron_args(args)
+    _require_extras(args, sqe_map=str(args.measured).lower().endswith(".npz"))
     if args.plot:
         check_figure_path(args.plot)
     is_map = is_sqe_file(args.measured)
@@ -574,6 +631,32 @@ def _interrupt_on_sigterm():
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Ctrl-C at any moment (start-up imports, parsing, work, the last warnings) ends it
+    with one line, ``equispec: interrupted``, and exit status 130."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("equispec: interrupted", file=sys.stderr)
+        return 130
+
+
+def run() -> None:
+    """The ``equispec`` command (console script and ``python -m equispec``): :func:`main`, then exit.
+
+    After an interrupt the process ends with ``os._exit(130)``: when Ctrl-C lands while a C extension runs
+    Python code of its own (torch does at import), CPython marks the KeyboardInterrupt as unhandled although
+    ``main`` caught it, and a normal exit would then end the process by SIGINT (status -2) instead of 130."""
+    code = main()
+    if code == 130:
+        import os
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    sys.exit(code)
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from ..errors import EquispecError
 
@@ -600,9 +683,6 @@ def main(argv: list[str] | None = None) -> int:
 
         print("equispec: error: " + display_name(" ".join(str(exc).split())), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("equispec: interrupted", file=sys.stderr)
-        return 130
     finally:
         if previous is not None:
             import signal
@@ -611,4 +691,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -53,6 +53,11 @@ class PhononDosPrediction:
             range at native resolution (``equispec.physics.FullRangeDos``, meV, states/meV, no smoothing);
             None in fast mode, whose DOS exists on the 51-bin label grid only.
         force_constants: physics and hybrid modes: the ``phonopy.Phonopy`` object (for ``ins``).
+        reliability: fast mode with a calibrated ensemble: the expected error of this prediction and its
+            percentile among the valid materials (``equispec.models.calibration.Reliability``); else None.
+        physics: physics and hybrid modes: how the force constants were made (potential and its record:
+            checkpoint, package version, weights sha256; phonopy's version, supercell, displacement,
+            relaxation, frequency scale); else None.
     """
 
     name: str
@@ -65,6 +70,15 @@ class PhononDosPrediction:
     imaginary_fraction: float | None = None
     full_range: object = None
     force_constants: object = field(default=None, repr=False)
+    reliability: object = None
+    physics: dict | None = None
+
+    @property
+    def dos_band(self) -> np.ndarray | None:
+        """(n_bins,) half-width of the calibrated ±2σ band (``2 k dos_std``, k from the valid split), or None."""
+        if self.dos_std is None or self.reliability is None:
+            return None
+        return 2.0 * self.reliability.sigma_scale * self.dos_std
 
     @property
     def phonon_dos(self) -> PhononDos:
@@ -103,9 +117,13 @@ class PhononDosPrediction:
         if self.dos_std is not None:
             record["dos_std"] = self.dos_std.tolist()
         record["partial_dos"] = {el: v.tolist() for el, v in self.partial_dos.items()}
+        if self.reliability is not None:
+            record["reliability"] = self.reliability.to_dict()
         if self.mode != "fast":
             record["mode"] = self.mode
             record["imaginary_fraction"] = self.imaginary_fraction
+        if self.physics is not None:
+            record["physics"] = dict(self.physics)
         if self.full_range is not None:
             record["full_range"] = self.full_range.to_dict()
         return record
@@ -128,6 +146,18 @@ class PhononDosPredictor(Predictor):
             raise ModelError("--potential", "a potential and --relax are for --mode physics or hybrid")
         self.mode = mode
         self.physics_settings = None if mode == "fast" else self._physics_settings(potential, bool(relax))
+        self.physics_cache = None
+
+    def use_physics_cache(self, folder: str | os.PathLike | None) -> None:
+        """Physics/hybrid modes: read and write each structure's forces and raw DOS in ``folder`` (the
+        :class:`~equispec.physics.cache.PhysicsDosCache` that ``evaluate`` uses), so that a rerun calls no
+        potential; None: compute afresh. A folder that cannot be written fails here, before any work."""
+        if self.mode == "fast" or folder is None:
+            self.physics_cache = None
+            return
+        from ..physics.cache import PhysicsDosCache
+
+        self.physics_cache = PhysicsDosCache(folder, self.physics_settings)
 
     def _physics_settings(self, potential: str | None, relax: bool):
         """How the force constants are computed (``equispec.physics``); checked before any input is read."""
@@ -193,9 +223,9 @@ class PhononDosPredictor(Predictor):
         fast = self._predict_network(checked, labels, batch_size, graphs) if self.mode != "physics" else None
         if self.mode == "fast":
             return fast
-        from ..physics import physics_dos
+        from ..physics.cache import cached_physics_dos
 
-        physics_results = [physics_dos(structure, name=label, settings=self.physics_settings)
+        physics_results = [cached_physics_dos(structure, label, self.physics_settings, self.physics_cache)
                            for structure, label in zip(checked, labels)]
         weights = None
         if self.mode == "hybrid":
@@ -210,8 +240,22 @@ class PhononDosPredictor(Predictor):
                 dos, partial = combine_dos(fast[k].dos, fast[k].partial_dos, dos, partial, weights[k])
             results.append(PhononDosPrediction(label, physics.structure, self.freq_cm1.copy(), dos, partial, None,
                                                self.mode, physics.imaginary_fraction, physics.full_range,
-                                               physics.phonon))
+                                               physics.phonon, physics=self._physics_record(physics)))
         return results
+
+    def _physics_record(self, physics) -> dict:
+        """What an output of physics or hybrid mode says about the force constants behind it."""
+        from ..physics.cache import physics_config
+
+        settings = self.physics_settings
+        if getattr(self, "_physics_config", None) is None:  # what the physics cache is keyed by (hashes weights)
+            self._physics_config = physics_config(settings)
+        config = self._physics_config
+        return {"potential": settings.potential, "potential_record": dict(config["potential"]),
+                "phonopy_version": config["phonopy_version"], "supercell": list(physics.supercell),
+                "displacement_ang": settings.displacement_ang, "num_displacements": physics.num_displacements,
+                "relax": settings.relax, "frequency_scale": settings.frequency_scale,
+                "mesh_length_ang": settings.mesh_length_ang}
 
     def _predict_network(self, checked: list[Structure], labels: list[str], batch_size: int, graphs: list | None = None
                          ) -> list[PhononDosPrediction]:
@@ -223,8 +267,10 @@ class PhononDosPredictor(Predictor):
             for site, contribution in zip(structure, atoms):
                 symbol = site.specie.symbol
                 partial[symbol] = partial.get(symbol, 0.0) + contribution.astype(float)
+            calibration = self.info.spread_calibration
+            reliability = None if spread is None or calibration is None else calibration.reliability(spread[i])
             results.append(PhononDosPrediction(label, structure, self.freq_cm1.copy(), total, partial,
-                                               None if spread is None else spread[i]))
+                                               None if spread is None else spread[i], reliability=reliability))
         return results
 
     def labelled_table(self, csv_path: str | os.PathLike, ids_path: str | os.PathLike | None = None):

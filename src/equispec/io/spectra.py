@@ -15,7 +15,7 @@ from .files import JsonLinesWriter as _JsonLinesWriter
 from .files import atomic_savez, atomic_write, check_name_length, display_name
 from .units import CM1_PER_MEV
 
-__all__ = ["write_phdos", "plot_phdos", "summary_line", "write_xas", "plot_xas", "xas_summary_line",
+__all__ = ["write_phdos", "header_comments", "plot_phdos", "summary_line", "write_xas", "plot_xas", "xas_summary_line",
            "JsonLinesWriter", "check_output", "check_figure_path", "save_figure", "write_ins", "plot_ins"]
 
 
@@ -36,12 +36,37 @@ def write_phdos(predictions, path: str | Path) -> Path:
     """``.csv``: column ``freq_cm1`` then one DOS column per structure, each followed by its ensemble spread
     ``NAME:std`` where the model is an ensemble. ``.json``: a list of records with grid, total DOS, ``dos_std``
     (ensembles only) and per-element partial DOS. Written atomically."""
-    columns = {}
+    columns, comments = {}, []
     for label, p in zip(_unique_labels(predictions), predictions):
         columns[label] = p.dos
         if getattr(p, "dos_std", None) is not None:
             columns[f"{label}:std"] = p.dos_std
-    return _write_table(path, "freq_cm1", predictions[0].freq_cm1, columns, predictions)
+        comments += header_comments(label, p)
+    return _write_table(path, "freq_cm1", predictions[0].freq_cm1, columns, predictions, comments)
+
+
+def header_comments(label: str, prediction) -> list[str]:
+    """``# LABEL: key=value ...`` lines for the top of a CSV: the calibrated reliability (fast mode) and how
+    the force constants were made (physics and hybrid modes)."""
+    lines = []
+    reliability = getattr(prediction, "reliability", None)
+    if reliability is not None:
+        lines.append(f"# {label}: " + " ".join(f"{k}={_plain(v)}" for k, v in reliability.to_dict().items()))
+    physics = getattr(prediction, "physics", None)
+    if physics:
+        flat = {}
+        for key, value in physics.items():  # one level of records: potential_record.sevenn_version=...
+            flat.update({f"{key}.{k}": v for k, v in value.items()} if isinstance(value, dict) else {key: value})
+        lines.append(f"# {label}: mode={prediction.mode} " + " ".join(f"{k}={_plain(v)}" for k, v in flat.items()))
+    return lines
+
+
+def _plain(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, tuple)):
+        return "x".join(str(v) for v in value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def check_output(path: str | Path, suffixes=(".csv", ".json", ".jsonl")) -> Path:
@@ -76,11 +101,14 @@ class JsonLinesWriter(_JsonLinesWriter):
         super().__init__(check_output(path, (".jsonl",)), resume)
 
 
-def _write_table(path: str | Path, grid_name: str, grid, columns: dict, predictions) -> Path:
-    """CSV: the grid then one column per entry of ``columns``; JSON: each prediction's ``to_dict()``."""
+def _write_table(path: str | Path, grid_name: str, grid, columns: dict, predictions, comments=()) -> Path:
+    """CSV: ``comments`` (``#`` lines), the grid then one column per entry of ``columns``; JSON: each
+    prediction's ``to_dict()``."""
     path = _table_path(path)
     if path.suffix.lower() == ".csv":
         buffer = io.StringIO()
+        for line in comments:
+            buffer.write(line + "\n")
         writer = csv.writer(buffer)
         writer.writerow([grid_name, *columns])
         for i, x in enumerate(grid):
@@ -115,9 +143,13 @@ def plot_phdos(predictions, path: str | Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
     for label, p in zip(_unique_labels(predictions), predictions):
         (line,) = ax.plot(p.freq_cm1, p.dos, lw=2, label=f"{label} ({p.structure.composition.reduced_formula})")
-        if getattr(p, "dos_std", None) is not None:
-            ax.fill_between(p.freq_cm1, np.clip(p.dos - 2 * p.dos_std, 0, None), p.dos + 2 * p.dos_std,
-                            color=line.get_color(), alpha=0.25, lw=0, label=f"{label} ±2σ ensemble")
+        band = getattr(p, "dos_band", None)  # calibrated ±2σ (95 % of valid bins), else the raw spread
+        calibrated = band is not None
+        if band is None and getattr(p, "dos_std", None) is not None:
+            band = 2 * p.dos_std
+        if band is not None:
+            ax.fill_between(p.freq_cm1, np.clip(p.dos - band, 0, None), p.dos + band, color=line.get_color(),
+                            alpha=0.25, lw=0, label=f"{label} ±2σ " + ("calibrated" if calibrated else "ensemble"))
     if len(predictions) == 1 and len(predictions[0].partial_dos) > 1:
         for element, partial in predictions[0].partial_dos.items():
             ax.plot(predictions[0].freq_cm1, partial, lw=1, ls="--", label=f"{element} partial")
@@ -159,7 +191,8 @@ def write_ins(predictions, neutron, path: str | Path) -> Path:
     prediction's record (51-bin and full-range DOS) with an ``ins`` record (neutron-weighted DOS, S(|Q|,E)
     with null outside the kinematic range). ``.npz``: arrays ``energy_mev, dos, neutron_dos`` and, with a
     map, ``sqe`` (n_Q, n_E), ``sqe_q_inv_ang``, ``sqe_energy_mev``; prefixed ``NAME/`` when there is more
-    than one structure. Written atomically."""
+    than one structure, plus ``physics`` (a JSON string: potential, its version, supercell, displacement) in
+    physics and hybrid modes. Written atomically."""
     path = check_output(path, (".json", ".npz"))
     if path.suffix.lower() == ".json":
         records = [dict(p.to_dict(), ins=n.to_dict()) for p, n in zip(predictions, neutron)]
@@ -168,9 +201,11 @@ def write_ins(predictions, neutron, path: str | Path) -> Path:
         return path
     arrays = {}
     labels = _unique_labels(predictions)
-    for label, n in zip(labels, neutron):
+    for label, p, n in zip(labels, predictions, neutron):
         prefix = f"{label}/" if len(labels) > 1 else ""
         arrays.update({prefix + key: value for key, value in n.to_arrays().items()})
+        if getattr(p, "physics", None):
+            arrays[prefix + "physics"] = np.array(json.dumps(p.physics))  # a str array: loads without pickle
     atomic_savez(path, arrays, compressed=True)
     return path
 
@@ -270,7 +305,15 @@ def summary_line(prediction) -> str:
     mean = float((f * g).sum() / g.sum()) if g.sum() > 0 else float("nan")
     return (f"{prediction.name}: {prediction.structure.composition.reduced_formula}, {len(prediction.structure)} atoms, "
             f"peak {f[int(np.argmax(g))]:.0f} cm^-1, mean {mean:.0f} cm^-1, max {f[g > 0.01].max(initial=0):.0f} cm^-1"
-            + _imaginary_note(prediction))
+            + _imaginary_note(prediction) + _reliability_note(prediction))
+
+
+def _reliability_note(prediction) -> str:
+    reliability = getattr(prediction, "reliability", None)
+    if reliability is None:
+        return ""
+    return (f"; expected MSE {reliability.expected_mse:.3f}, above {reliability.percentile:.0f}% of valid "
+            "materials")
 
 
 def _imaginary_note(prediction) -> str:

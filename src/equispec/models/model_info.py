@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import ModelError, brief
 from ..typed_fields import bounded, check_fields
 from .build import ARCHITECTURE_TASKS, ARCHITECTURES, ModelHyperparameters
+from .calibration import SpreadCalibration
 
 __all__ = ["FORMAT_VERSION", "ENSEMBLE", "MAX_MEMBERS", "TASKS", "ModelInfo", "check_model_info"]
 
@@ -42,6 +43,8 @@ class ModelInfo:
         edge_step: XAS: typical edge step of the training spectra in their unit, or None.
         train_mean_spectrum: XAS: (n_out,) mean training spectrum (eta's baseline), or None.
         hybrid: phonon DOS: the hybrid record (frequency scale, weight, potential, learned part), or None.
+        spread_calibration: ensembles: the ensemble spread calibrated on the valid split (conformal scale,
+            valid expected-error distribution; ``models.calibration``), or None.
         raw: the whole parsed ``model.json`` (provenance, metrics, notes), as written.
     """
 
@@ -55,6 +58,7 @@ class ModelInfo:
     edge_step: float | None = None
     train_mean_spectrum: np.ndarray | None = None
     hybrid: dict | None = None
+    spread_calibration: SpreadCalibration | None = None
     raw: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -67,7 +71,9 @@ class ModelInfo:
                    architecture=info.get("architecture"), n_members=len(info.get("members") or [None]),
                    absorbers=tuple(info.get("absorbers") or ()), edge_step=info.get("edge_step"),
                    train_mean_spectrum=None if mean is None else np.asarray(mean, dtype=float),
-                   hybrid=info.get("hybrid"), raw=info)
+                   hybrid=info.get("hybrid"),
+                   spread_calibration=None if info.get("spread_calibration") is None else
+                   SpreadCalibration.from_dict(info["spread_calibration"]), raw=info)
 
     @property
     def cutoff_ang(self) -> float:
@@ -168,6 +174,8 @@ def check_model_info(info, source: str) -> dict:
         if "learned" in hybrid:
             _check_learned_hybrid(hybrid["learned"], f"{source}: hybrid.learned", n_out,
                                   len(info.get("members") or [None]))
+    if info.get("spread_calibration") is not None:
+        SpreadCalibration.from_dict(info["spread_calibration"], f"{source}: spread_calibration")
     backbone = info.get("pretrained_backbone")
     if backbone is not None and not isinstance(backbone, dict):
         raise ModelError(f"{source}: pretrained_backbone", "expected a JSON object")

@@ -3,7 +3,10 @@ materials in physics or hybrid mode (seconds to minutes each) resumes after an i
 computes nothing it has computed before.
 
 What is stored is the raw tetrahedron DOS at unscaled frequencies (``raw_freq_cm1``, ``raw_dos`` of
-:class:`~equispec.physics.PhysicsDos`), or the one-line reason the computation failed for that structure.
+:class:`~equispec.physics.PhysicsDos`) with the forces on the displaced supercells it came from (and the relaxed
+positions with ``relax``), or the one-line reason the computation failed for that structure. ``evaluate`` reads
+the DOS; ``predict --mode physics|hybrid`` rebuilds the force constants from the forces (no potential call, the
+same bits as the first run) for the partial, full-range and neutron spectra.
 A frequency scale (the hybrid's) is applied on reading (:func:`scaled_label`), as ``scripts/fit_hybrid.py``
 does, so one cache serves the physics mode and every hybrid fitted on the same potential.
 
@@ -12,7 +15,7 @@ structure that decides the raw DOS: the physics settings (frequency scale exclud
 version and checkpoint sha256, phonopy's version and this file's format; any change gives a new folder, so a
 stale DOS is never read. Each folder holds a ``config.json`` saying what it was computed with. Files are
 written whole (:func:`~equispec.io.files.atomic_write`) and read without pickle; an unreadable one is simply
-computed again.
+computed again, with a one-line note.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -34,7 +38,7 @@ from ..io.files import atomic_savez, atomic_write
 from .phonopy_dos import PhysicsDosSettings, physics_dos, scale_frequencies
 
 __all__ = ["FORMAT_VERSION", "RawPhysicsDos", "PhysicsDosCache", "default_physics_cache_dir", "scaled_label",
-           "compute_raw_dos", "raw_dos_many"]
+           "compute_raw_dos", "raw_dos_many", "cached_physics_dos", "physics_config"]
 
 #: Version of the file layout below; bump it when what is stored changes.
 FORMAT_VERSION = 1
@@ -62,12 +66,17 @@ class RawPhysicsDos:
         dos: (n,) states per cm^-1 per cell; None after a failure.
         info: imaginary_fraction, min_frequency_cm1, seconds, supercell, num_displacements, num_atoms.
         error: the problem (without the input's name) when the computation failed, else None.
+        forces: (n_displacements, n_supercell_atoms, 3) forces in eV/Å on phonopy's displaced supercells, or
+            None (entries written before they were kept, failures).
+        relaxed_frac_coords: (n_atoms, 3) positions after the relaxation (``relax`` settings), else None.
     """
 
     freq_cm1: np.ndarray | None
     dos: np.ndarray | None
     info: dict = field(default_factory=dict)
     error: str | None = None
+    forces: np.ndarray | None = None
+    relaxed_frac_coords: np.ndarray | None = None
 
     def label(self, scale: float = 1.0, name: str = "physics DOS") -> np.ndarray:
         """(51,) DOS on the label grid with frequencies times ``scale``."""
@@ -90,7 +99,15 @@ def compute_raw_dos(structure: Structure, name: str, settings: PhysicsDosSetting
     info = {"imaginary_fraction": result.imaginary_fraction, "min_frequency_cm1": result.min_frequency_cm1,
             "seconds": result.seconds, "supercell": result.supercell,
             "num_displacements": result.num_displacements, "num_atoms": len(structure)}
-    return RawPhysicsDos(result.raw_freq_cm1, result.raw_dos, info)
+    relaxed = np.asarray(result.structure.frac_coords, float) if settings.relax else None
+    return RawPhysicsDos(result.raw_freq_cm1, result.raw_dos, info, forces=getattr(result.phonon, "raw_forces", None),
+                         relaxed_frac_coords=relaxed)
+
+
+def physics_config(settings: PhysicsDosSettings) -> dict:
+    """Everything besides the structure that decides the raw DOS: the cache key, and what physics outputs
+    record about the potential (its name, package version and weights sha256) and phonopy."""
+    return _config(settings)
 
 
 def _config(settings: PhysicsDosSettings) -> dict:
@@ -127,17 +144,27 @@ class PhysicsDosCache:
         return self.folder / f"{structure_sha256(structure)[:32]}.npz"
 
     def get(self, structure: Structure) -> RawPhysicsDos | None:
-        """The stored record, or None when absent or unreadable."""
+        """The stored record, or None when absent or unreadable. An entry that is there but cannot be read
+        (truncated, overwritten, another layout) is noted in one line on stderr and computed again."""
+        path = self.path(structure)
+        if not path.exists():
+            return None
         try:
-            with np.load(self.path(structure), allow_pickle=False) as archive:
+            with np.load(path, allow_pickle=False) as archive:
                 info = json.loads(str(archive["info"]))
                 if info.pop("structure_sha256") != structure_sha256(structure):
-                    return None
+                    raise ValueError("written for another structure")
                 error = info.pop("error", None)
                 if error is not None:
                     return RawPhysicsDos(None, None, info, error)
-                return RawPhysicsDos(archive["freq_cm1"], archive["dos"], info)
-        except (OSError, ValueError, KeyError, EOFError):  # absent, truncated by hand, or another layout
+                optional = {key: np.asarray(archive[key], float) for key in ("forces", "relaxed_frac_coords")
+                            if key in archive.files}
+                return RawPhysicsDos(np.asarray(archive["freq_cm1"], float), np.asarray(archive["dos"], float), info,
+                                     **optional)
+        except Exception as exc:  # noqa: BLE001 - zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError, ...
+            reason = " ".join(str(exc).split())[:80] or type(exc).__name__
+            tqdm.write(f"equispec: note: {path}: unreadable physics-cache entry ({reason}); computing it again",
+                       file=sys.stderr)
             return None
 
     def put(self, structure: Structure, raw: RawPhysicsDos, name: str | None = None) -> None:
@@ -146,6 +173,9 @@ class PhysicsDosCache:
         arrays = {"info": np.array(json.dumps({**info, "error": raw.error} if raw.error is not None else info))}
         if raw.error is None:
             arrays.update(freq_cm1=np.asarray(raw.freq_cm1, dtype=float), dos=np.asarray(raw.dos, dtype=float))
+            for key in ("forces", "relaxed_frac_coords"):
+                if getattr(raw, key) is not None:
+                    arrays[key] = np.asarray(getattr(raw, key), dtype=float)
         atomic_savez(self.path(structure), arrays)
 
 
@@ -160,3 +190,21 @@ def raw_dos_many(structures: list[Structure], names: list[str], settings: Physic
         if cache is not None:
             cache.put(structures[i], records[i], names[i])
     return records
+
+
+def cached_physics_dos(structure: Structure, name: str, settings: PhysicsDosSettings,
+                       cache: PhysicsDosCache | None = None):
+    """:func:`~equispec.physics.physics_dos` (partial and full-range DOS, force constants) through ``cache``:
+    an entry with forces gives the force constants without calling the potential; otherwise the raw DOS and
+    forces are computed once, stored as ``evaluate`` stores them, and the spectra made from those forces.
+    A failure stored in the entry is raised again as the ``InputError`` it was."""
+    if cache is None:
+        return physics_dos(structure, name=name, settings=settings)
+    raw = cache.get(structure)
+    if raw is None or (raw.error is None and raw.forces is None):
+        raw = compute_raw_dos(structure, name, settings)
+        cache.put(structure, raw, name)
+    if raw.error is not None:
+        raise InputError(name, raw.error)
+    return physics_dos(structure, name=name, settings=settings, forces=raw.forces,
+                       relaxed_frac_coords=raw.relaxed_frac_coords)

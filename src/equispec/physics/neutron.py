@@ -109,7 +109,15 @@ def _mesh_modes(fc, mesh_spacing_inv_ang: float, mode_widths: bool = False):
     if not mode_widths:
         return fc.calculate_qpoint_phonon_modes(mp_grid(grid), asr="reciprocal")
     modes, gradients = fc.calculate_qpoint_phonon_modes(mp_grid(grid), asr="reciprocal", return_mode_gradients=True)
-    return modes, mode_gradients_to_widths(gradients, fc.crystal.cell_vectors)
+    widths = mode_gradients_to_widths(gradients, fc.crystal.cell_vectors)
+    # Euphonic divides by 2 omega for a mode's gradient. At Gamma the acoustic omega left by the ASR is a
+    # rounding residual, and when that residual is exactly 0 (it depends on the last bits of the forces, so
+    # on the run) the gradient is 0/0 = NaN and that one NaN width turns every bin of the DOS into NaN. Such
+    # a mode sits at E = 0: give it width 0, which Euphonic raises to its minimum width.
+    magnitude = widths.magnitude
+    if not np.isfinite(magnitude).all():
+        widths = ureg.Quantity(np.where(np.isfinite(magnitude), magnitude, 0.0), widths.units)
+    return modes, widths
 
 
 def euphonic_dos(fc, energy_edges_mev: np.ndarray, mesh_spacing_inv_ang: float = 0.1,

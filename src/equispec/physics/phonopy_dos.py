@@ -132,12 +132,18 @@ def relax_positions(structure: Structure, calculator, settings: PhysicsDosSettin
 
 
 def force_constants(structure: Structure, calculator=None, name: str = "structure",
-                    settings: PhysicsDosSettings | None = None):
+                    settings: PhysicsDosSettings | None = None, forces: np.ndarray | None = None,
+                    relaxed_frac_coords: np.ndarray | None = None):
     """Finite-displacement force constants of ``structure`` (relaxed first if ``settings.relax``).
 
+    ``forces`` (and, with ``settings.relax``, ``relaxed_frac_coords``) are those of an earlier run with the same
+    settings (the physics cache): phonopy's displacements are deterministic, so no force is evaluated again
+    and the force constants are those of that run to the last bit.
+
     Returns:
-        ``(phonon, structure, repeats)``: a ``phonopy.Phonopy`` holding symmetrised force constants, the
-        structure they belong to (relaxed or as given) and the supercell repetitions.
+        ``(phonon, structure, repeats)``: a ``phonopy.Phonopy`` holding symmetrised force constants (its
+        ``raw_forces`` attribute: the (n_displacements, n_supercell_atoms, 3) forces in eV/Å as the potential
+        gave them), the structure they belong to (relaxed or as given) and the supercell repetitions.
 
     Raises:
         ModelError: phonopy is not installed, or ``settings.potential`` is unknown.
@@ -151,7 +157,9 @@ def force_constants(structure: Structure, calculator=None, name: str = "structur
     settings = settings or PhysicsDosSettings()
     potential = get_potential(settings.potential)
     check_installed(potential)
-    if settings.relax:  # through the ASE calculator: BFGS asks for one structure's forces at a time
+    if settings.relax and relaxed_frac_coords is not None:
+        structure = Structure(structure.lattice, structure.species, np.asarray(relaxed_frac_coords, float))
+    elif settings.relax:  # through the ASE calculator: BFGS asks for one structure's forces at a time
         structure = relax_positions(structure, calculator or ase_calculator(potential.name), settings, name)
     unit = PhonopyAtoms(symbols=[s.specie.symbol for s in structure], cell=structure.lattice.matrix,
                         scaled_positions=structure.frac_coords)
@@ -161,12 +169,16 @@ def force_constants(structure: Structure, calculator=None, name: str = "structur
         phonon = Phonopy(unit, supercell_matrix=np.diag(repeats), primitive_matrix="P")  # rows = our sites
         phonon.generate_displacements(distance=settings.displacement_ang)
     # without a calculator: the potential's native module, several supercells per pass
-    forces = displaced_forces(phonon.supercells_with_displacements, calculator, potential)
+    cells = phonon.supercells_with_displacements
+    if forces is None or np.shape(forces) != (len(cells), len(cells[0]), 3):
+        forces = displaced_forces(cells, calculator, potential)
+    forces = np.asarray(forces, dtype=float)
     if not np.isfinite(forces).all():
         raise InputError(name, "the potential returned non-finite forces")
     phonon.forces = forces - forces.mean(axis=1, keepdims=True)  # no net force on a displaced supercell
     phonon.produce_force_constants()
     phonon.symmetrize_force_constants()
+    phonon.raw_forces = forces
     return phonon, structure, repeats
 
 
@@ -177,12 +189,14 @@ def scale_frequencies(frequencies, density, scale: float) -> tuple[np.ndarray, n
 
 
 def physics_dos(structure: Structure, calculator=None, name: str = "structure",
-                settings: PhysicsDosSettings | None = None, partial: bool = True) -> PhysicsDos:
+                settings: PhysicsDosSettings | None = None, partial: bool = True, forces: np.ndarray | None = None,
+                relaxed_frac_coords: np.ndarray | None = None) -> PhysicsDos:
     """Finite-displacement phonon DOS of ``structure`` with forces from ``calculator`` (ASE interface;
     default: ``settings.potential``).
 
     ``partial=False`` skips the element-resolved DOS (which needs eigenvectors on the full q-mesh and
-    is most of the time for small cells) and leaves ``partial_dos`` empty.
+    is most of the time for small cells) and leaves ``partial_dos`` empty. ``forces`` and
+    ``relaxed_frac_coords``: from an earlier run, see :func:`force_constants`.
 
     Returns:
         :class:`PhysicsDos` with both the label-processed 51-bin DOS and the full-range one.
@@ -193,7 +207,7 @@ def physics_dos(structure: Structure, calculator=None, name: str = "structure",
     """
     settings = settings or PhysicsDosSettings()
     started = time.perf_counter()
-    phonon, structure, repeats = force_constants(structure, calculator, name, settings)
+    phonon, structure, repeats = force_constants(structure, calculator, name, settings, forces, relaxed_frac_coords)
 
     scale = settings.frequency_scale
     phonon.run_mesh(settings.mesh_length_ang)
