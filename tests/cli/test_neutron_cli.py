@@ -131,6 +131,7 @@ def test_bare_sqe_comparison_refuses_with_one_line_naming_the_resolution_options
     assert not plot.exists()
 
 
+@pytest.mark.slow
 def test_sqe_settings_come_from_the_file_and_every_output_says_so(tmp_path, capsys):
     path = sqe_with_settings(tmp_path, ei_mev=80.0, temperature_k=300.0, instrument="ARCS")
     plot = tmp_path / "map.png"
@@ -150,6 +151,7 @@ def test_sqe_settings_come_from_the_file_and_every_output_says_so(tmp_path, caps
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_multiphonon_terms_raise_the_agreement_with_the_measured_al_map(capsys):
     """The measured map holds two- and more-phonon scattering above the band and at high |Q|: leaving it
     out must score worse (measured: Pearson 0.67 one-phonon, 0.76 with the terms, SevenNet-0)."""
@@ -204,6 +206,7 @@ def test_map_only_options_on_a_dos_comparison_are_refused(capsys):
     assert "--phonon-order" in one_error_line(capsys)
 
 
+@pytest.mark.slow
 def test_predicted_map_records_its_phonon_terms_and_q_integrated_cut(tmp_path, capsys):
     out = tmp_path / "al.json"
     assert main(["predict", str(EXAMPLES / "Al.cif"), "--mode", "physics", "--potential", "7net-0", "--ins", "--ei",
