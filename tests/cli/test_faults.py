@@ -71,9 +71,11 @@ def test_a_fifo_among_the_inputs_is_read_like_files_from(tmp_path, capsys):
 def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(after_s, tmp_path):
     """``python -m equispec predict`` interrupted while it imports torch and pymatgen (the first seconds), reads
     the structure or runs the model: always the one line and status 130, never a traceback."""
+    # a shell starts background jobs (a CI runner's, say) with SIGINT ignored, and Python keeps it ignored:
+    # the child gets the default disposition, as a command typed at a terminal has
     proc = subprocess.Popen([sys.executable, "-m", "equispec", "predict", str(EXAMPLES / "Si.cif"), "-o",
                              str(tmp_path / "si.csv")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=tmp_path)
+                            cwd=tmp_path, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(after_s)
     if proc.poll() is not None:
         pytest.skip(f"the command finished within {after_s} s")

@@ -146,7 +146,10 @@ def test_a_non_utf8_input_name_is_written_safely(tmp_path):
     example("Si.cif", tmp_path, as_name=b"\xff\xfeSi.cif")
     out = ok(run("predict", b"\xff\xfeSi.cif", "-o", "out.csv", "--plot", "out.png", cwd=tmp_path))
     assert "\ufffd\ufffdSi.cif: Si, 2 atoms" in out
-    header = (tmp_path / "out.csv").read_bytes().decode("utf-8").splitlines()[0]  # valid UTF-8
+    lines = (tmp_path / "out.csv").read_bytes().decode("utf-8").splitlines()  # valid UTF-8, comments included
+    comments = [line for line in lines if line.startswith("#")]
+    assert comments and all("\ufffd\ufffdSi.cif" in line for line in comments)  # the reliability lines name it
+    header = lines[len(comments)]
     assert header.split(",")[:2] == ["freq_cm1", "\ufffd\ufffdSi.cif"]
     ok(run("predict", b"\xff\xfeSi.cif", "-o", "out.jsonl", cwd=tmp_path))
     assert records(tmp_path / "out.jsonl")[0]["name"] == "\ufffd\ufffdSi.cif"
