@@ -47,10 +47,11 @@ def displaced_forces(supercells: list, calculator=None, potential: str | Potenti
     return np.stack(forces)
 
 
-#: Atoms per CHGNet pass: its bond graph holds every angle within 3 Å, and 16 supercells of alpha-boron
-#: (mp-160: 216 atoms at 7.2 Å^3/atom) in one pass ran out of the machine's 24 GB, so passes are bounded
-#: by atoms, not cells.
-CHGNET_ATOMS_PER_PASS = 512
+#: Atoms per CHGNet pass: its bond graph holds every angle within 3 Å, so memory grows with the atoms of a
+#: pass times their neighbours. A 216-atom alpha-boron supercell (mp-160, 7.2 Å^3/atom) took 4.4 GB alone
+#: and 8.2 GB two at a time (peak RSS, measured), and sixteen at a time ran out of the machine's 24 GB:
+#: a pass holds one such cell, or several small ones.
+CHGNET_ATOMS_PER_PASS = 256
 
 
 @functools.lru_cache(maxsize=None)
