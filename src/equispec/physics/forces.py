@@ -29,8 +29,6 @@ def displaced_forces(supercells: list, calculator=None, potential: str | Potenti
     from ase import Atoms
 
     cells = [Atoms(c.symbols, cell=c.cell, scaled_positions=c.scaled_positions, pbc=True) for c in supercells]
-    from ..nn.sevennet import float32_default
-
     if calculator is None:
         potential = potential if isinstance(potential, Potential) else get_potential(potential)
         check_installed(potential)
@@ -39,6 +37,8 @@ def displaced_forces(supercells: list, calculator=None, potential: str | Potenti
         from ..nn.sevennet import supercell_forces
 
         return supercell_forces(cells, potential.checkpoint, device, modality=potential.modality)
+    from ..nn.sevennet import float32_default
+
     forces = []
     with float32_default():  # SevenNet runs in float32 whatever the caller's default dtype
         for atoms in cells:
@@ -67,18 +67,15 @@ def _chgnet(checkpoint: str, device: str):
 
 
 def _chgnet_forces(cells: list, potential: Potential, device: str) -> np.ndarray:
-    import torch
     from pymatgen.io.ase import AseAtomsAdaptor
+
+    from ..nn.sevennet import float32_default
 
     model = _chgnet(potential.checkpoint, str(device))
     structures = [AseAtomsAdaptor.get_structure(atoms) for atoms in cells]
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float32)
-    try:
-        per_pass = max(1, CHGNET_ATOMS_PER_PASS // max(len(s) for s in structures))
+    per_pass = max(1, CHGNET_ATOMS_PER_PASS // max(len(s) for s in structures))
+    with float32_default():  # CHGNet's weights are float32 too, whatever the caller's default dtype
         results = model.predict_structure(structures, task="ef", batch_size=per_pass)
-    finally:
-        torch.set_default_dtype(previous)
     results = [results] if isinstance(results, dict) else results
     return np.stack([np.asarray(r["f"], dtype=float) for r in results])
 
