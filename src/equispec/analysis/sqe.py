@@ -246,10 +246,16 @@ def plot_sqe_comparison(comparison: SqeComparison, path: str | os.PathLike) -> P
         fig.colorbar(image, ax=ax, fraction=0.05)
     axes[0].set_ylabel("Energy transfer (meV)")
     cut, ax = comparison.cut, axes[3]
-    ax.plot(cut["energy_mev"], cut["measured"], "k.", ms=3, label="measured")
-    ax.plot(cut["energy_mev"], cut["predicted"], "C3-", lw=1.3,
-            label=f"predicted, {comparison.details['phonon_order']}-phonon")
-    ax.plot(cut["energy_mev"], cut["one_phonon"], "C0--", lw=1, label="its one-phonon part")
+    energy = np.asarray(cut["energy_mev"], float)
+    # no line across the elastic cut: a NaN after each gap wider than the energy step breaks it
+    gaps = np.flatnonzero(np.diff(energy) > 1.5 * np.median(np.diff(energy))) + 1 if len(energy) > 2 else []
+
+    def broken(values):
+        return np.insert(energy, gaps, np.nan), np.insert(np.asarray(values, float), gaps, np.nan)
+
+    ax.plot(energy, cut["measured"], "k.", ms=3, label="measured")
+    ax.plot(*broken(cut["predicted"]), "C3-", lw=1.3, label=f"predicted, {comparison.details['phonon_order']}-phonon")
+    ax.plot(*broken(cut["one_phonon"]), "C0--", lw=1, label="its one-phonon part")
     ax.set_xlabel("Energy transfer (meV)")
     ax.set_ylabel("Q-integrated intensity over the compared region")
     ax.set_title("Q-integrated cut", fontsize=9)
