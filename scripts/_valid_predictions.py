@@ -1,11 +1,13 @@
-"""Shared by ``uncertainty_valid.py`` and ``thermo_valid.py``: a model's predictions (and ensemble spread) on the
-materials of a labelled phonon-DOS CSV restricted to an id list."""
+"""Shared by ``uncertainty_valid.py``, ``calibrate_spread.py`` and ``thermo_valid.py``: a model's predictions (and
+ensemble spread) on the materials of a labelled phonon-DOS CSV restricted to an id list."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from equispec.api import load_model
+from equispec.errors import EquispecError
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -26,3 +28,17 @@ def predict_table(args):
     graphs = predictor.graphs(table.structures, labels, ids=table.ids, feature_cache=args.feature_cache)
     predictions, _, spread = predictor.predict_graphs(graphs, with_std=True)
     return table, predictor, predictions, spread
+
+
+def ensemble_table(args, prog: str, purpose: str):
+    """:func:`predict_table` for a script that needs the ensemble spread: (table, predictions, spread), or None
+    after one line on stderr (a bad input, or a model without members) for the script to exit 2."""
+    try:
+        table, _, predictions, spread = predict_table(args)
+    except EquispecError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return None
+    if spread is None:
+        print(f"{prog}: error: {args.model}: not an ensemble, no spread to {purpose}", file=sys.stderr)
+        return None
+    return table, predictions, spread

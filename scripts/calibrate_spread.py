@@ -18,9 +18,8 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from _valid_predictions import parser, predict_table
+from _valid_predictions import ensemble_table, parser
 from equispec.api import resolve_model_dir
-from equispec.errors import EquispecError
 from equispec.io.files import atomic_write, sha256
 from equispec.models.calibration import calibration_checks, fit_spread_calibration
 
@@ -29,14 +28,10 @@ def main(argv=None) -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--write", action="store_true", help="store the record in the model's model.json")
     args = p.parse_args(argv)
-    try:
-        table, _, predictions, spread = predict_table(args)
-    except EquispecError as error:
-        print(f"calibrate_spread: error: {error}", file=sys.stderr)
+    found = ensemble_table(args, "calibrate_spread", "calibrate")
+    if found is None:
         return 2
-    if spread is None:
-        print(f"calibrate_spread: error: {args.model}: not an ensemble, no spread to calibrate", file=sys.stderr)
-        return 2
+    table, predictions, spread = found
     record = fit_spread_calibration(table.dos, predictions, spread)
     record.update(data={"csv": str(args.data_csv), "csv_sha256": sha256(args.data_csv), "ids": str(args.ids),
                         "ids_sha256": sha256(args.ids), "n": len(table.ids)},

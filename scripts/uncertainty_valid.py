@@ -11,14 +11,12 @@ distribution, and the Spearman rank correlation between mean σ per material and
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
 
-from _valid_predictions import parser, predict_table
-from equispec.errors import EquispecError
+from _valid_predictions import ensemble_table, parser
 
 
 def coverage_report(truth: np.ndarray, prediction: np.ndarray, std: np.ndarray, ids: list[str]) -> dict:
@@ -49,14 +47,10 @@ def coverage_report(truth: np.ndarray, prediction: np.ndarray, std: np.ndarray, 
 
 def main(argv=None) -> int:
     args = parser(__doc__.splitlines()[0]).parse_args(argv)
-    try:
-        table, _, predictions, spread = predict_table(args)
-    except EquispecError as error:
-        print(f"uncertainty_valid: error: {error}", file=sys.stderr)
+    found = ensemble_table(args, "uncertainty_valid", "assess")
+    if found is None:
         return 2
-    if spread is None:
-        print(f"uncertainty_valid: error: {args.model}: not an ensemble, no spread to assess", file=sys.stderr)
-        return 2
+    table, predictions, spread = found
     report = {"model": args.model, "data": str(args.data_csv), "ids": str(args.ids),
               **coverage_report(table.dos, predictions, spread, table.ids)}
     per = report["coverage_2sigma_per_material"]

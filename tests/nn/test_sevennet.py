@@ -134,6 +134,15 @@ def test_batched_force_constants_equal_the_calculator_ones(name, one_thread):
     np.testing.assert_allclose(batched, reference, rtol=0, atol=1e-6)
 
 
+def calculator_forces(calculator, cells) -> np.ndarray:
+    """The reference: a potential's own ASE calculator, one cell at a time."""
+    forces = []
+    for atoms in cells:
+        atoms.calc = calculator
+        forces.append(atoms.get_forces())
+    return np.stack(forces)
+
+
 def test_supercell_forces_of_the_l3i5_potential_equal_its_calculator(one_thread):
     from ase.build import bulk
     from sevenn.calculator import SevenNetCalculator
@@ -143,13 +152,9 @@ def test_supercell_forces_of_the_l3i5_potential_equal_its_calculator(one_thread)
     cells[1].positions[3] += [0.0, -0.03, 0.01]
     forces = supercell_forces(cells, "7net-l3i5")
     with float32_default():
-        calculator = SevenNetCalculator("7net-l3i5", device="cpu")
-        reference = []
-        for atoms in cells:
-            atoms.calc = calculator
-            reference.append(atoms.get_forces())
+        reference = calculator_forces(SevenNetCalculator("7net-l3i5", device="cpu"), cells)
     assert forces.shape == (2, 16, 3) and np.abs(forces).max() > 1e-2
-    np.testing.assert_allclose(forces, np.stack(reference), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(forces, reference, rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("modality", ["R2SCAN", "PBE"])
@@ -164,12 +169,8 @@ def test_multi_fidelity_forces_equal_its_calculator_at_each_fidelity(one_thread,
     cells[1].positions[5] += [0.0, -0.03, 0.01]
     forces = supercell_forces(cells, "7net-mf-0", modality=modality)
     with float32_default():
-        calculator = SevenNetCalculator("7net-mf-0", device="cpu", modal=modality)
-        reference = []
-        for atoms in cells:
-            atoms.calc = calculator
-            reference.append(atoms.get_forces())
-    np.testing.assert_allclose(forces, np.stack(reference), rtol=0, atol=1e-6)
+        reference = calculator_forces(SevenNetCalculator("7net-mf-0", device="cpu", modal=modality), cells)
+    np.testing.assert_allclose(forces, reference, rtol=0, atol=1e-6)
     other = supercell_forces(cells, "7net-mf-0", modality="PBE" if modality == "R2SCAN" else "R2SCAN")
     assert np.abs(forces - other).max() > 1e-3
 
@@ -189,11 +190,7 @@ def test_chgnet_forces_equal_its_own_calculator(one_thread):
     phonopy_cells = [PhonopyAtoms(symbols=a.get_chemical_symbols(), cell=a.cell[:],
                                   scaled_positions=a.get_scaled_positions()) for a in cells]
     forces = displaced_forces(phonopy_cells, potential="chgnet")
-    calculator = CHGNetCalculator(_chgnet("0.3.0", "cpu"), use_device="cpu")
-    reference = []
-    for atoms in cells:
-        atoms.calc = calculator
-        reference.append(atoms.get_forces())
+    reference = calculator_forces(CHGNetCalculator(_chgnet("0.3.0", "cpu"), use_device="cpu"), cells)
     assert forces.shape == (3, 4, 3) and np.abs(forces).max() > 1e-2
     # float32 sums over the same graphs in another batch layout: differences of a few 1e-6 eV/Å (measured 4e-6)
-    np.testing.assert_allclose(forces, np.stack(reference), rtol=0, atol=2e-5)
+    np.testing.assert_allclose(forces, reference, rtol=0, atol=2e-5)

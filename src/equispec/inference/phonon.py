@@ -248,9 +248,7 @@ class PhononDosPredictor(Predictor):
         from ..physics.cache import physics_config
 
         settings = self.physics_settings
-        if getattr(self, "_physics_config", None) is None:  # what the physics cache is keyed by (hashes weights)
-            self._physics_config = physics_config(settings)
-        config = self._physics_config
+        config = physics_config(settings)  # what the physics cache is keyed by
         return {"potential": settings.potential, "potential_record": dict(config["potential"]),
                 "phonopy_version": config["phonopy_version"], "supercell": list(physics.supercell),
                 "displacement_ang": settings.displacement_ang, "num_displacements": physics.num_displacements,

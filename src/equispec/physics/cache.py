@@ -106,12 +106,8 @@ def compute_raw_dos(structure: Structure, name: str, settings: PhysicsDosSetting
 
 def physics_config(settings: PhysicsDosSettings) -> dict:
     """Everything besides the structure that decides the raw DOS: the cache key, and what physics outputs
-    record about the potential (its name, package version and weights sha256) and phonopy."""
-    return _config(settings)
-
-
-def _config(settings: PhysicsDosSettings) -> dict:
-    """Everything besides the structure that decides the raw DOS."""
+    record about the potential (its name, package version and weights sha256, hashed once per process) and
+    phonopy."""
     from importlib.metadata import PackageNotFoundError, version
 
     from .forces import potential_record
@@ -128,7 +124,7 @@ class PhysicsDosCache:
     """Raw physics DOS of one configuration (``settings``) under ``root``, one file per structure."""
 
     def __init__(self, root: str | os.PathLike, settings: PhysicsDosSettings):
-        self.config = _config(settings)
+        self.config = physics_config(settings)
         digest = hashlib.sha256(json.dumps(self.config, sort_keys=True).encode()).hexdigest()
         self.folder = Path(root) / digest[:16]
         try:
