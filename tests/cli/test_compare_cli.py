@@ -29,7 +29,10 @@ def test_compare_phonon_dos_json_and_plot(bcc_v, tmp_path, capsys):
                  "--resolution-mev", "2", "0.02"]) == 0
     scores = json.loads(capsys.readouterr().out)
     assert {"mse", "cosine", "pearson", "spearman", "wasserstein"} <= set(scores) and "shift_ev" not in scores
-    assert -1 <= scores["pearson"] <= 1 and 0 <= scores["cosine"] <= 1 and scores["wasserstein"] > 0
+    # measured on 2026-12-06 with the shipped ensemble: the network's V DOS is poor here (its DOS runs past V's
+    # 34 meV top), and these pin that; the network runs in float32, which moves them by ~1e-5, so 0.01 is room
+    assert scores["pearson"] == pytest.approx(0.202, abs=0.01) and scores["cosine"] == pytest.approx(0.506, abs=0.01)
+    assert scores["wasserstein"] == pytest.approx(12.26, abs=0.1)
     assert scores["energy_unit"] == "meV" and scores["kind"] == "phdos"
     assert plot.read_bytes()[:4] == b"\x89PNG"
 

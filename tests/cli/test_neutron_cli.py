@@ -48,7 +48,9 @@ def test_compare_measured_sqe_map(tmp_path, capsys):
     assert {"pearson", "cosine", "chi2_reduced", "scale", "background", "e_min", "e_max"} <= set(record)
     assert record["kind"] == "sqe" and record["scale"] > 0
     assert record["e_min"] < 0 < record["e_max"] <= 80  # energy gain and loss, inside the measured range
-    assert record["pearson"] > 0.5  # measured: see the README's neutron table
+    # measured 0.756 (the README's neutron table); the forces vary by ~1e-7 eV/Å between runs and the sphere
+    # points come from a fixed seed, so only rounding moves it
+    assert record["pearson"] == pytest.approx(0.756, abs=0.01)
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
 

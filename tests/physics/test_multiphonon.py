@@ -7,10 +7,11 @@ import math
 import numpy as np
 import pytest
 from scipy import constants
+from scipy.integrate import quad
 
 from equispec.errors import InputError
 from equispec.physics.multiphonon import (auto_order, incoherent_self_map, parse_order, phonon_expansion,
-                                          poisson_weights)
+                                          poisson_weights, self_terms)
 
 KT_MEV_PER_K = constants.k / constants.eV * 1e3
 #: hbar^2 / (2 u) in meV Å^2
@@ -74,16 +75,47 @@ def debye(top_mev: float = 35.0):
 
 @pytest.mark.parametrize("temperature", [10.0, 300.0, 900.0])
 def test_self_term_weights_sum_to_one_at_every_q(temperature):
-    """Elastic (n = 0) plus every inelastic order: the self term's integrated weight is 1 at any |Q|."""
-    energy, dos = debye()
-    expansion = phonon_expansion(energy, dos, temperature, MASS, max_order=25, step_mev=0.1)
-    q = np.linspace(0.5, 15.0, 8)
-    two_w = expansion.two_w(q)
-    assert two_w.max() > 0.3  # well into the multiphonon regime at the top |Q|, even at 10 K
+    """Elastic (n = 0) plus every inelastic order: the self term's integrated weight is 1 at any |Q|. The
+    elastic weight exp(-2W) takes the Einstein oscillator's analytic 2W = Q^2 hbar^2 / (2 M E0) coth(E0 / 2kT),
+    not the module's, so a wrong mean-square displacement breaks the sum. Tolerance: the module's <u_x^2>
+    follows from a 0.2 meV wide line, 1e-3 relative (the test above), and exp(-2W) 2W <= 0.37 turns that
+    into at most 4e-4 absolute."""
+    expansion = phonon_expansion(*einstein(), temperature, MASS, max_order=25)
+    q = np.linspace(0.5, 22.0, 8)
+    two_w = q**2 * analytic_msd(temperature)
+    assert two_w.max() > 0.5  # into the multiphonon regime at the top |Q| (two-phonon over one-phonon: 2W / 2)
     terms = incoherent_self_map([expansion], [4 * np.pi], q, expansion.energy_mev, range(1, 26))
     inelastic = terms.sum(axis=(0, 2)) * expansion.step_mev
-    assert np.exp(-two_w) + inelastic == pytest.approx(np.ones_like(q), abs=1e-9)
+    assert np.exp(-two_w) + inelastic == pytest.approx(np.ones_like(q), abs=5e-4)
     assert poisson_weights(two_w, 25).sum(axis=0) == pytest.approx(np.ones_like(q), abs=1e-12)
+
+
+def debye_msd(top_mev: float, temperature_k: float) -> float:
+    """<u_x^2> of a Debye solid, hbar^2 / (2M) int_0^ED (3 E^2 / ED^3) / E coth(E / 2kT) dE, by quadrature."""
+    integrand = lambda e: 3 * e / top_mev**3 / math.tanh(e / (2 * KT_MEV_PER_K * temperature_k))
+    return HBAR2_OVER_2U / MASS * quad(integrand, 0.0, top_mev, limit=200)[0]
+
+
+@pytest.mark.parametrize("temperature", [50.0, 300.0])
+def test_self_terms_of_a_debye_solid_seen_through_a_narrow_window_keep_the_analytic_msd(temperature):
+    """A map whose window ends at 12 meV, far below the 35 meV Debye cut-off, still has the atoms' whole
+    mean-square displacement. Tolerance: the DOS is sampled on 0.09 meV bins and its step at E_D falls in
+    one of them, a relative error of about a bin over the band, 2e-3."""
+    top = 35.0
+
+    def atom_pdos(edges):
+        centres = 0.5 * (edges[1:] + edges[:-1])
+        return np.where(centres <= top, centres**2, 0.0)[None, :]
+
+    window = np.arange(-6.0, 12.0, 0.25)
+    q = np.array([2.0, 6.0])
+    terms, order, msd = self_terms(atom_pdos, 1.02 * top, [MASS], [5.08], [5.1], q, window, temperature, 3)
+    assert order == 3 and terms.shape == (3, len(q), len(window))
+    assert msd[0] == pytest.approx(debye_msd(top, temperature), rel=2e-3)
+    wide = np.arange(-6.0, 120.0, 0.25)
+    wide_terms, _, wide_msd = self_terms(atom_pdos, 1.02 * top, [MASS], [5.08], [5.1], q, wide, temperature, 3)
+    assert wide_msd == msd
+    assert terms == pytest.approx(wide_terms[:, :, :len(window)], rel=1e-12, abs=0)
 
 
 @pytest.mark.parametrize("order", [1, 2, 3, 5])

@@ -169,6 +169,33 @@ def test_incoherent_scattering_obeys_the_first_moment_sum_rule():
     assert np.sum(energy * sqe) * 0.25 == pytest.approx(expected, rel=0.03)
 
 
+@pytest.fixture(scope="module")
+def fcc_vanadium_springs():
+    """Vanadium's cross-sections (almost only incoherent) on an fcc lattice of nearest-neighbour springs."""
+    fcc = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.05), ["V"], [[0, 0, 0]]).get_primitive_structure()
+    result = physics_dos(fcc, NearestNeighbourSprings(2.0, 4.05 / np.sqrt(2), 3.2), name="V", partial=False)
+    with quiet_euphonic():
+        return result, euphonic_force_constants(result.phonon)
+
+
+def test_a_window_below_the_band_top_keeps_the_msd_and_the_intensities(fcc_vanadium_springs):
+    """A cold-neutron window (Ei 12 meV: up to 11.4 meV) far below the band top sees the same atoms as a wide
+    one: the same <u^2>, and the same intensity in every bin the two windows share (the bins are the same and
+    so are the sphere points, drawn from one seed). Both follow from whole-band partial DOS, so they agree
+    to rounding."""
+    result, fc = fcc_vanadium_springs
+    band_top = float(result.full_range.energy_mev[result.full_range.dos > 0].max())
+    narrow = np.arange(-6.0, 11.5, 0.25)
+    wide = np.arange(-6.0, 1.2 * band_top, 0.25)
+    assert narrow[-1] < 0.5 * band_top
+    q = np.array([1.5, 3.0, 6.0])
+    with quiet_euphonic():
+        cold, hot = (powder_map(fc, q, energy, 300.0, npts=60) for energy in (narrow, wide))
+    assert cold.details["msd_ang2"]["V"] == pytest.approx(hot.details["msd_ang2"]["V"], rel=1e-12)
+    assert cold.phonon_order == hot.phonon_order >= 2
+    assert cold.intensity == pytest.approx(hot.intensity[:, :len(narrow)], rel=1e-9, abs=1e-12)
+
+
 def test_incoherent_part_stays_finite_at_zero_energy_transfer(springs):
     """An energy grid through E = 0 (here -40 + 100 x 0.4, 1e-14 off) must not blow up g(E) / E x n(E): Al
     scatters 0.0082 b incoherently against 1.495 b coherently, so the incoherent share stays ~1 %."""

@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import InputError
 
 __all__ = ["PhononExpansion", "phonon_expansion", "poisson_weights", "incoherent_self_map", "auto_order",
-           "parse_order", "DEBYE_LIMIT_MEV", "AUTO_ORDER_TOLERANCE", "MAX_PHONON_ORDER"]
+           "self_terms", "parse_order", "DEBYE_LIMIT_MEV", "AUTO_ORDER_TOLERANCE", "MAX_PHONON_ORDER"]
 
 #: hbar^2 / (2 u) in meV Å^2: the recoil energy hbar^2 Q^2 / 2M of a mass M (in u) at |Q| (in 1/Å).
 RECOIL_MEV_ANG2_AMU = 2.0900796
@@ -182,6 +182,52 @@ def auto_order(two_w: list[np.ndarray], cross_sections_mbarn: list[float], toler
         if weights[n] < tolerance * float(np.sum(weights[1:n + 1])):
             return n - 1
     return max_order
+
+
+def self_terms(atom_pdos, band_top_mev: float, masses_amu, incoherent_mbarn, total_mbarn, q_inv_ang: np.ndarray,
+               energy_mev: np.ndarray, temperature_k: float, order="auto") -> tuple[np.ndarray, int, list[float]]:
+    """The self (incoherent-approximation) terms of a cell on a map's window, from each atom's partial DOS
+    over the whole phonon band.
+
+    The mean-square displacement, the Debye-Waller factor and every A_n need the whole DOS, whatever part of
+    the spectrum the map shows: a spectrometer at Ei below the band top still sees atoms that vibrate with
+    all their modes. So the DOS is taken on 0..``band_top_mev`` and the terms are put on ``energy_mev``
+    afterwards.
+
+    Args:
+        atom_pdos: ``atom_pdos(edges_mev) -> (n_atoms, n_bins)``, each atom's partial DOS on those bins (any
+            area; each is normalised to unit area).
+        band_top_mev: an energy above which no atom has modes.
+        masses_amu, incoherent_mbarn, total_mbarn: per atom.
+        q_inv_ang: (n_q,) |Q|; energy_mev: (n_e,) the map's energies (any window).
+        temperature_k: Bose factors and mean-square displacements.
+        order: ``auto`` or the highest n.
+
+    Returns:
+        ``(terms, N, msd_ang2)``: (N, n_q, n_e) with row 0 the incoherent one-phonon term (``incoherent_mbarn``)
+        and row n - 1 the n-phonon term (``total_mbarn``), n = 2..N; N; per atom <u_x^2> in Å^2.
+    """
+    top = float(band_top_mev)
+    if not top > 0:
+        raise InputError("DOS", f"band top must be above 0 meV (got {top:g})")
+    step = min(0.25, top / 400)
+    edges = np.arange(0.0, top + step, step)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    pdos = np.asarray(atom_pdos(edges), float)
+    q = np.asarray(q_inv_ang, float)
+
+    def expansions(highest: int):
+        return [phonon_expansion(centres, pdos[atom], temperature_k, float(mass), highest, step_mev=step)
+                for atom, mass in enumerate(masses_amu)]
+
+    if order == "auto":  # the mean-square displacements decide the order before any convolution
+        order = auto_order([e.two_w(q) for e in expansions(1)], list(total_mbarn))
+    atoms = expansions(order)
+    terms = incoherent_self_map(atoms, list(incoherent_mbarn), q, energy_mev, range(1, 2))
+    if order > 1:
+        terms = np.concatenate([terms, incoherent_self_map(atoms, list(total_mbarn), q, energy_mev,
+                                                           range(2, order + 1))])
+    return terms, order, [a.msd_ang2 for a in atoms]
 
 
 def parse_order(value) -> int | str:

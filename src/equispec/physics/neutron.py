@@ -217,47 +217,37 @@ def _edges(centres: np.ndarray) -> np.ndarray:
 
 def _self_terms(modes, widths, q_inv_ang: np.ndarray, energy_mev: np.ndarray, temperature_k: float,
                 order) -> tuple[np.ndarray, int, dict]:
-    """The self (incoherent-approximation) terms of a powder map, from the same mesh modes as the coherent
-    one-phonon part: (N, n_q, n_e) with row 0 the incoherent one-phonon scattering (sigma_inc) and row n - 1
-    the n-phonon scattering, n = 2..N (sigma_coh + sigma_inc), see :mod:`equispec.physics.multiphonon`.
+    """The self (incoherent-approximation) terms of a powder map from the same mesh modes as the coherent
+    one-phonon part (:func:`equispec.physics.multiphonon.self_terms`): (N, n_q, n_e), N and the details.
 
-    Each atom's phonon expansion takes its unit-area partial DOS from Euphonic (adaptive widths) and the
-    mean-square displacement of that same DOS, so that the self term keeps both of its sum rules: unit
-    weight over all orders, and the first moment at the recoil energy. (Euphonic's own Debye-Waller
-    exponent, which the coherent part uses, sums the mesh modes directly; the two differed by 5-8 % for Al
-    and V on SevenNet-l3i5, and ``details`` records both.) ``order``: ``auto`` or the highest n.
-    Returns the terms, N and the details.
+    Each atom's phonon expansion takes its unit-area partial DOS over the whole band from Euphonic (adaptive
+    widths), whatever the map's window, and the mean-square displacement of that same DOS, so that the self
+    term keeps both of its sum rules: unit weight over all orders, and the first moment at the recoil energy.
+    (Euphonic's own Debye-Waller exponent, which the coherent part uses, sums the mesh modes directly; the two
+    differed by 5-8 % for Al and V on SevenNet-l3i5, and ``details`` records both.) ``order``: ``auto`` or N.
     """
     import periodictable
     from euphonic import ureg
 
-    from .multiphonon import auto_order, incoherent_self_map, phonon_expansion
+    from .multiphonon import self_terms
 
     crystal = modes.crystal
     symbols = [str(symbol) for symbol in crystal.atom_type]
-    incoherent = [1000.0 * float(getattr(periodictable, el).neutron.incoherent or 0.0) for el in symbols]
-    total = [1000.0 * float(getattr(periodictable, el).neutron.total or 0.0) for el in symbols]
-    q = np.asarray(q_inv_ang, float)
-    top = float(np.max(np.abs(energy_mev))) + 1.0
-    step = min(0.25, top / 400)
-    edges = np.arange(0.0, top + step, step)
-    centres = 0.5 * (edges[1:] + edges[:-1])
-    pdos = modes.calculate_pdos(ureg.Quantity(edges, "meV"), mode_widths=widths).y_data.to("1/meV").magnitude
-    masses = crystal.atom_mass.to("amu").magnitude
+    neutron = [getattr(periodictable, el).neutron for el in symbols]
+    # the band ends at the highest mode plus the broadening that Euphonic's adaptive widths give it
+    band_top = (float(np.max(modes.frequencies.to("meV").magnitude))
+                + 3.0 * float(np.max(widths.to("meV").magnitude)) + 1.0)
 
-    def expansions(highest: int):
-        return [phonon_expansion(centres, pdos[atom], temperature_k, float(masses[atom]), highest, step_mev=step)
-                for atom in range(crystal.n_atoms)]
+    def atom_pdos(edges_mev):
+        return modes.calculate_pdos(ureg.Quantity(edges_mev, "meV"), mode_widths=widths).y_data.to("1/meV").magnitude
 
-    if order == "auto":  # the mean-square displacements decide the order before any convolution
-        order = auto_order([e.two_w(q) for e in expansions(1)], total)
-    atoms = expansions(order)
-    one = incoherent_self_map(atoms, incoherent, q, energy_mev, range(1, 2))
-    terms = one if order == 1 else np.concatenate([one, incoherent_self_map(atoms, total, q, energy_mev,
-                                                                            range(2, order + 1))])
+    terms, order, msd_per_atom = self_terms(
+        atom_pdos, band_top, crystal.atom_mass.to("amu").magnitude,
+        [1000.0 * float(n.incoherent or 0.0) for n in neutron], [1000.0 * float(n.total or 0.0) for n in neutron],
+        q_inv_ang, energy_mev, temperature_k, order)
     msd = {}
-    for symbol, expansion in zip(symbols, atoms):
-        msd.setdefault(symbol, []).append(expansion.msd_ang2)
+    for symbol, value in zip(symbols, msd_per_atom):
+        msd.setdefault(symbol, []).append(value)
     return terms, order, {"msd_ang2": {el: float(np.mean(v)) for el, v in msd.items()}}
 
 
