@@ -47,6 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "experiment sees it: neutron-weighted DOS and, in physics/hybrid mode, the powder S(|Q|,E) map "
                    "(Euphonic); -o takes OUT.json or OUT.npz")
     _add_neutron_options(p)
+    p.add_argument("--dispersion", action="store_true", help="physics/hybrid: phonon branches along seekpath's "
+                   "standard high-symmetry path (or --q-path), with the DOS beside them; -o takes OUT.csv or OUT.json")
+    p.add_argument("--q-path", metavar="PATH", help="--dispersion: your own path, e.g. 'GAMMA -> X -> L' or "
+                   "'0 0 0 -> 1 0 0 | 0.5 0.5 0.5 -> 0 0 0' (r.l.u. of the conventional cell; labels are seekpath's; "
+                   "NAME=H K L names a point)")
+    p.add_argument("--sqe-path", metavar="PATH|FILE", help="physics/hybrid: single-crystal coherent one-phonon "
+                   "S(Q,E) along a path in r.l.u. of the conventional cell ('2 0 0 -> 3 0 0 -> 3 1 0', labels as in "
+                   "--q-path) or a file of Q points (H K L [LABEL] per line), with --temperature and --instrument/--ei "
+                   "or --resolution-mev; -o takes OUT.json or OUT.npz")
+    p.add_argument("--overlay-dispersion", action="store_true", help="--sqe-path: draw the branches over the map")
 
     e = sub.add_parser("evaluate", help="score a model on labelled data")
     e.add_argument("--model", default="phdos", help="shipped model name or model directory")
@@ -311,7 +321,7 @@ def _neutron_resolution(args, ei_from_file: bool = False):
 #: optional module -> (what needs it, the extra that installs it)
 _EXTRAS = {"phonopy": ("physics and hybrid modes", "physics"), "euphonic": ("neutron spectra from force constants",
                                                                       "neutron"),
-           "resins": ("--instrument", "neutron")}
+           "resins": ("--instrument", "neutron"), "seekpath": ("paths through the Brillouin zone", "physics")}
 
 
 def _installed(module: str) -> bool:
@@ -330,6 +340,10 @@ def _require_extras(args, sqe_map: bool = False) -> None:
     needed = [("phonopy", "--mode")] if physics else []
     if physics and (getattr(args, "ins", False) or sqe_map):
         needed.append(("euphonic", "--ins" if getattr(args, "ins", False) else args.measured))
+    if getattr(args, "sqe_path", None):
+        needed.append(("euphonic", "--sqe-path"))
+    if getattr(args, "dispersion", False) or getattr(args, "sqe_path", None):
+        needed.append(("seekpath", "--dispersion" if args.dispersion else "--sqe-path"))
     if getattr(args, "instrument", None):
         needed.append(("resins", "--instrument"))
     for module, source in needed:
@@ -378,6 +392,8 @@ def _check_not_inputs(outputs, inputs) -> None:
 
 
 def _predict_locked(args) -> int:
+    if args.dispersion or args.q_path or args.sqe_path or args.overlay_dispersion:
+        return _predict_along_path(args)
     from tqdm.auto import tqdm
 
     from ..analysis.phonon_compare import truncation_note
@@ -454,6 +470,110 @@ def _predict_locked(args) -> int:
     if args.plot:
         print(f"wrote {spectra.plot_ins(predictions, neutron, args.plot) if args.ins else plot(predictions, args.plot)}")
     return 0
+
+
+def _check_path_options(args) -> str:
+    """``--dispersion`` / ``--sqe-path`` and the options that go with them, before any input is read; returns
+    the option that was asked for."""
+    from ..errors import InputError
+
+    if args.q_path and not args.dispersion:
+        raise InputError("--q-path", "is the path of --dispersion: add --dispersion")
+    if args.overlay_dispersion and not args.sqe_path:
+        raise InputError("--overlay-dispersion", "draws the branches over an --sqe-path map: add --sqe-path")
+    if args.dispersion and args.sqe_path:
+        raise InputError("--sqe-path", "one output at a time: --dispersion or --sqe-path (--overlay-dispersion "
+                                       "draws the branches over the map)")
+    option = "--dispersion" if args.dispersion else "--sqe-path"
+    if args.ins:
+        raise InputError("--ins", f"the powder spectra and {option} are separate runs: choose one")
+    if args.mode == "fast":
+        raise InputError(option, "needs force constants: add --mode physics (or hybrid)")
+    if args.phonon_order != "auto":
+        raise InputError("--phonon-order", f"is for the powder map of --ins: {option} is one-phonon")
+    if args.dispersion:
+        given = [flag for flag, value in (("--ei", args.ei), ("--instrument", args.instrument),
+                                          ("--resolution-mev", args.resolution_mev)) if value is not None]
+        if given or args.temperature != 300.0:
+            raise InputError(given[0] if given else "--temperature", "is a neutron option: --dispersion has none")
+    if args.resume or (args.output and args.output.lower().endswith(".jsonl")):
+        raise InputError("--resume" if args.resume else args.output, f"{option} writes one record, not a stream")
+    return option
+
+
+def _predict_along_path(args) -> int:
+    """``predict --dispersion`` (branches along a path) or ``--sqe-path`` (a single-crystal S(Q,E) map) of one
+    structure in physics or hybrid mode. Every option, the structure and the path are checked before the
+    force constants are computed; outputs are written at the end, each atomically."""
+    import os
+
+    from ..api import load_model
+    from ..data.structures import read_structure, to_structure
+    from ..errors import InputError
+    from ..io import spectra
+    from ..physics.q_path import default_path, parse_q_path, path_frame, read_q_points
+
+    option = _check_path_options(args)
+    _check_neutron_args(args)
+    files = _expand_inputs(args.files, args.files_from)
+    if len(files) != 1:
+        raise InputError(option, f"takes one structure (got {len(files)})")
+    _check_not_inputs([args.output, args.plot], files)
+    _require_extras(args)
+    if args.output:
+        spectra.check_output(args.output, (".csv", ".json") if args.dispersion else (".json", ".npz"))
+    if args.plot:
+        spectra.check_figure_path(args.plot)
+    name = _input_names(files)[0]
+    source = read_structure(files[0], args.block) if args.block else files[0]
+    structure, _ = to_structure(source, name)
+    frame = path_frame(structure)
+    if args.dispersion:
+        path = parse_q_path(args.q_path, frame, "--q-path") if args.q_path else default_path(frame)
+    elif os.path.isfile(args.sqe_path):
+        path = read_q_points(args.sqe_path, frame)
+    else:
+        path = parse_q_path(args.sqe_path, frame, "--sqe-path")
+    resolution = _neutron_resolution(args) if args.sqe_path else None
+    predictor = load_model(args.model, mode=args.mode, potential=args.potential, relax=args.relax, device=args.device)
+    if predictor.task != "phdos":
+        raise InputError(option, "is for phonon-DOS models")
+    predictor.use_physics_cache(_physics_cache_dir(args))
+    prediction = predictor.predict([structure], [name])[0]
+    print(spectra.summary_line(prediction))
+    if args.dispersion:
+        from ..io.dispersion import plot_dispersion, write_dispersion
+        from ..physics.dispersion import phonon_dispersion
+
+        result = phonon_dispersion(prediction.force_constants, prediction.structure, path, frame, name)
+        print(result.summary_line(), file=sys.stderr)
+        written = [write_dispersion(result, args.output, prediction) if args.output else None,
+                   plot_dispersion(result, args.plot, prediction) if args.plot else None]
+    else:
+        from ..io.single_crystal import plot_single_crystal_map, write_single_crystal_map
+        from ..physics.q_path import sample_path
+        from ..physics.single_crystal import single_crystal_map
+
+        result = single_crystal_map(prediction.force_constants, sample_path(path), frame,
+                                    _path_map_energies(prediction, args.ei), args.temperature, resolution, name=name,
+                                    path_text=path.text)
+        print(result.summary_line(), file=sys.stderr)
+        written = [write_single_crystal_map(result, args.output) if args.output else None,
+                   plot_single_crystal_map(result, args.plot, overlay_dispersion=args.overlay_dispersion)
+                   if args.plot else None]
+    for path_written in filter(None, written):
+        print(f"wrote {path_written}")
+    return 0
+
+
+def _path_map_energies(prediction, ei_mev: float | None):
+    """Energies of a single-crystal map: with ``--ei``, the spectrometer's -Ei/2 .. 0.95 Ei; else both sides of
+    the whole band, -1.05 .. 1.05 x its top (0.25 meV steps, at most 600 energies)."""
+    import numpy as np
+
+    top = float(prediction.full_range.energy_mev[-1])
+    low, high = (-0.5 * ei_mev, 0.95 * ei_mev) if ei_mev is not None else (-top, top)
+    return np.arange(low, high, max(0.25, (high - low) / 600))
 
 
 def _input_names(files: list[str]) -> list[str]:
