@@ -100,6 +100,31 @@ class PhononDosPrediction:
 
         return ins_spectra(self, ei_mev=ei_mev, temperature_k=temperature_k, resolution=resolution, **options)
 
+    def dispersion(self, path: str | None = None):
+        """Phonon branches of the force constants (physics/hybrid modes) along ``path``: None for seekpath's
+        standard path, or ``"GAMMA -> X -> L"`` / ``"0 0 0 -> 1 0 0 | ..."`` in r.l.u. of the conventional cell.
+        Returns ``equispec.physics.dispersion.Dispersion`` (``.band_structure`` is pymatgen's)."""
+        from ..physics.dispersion import phonon_dispersion
+
+        return phonon_dispersion(self.force_constants, self.structure, path, name=self.name)
+
+    def band_structure(self, path: str | None = None):
+        """pymatgen ``PhononBandStructureSymmLine`` (THz) along ``path`` (see :meth:`dispersion`)."""
+        return self.dispersion(path).band_structure
+
+    def single_crystal_map(self, path: str, energy_mev, temperature_k: float = 300.0, resolution=None):
+        """Coherent one-phonon S(Q, E) of a single crystal along ``path`` (as in :meth:`dispersion`; physics/hybrid
+        modes) on the energies ``energy_mev`` (meV, negative: neutron energy gain), with the energy
+        ``resolution`` (FWHM in meV, polynomial, callable or None for native); see
+        ``equispec.physics.single_crystal.single_crystal_map``."""
+        from ..physics.q_path import parse_q_path, path_frame, sample_path
+        from ..physics.single_crystal import single_crystal_map
+
+        frame = path_frame(self.structure)
+        parsed = parse_q_path(path, frame, "path")
+        return single_crystal_map(self.force_constants, sample_path(parsed), frame, np.asarray(energy_mev, float),
+                                  temperature_k, resolution, name=self.name, path_text=parsed.text)
+
     def thermodynamics(self, temperatures_k) -> "PhononThermodynamics":
         """Heat capacity, entropy, Helmholtz free energy and mean frequency of this DOS, per mole of atoms
         (``.per_formula_unit()`` converts); see ``equispec.analysis.thermo.phonon_thermodynamics``.
