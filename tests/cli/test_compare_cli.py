@@ -91,3 +91,20 @@ def test_unknown_model_and_missing_files_exit_2(bcc_v):
     assert result.returncode == 2 and result.stderr.startswith("equispec: error: no-such-model: unknown model")
     result = run("identify", V_DOS, "--candidates", "missing_dir_or_file.cif", "--model", "phdos")
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_an_energy_scale_fit_that_hits_its_bound_is_an_error_not_a_result(tmp_path):
+    """SevenNet-l3i5's V is so soft against the measured DOS that the best s lies beyond 1.4 (docs/neutron.md):
+    one line, exit status 2, and no plot."""
+    import subprocess
+    import sys
+
+    plot = tmp_path / "v.png"
+    result = subprocess.run([sys.executable, "-m", "equispec", "compare", str(EXAMPLES / "V.cif"), str(V_DOS),
+                             "--model", "phdos", "--mode", "physics", "--resolution-mev", "3", "--fit-energy-scale",
+                             "--plot", str(plot)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("equispec: error: ") and "hit its bound s = 1.4" in lines[0]
+    assert not plot.exists()

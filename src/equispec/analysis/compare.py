@@ -33,13 +33,15 @@ __all__ = ["compare", "compare_spectra"]
 def compare_spectra(prediction, measured, **options) -> Comparison:
     """Dispatch on the prediction's kind: XAS (has ``.average`` or is an ``XAS``) or phonon DOS."""
     if is_xas(prediction):
+        if options.get("fit_energy_scale"):
+            raise InputError("--fit-energy-scale", "is for phonon comparisons (a DOS table or an S(Q,E) map)")
         if not isinstance(measured, MeasuredXas):
             raise InputError(getattr(measured, "name", None), "an XAS prediction needs a measured XAS spectrum")
         allowed = {"window_ev", "core_hole_ev", "resolution_ev", "max_shift_ev", "shift_ev", "step_ev", "name"}
         return compare_xas(prediction, measured, **{k: v for k, v in options.items() if k in allowed})
     if not isinstance(measured, MeasuredDos):
         raise InputError(getattr(measured, "name", None), "a phonon-DOS prediction needs a measured phonon DOS")
-    allowed = {"resolution_mev", "neutron_weighting", "name"}
+    allowed = {"resolution_mev", "neutron_weighting", "name", "fit_energy_scale"}
     return compare_phdos(prediction, measured, **{k: v for k, v in options.items() if k in allowed})
 
 
@@ -72,7 +74,10 @@ def _read_measured(measured, kind: str, dos_unit: str | None):
 
 
 #: Options of an S(Q,E) comparison besides ``resolution_mev`` (see ``analysis.sqe.compare_sqe``).
-_SQE_OPTIONS = ("temperature_k", "ei_mev", "elastic_mev", "npts", "phonon_order", "name", "progress")
+_SQE_OPTIONS = ("temperature_k", "ei_mev", "elastic_mev", "npts", "phonon_order", "name", "progress",
+                "fit_energy_scale")
+#: Options that both an S(Q,E) comparison and ``compare_spectra`` take.
+_SHARED_OPTIONS = ("name", "fit_energy_scale")
 
 
 def compare(structure, measured, model, *, dos_unit: str | None = None, **options):
@@ -87,7 +92,8 @@ def compare(structure, measured, model, *, dos_unit: str | None = None, **option
         dos_unit: energy unit of a measured DOS table when its header does not say (meV, THz, cm-1).
         **options: processing options of :func:`compare_xas`, :func:`compare_phdos` or
             ``analysis.sqe.compare_sqe`` (``resolution_mev``, which may name an instrument, ``ei_mev``,
-            ``temperature_k``, ``elastic_mev``, ``phonon_order``).
+            ``temperature_k``, ``elastic_mev``, ``phonon_order``; ``fit_energy_scale`` for a phonon DOS or map,
+            refused for XAS).
 
     Returns:
         :class:`Comparison`, or ``analysis.sqe.SqeComparison`` for a measured map.
@@ -101,5 +107,5 @@ def compare(structure, measured, model, *, dos_unit: str | None = None, **option
             raise InputError(measured.name, "an S(Q,E) comparison needs force constants: use --mode physics or hybrid")
         return compare_sqe(_predict_one(predictor, structure), measured, resolution=options.get("resolution_mev"),
                            **{k: v for k, v in options.items() if k in _SQE_OPTIONS})
-    options = {k: v for k, v in options.items() if k not in _SQE_OPTIONS or k == "name"}
+    options = {k: v for k, v in options.items() if k not in _SQE_OPTIONS or k in _SHARED_OPTIONS}
     return compare_spectra(_predict_one(predictor, structure), measured, **options)

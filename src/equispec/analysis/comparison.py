@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .energy_scale import EnergyScaleFit
 from .scores import SCORE_KEYS
 
 __all__ = ["Comparison", "is_xas"]
@@ -29,6 +30,8 @@ class Comparison:
         scores: ``{mse, cosine, pearson, spearman, wasserstein}`` (Wasserstein in ``energy_unit``).
         shift_ev: rigid shift added to the predicted energies (XAS), else None.
         details: processing parameters used (E0s, widths, scale), for the record.
+        energy_scale: phonon DOS with ``fit_energy_scale``: the fitted stiffness factor, its error and the
+            scores at it; else None.
     """
 
     kind: str
@@ -41,6 +44,7 @@ class Comparison:
     scores: dict
     shift_ev: float | None = None
     details: dict = field(default_factory=dict)
+    energy_scale: EnergyScaleFit | None = None
 
     @property
     def residual(self) -> np.ndarray:
@@ -55,6 +59,8 @@ class Comparison:
         e_min, e_max = self.details.get("measured_unit_range", [float(self.grid[0]), float(self.grid[-1])])
         out.update({"kind": self.kind, "structure": self.name, "measured": self.measured_name,
                     "energy_unit": self.energy_unit, "e_min": e_min, "e_max": e_max, "details": self.details})
+        if self.energy_scale is not None:
+            out.update(self.energy_scale.to_dict())
         return out
 
 

@@ -1,6 +1,7 @@
 """A phonon-DOS prediction against a measured (neutron-weighted) DOS: the prediction is converted to meV,
 neutron-weighted (``sigma_scatt/M`` per element on the per-element partial DOS), broadened by the instrument
-resolution and scaled to the measurement's area on their common energy range."""
+resolution and scaled to the measurement's area on their common energy range. With ``fit_energy_scale`` a
+stiffness factor s on the predicted energies is fitted too (g_s(E) = g(E / s) / s, before the resolution)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ..errors import InputError
 from ..io.units import CM1_PER_MEV, MEV_PER_THZ
 from ..physics.neutron import neutron_weighted_dos
 from .comparison import _MIN_OVERLAP_POINTS, Comparison, _prediction_name
+from .energy_scale import ENERGY_SCALE_BOUNDS, EnergyScaleFit, minimise_energy_scale
 from .readers import DOS_UNITS, MeasuredDos
 from .scores import score_spectra
 
@@ -49,7 +51,7 @@ def _phonon_arrays(prediction) -> tuple[np.ndarray, np.ndarray, dict]:
 
 
 def compare_phdos(predicted, measured: MeasuredDos, resolution_mev=None, neutron_weighting: bool = True,
-                  name: str | None = None) -> Comparison:
+                  name: str | None = None, fit_energy_scale: bool = False) -> Comparison:
     """Score a predicted phonon DOS against a measured (neutron-weighted) one.
 
     Args:
@@ -60,6 +62,9 @@ def compare_phdos(predicted, measured: MeasuredDos, resolution_mev=None, neutron
         neutron_weighting: weight the per-element partial DOS by ``sigma_scatt/M`` (an INS measurement).
             Needs ``partial_dos`` when there is more than one element.
         name: names the prediction in the result.
+        fit_energy_scale: also fit a stiffness factor s in ``ENERGY_SCALE_BOUNDS`` (0.7-1.4) on the predicted
+            energies, g_s(E) = g(E / s) / s, by least squares on the unit-area spectra (the MSE score's
+            residual); the headline ``scores`` stay those at s = 1. A fit at a bound is an ``InputError``.
 
     Returns:
         :class:`Comparison` on the measured energies inside the predicted range, both at unit area.
@@ -74,12 +79,7 @@ def compare_phdos(predicted, measured: MeasuredDos, resolution_mev=None, neutron
     else:
         dos = total
     full_range = getattr(predicted, "full_range", None) is not None
-    if full_range and measured.energy_mev[-1] > energy[-1]:
-        # a full-range DOS is known to vanish above its highest mode: it covers the whole measured range
-        step = float(energy[1] - energy[0])
-        extra = np.arange(energy[-1] + step, measured.energy_mev[-1] + 2 * step, step)
-        energy, dos = np.concatenate([energy, extra]), np.concatenate([dos, np.zeros(len(extra))])
-    fine_grid, fine = broaden_dos(energy, dos, resolution_mev, step=float(energy[1] - energy[0]) if full_range else None)
+    fine_grid, fine = _processed_dos(energy, dos, measured, resolution_mev, full_range)
     inside = (measured.energy_mev >= fine_grid[0]) & (measured.energy_mev <= fine_grid[-1])
     if inside.sum() < _MIN_OVERLAP_POINTS:
         raise InputError(measured.name, f"fewer than {_MIN_OVERLAP_POINTS} measured points inside the predicted range "
@@ -104,4 +104,68 @@ def compare_phdos(predicted, measured: MeasuredDos, resolution_mev=None, neutron
     notes = [n for n in (getattr(measured, "note", None), truncation_note(predicted)) if n]
     if notes:
         details["note"] = "\n".join(notes)
-    return Comparison("phdos", name, measured.name, "meV", grid, m, p, score_spectra(grid, m, p), None, details)
+    energy_scale = None
+    if fit_energy_scale:
+        energy_scale = _fit_dos_energy_scale(energy, dos, measured, resolution_mev, full_range, grid, m)
+        details["energy_scale_fit"] = energy_scale.details
+    return Comparison("phdos", name, measured.name, "meV", grid, m, p, score_spectra(grid, m, p), None, details,
+                      energy_scale=energy_scale)
+
+
+def _processed_dos(energy: np.ndarray, dos: np.ndarray, measured: MeasuredDos, resolution_mev, full_range: bool,
+                   energy_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The predicted DOS with its energies times ``energy_scale`` s (g_s(E) = g(E / s) / s), extended by zeros
+    to the measured top when it is a full-range DOS, and broadened by the resolution: (fine grid, DOS)."""
+    if energy_scale != 1:
+        energy, dos = energy * energy_scale, dos / energy_scale
+    if full_range and measured.energy_mev[-1] > energy[-1]:
+        # a full-range DOS is known to vanish above its highest mode: it covers the whole measured range
+        step = float(energy[1] - energy[0])
+        extra = np.arange(energy[-1] + step, measured.energy_mev[-1] + 2 * step, step)
+        energy, dos = np.concatenate([energy, extra]), np.concatenate([dos, np.zeros(len(extra))])
+    return broaden_dos(energy, dos, resolution_mev, step=float(energy[1] - energy[0]) if full_range else None)
+
+
+def _fit_dos_energy_scale(energy: np.ndarray, dos: np.ndarray, measured: MeasuredDos, resolution_mev,
+                          full_range: bool, grid: np.ndarray, measured_on_grid: np.ndarray) -> EnergyScaleFit:
+    """Fit s on the measured energies of ``grid`` (values ``measured_on_grid``) that the scaled prediction covers
+    at every s within the bounds (all of them for a full-range DOS, which vanishes above its top; a label-grid
+    DOS ends at its grid).
+
+    A DOS table states no errors, so chi^2 is the sum of squared residuals over their variance at the
+    minimum, SSR / (SSR(s) / (n - 1)) (one fitted parameter: each spectrum is normalised, not fitted), and
+    sigma_s = sqrt(2 / chi^2'') = sqrt(2 SSR(s) / ((n - 1) SSR'')).
+    """
+    import time
+
+    low, high = ENERGY_SCALE_BOUNDS
+    started = time.perf_counter()
+    top = np.inf if full_range else float(energy[-1]) * low
+    covered = (grid >= float(energy[0]) * high) & (grid <= top)
+    if covered.sum() < _MIN_OVERLAP_POINTS:
+        raise InputError(measured.name, f"fewer than {_MIN_OVERLAP_POINTS} measured points inside the predicted range "
+                                        f"at every energy scale {low:g}-{high:g}")
+    fit_grid = grid[covered]
+    m = measured_on_grid[covered] / np.trapezoid(measured_on_grid[covered], fit_grid)
+
+    def predicted_at(energy_scale: float) -> np.ndarray:
+        fine_grid, fine = _processed_dos(energy, dos, measured, resolution_mev, full_range, energy_scale)
+        p = np.interp(fit_grid, fine_grid, fine, left=0.0, right=0.0)
+        area = np.trapezoid(p, fit_grid)
+        if not area > 0:
+            raise InputError(measured.name, f"no predicted weight in the common energy range at s = {energy_scale:.4g}")
+        return p / area
+
+    def squared_residual(energy_scale: float) -> float:
+        return float(np.sum((m - predicted_at(energy_scale)) ** 2))
+
+    scale, ssr, curvature, details = minimise_energy_scale(squared_residual, measured.name)
+    p = predicted_at(scale)
+    variance = ssr / max(len(fit_grid) - 1, 1)
+    details.update(chi2_note="DOS table without errors: chi^2 = squared residual / its variance at the fitted s",
+                   residual_variance=variance, squared_residual=ssr, squared_residual_at_1=squared_residual(1.0),
+                   energy_range_mev=[float(fit_grid[0]), float(fit_grid[-1])], points=int(len(fit_grid)),
+                   wall_s=round(time.perf_counter() - started, 3))
+    predicted = np.interp(grid, fit_grid, p, left=np.nan, right=np.nan)
+    return EnergyScaleFit(scale, float(np.sqrt(2.0 * variance / curvature)), ENERGY_SCALE_BOUNDS,
+                          score_spectra(fit_grid, m, p), details, predicted)

@@ -27,11 +27,17 @@ def plot_comparison(comparison: Comparison, path: str | os.PathLike) -> Path:
         label += f" (shifted {comparison.shift_ev:+.2f} eV)"
     top.plot(comparison.grid, comparison.measured, "k-", lw=1.5, label=f"measured: {Path(comparison.measured_name).name}")
     top.plot(comparison.grid, comparison.predicted, "C3-", lw=1.5, label=f"predicted: {label}")
+    fit = comparison.energy_scale
+    if fit is not None and fit.predicted is not None:
+        top.plot(comparison.grid, fit.predicted, "C2--", lw=1.2, label=f"predicted, energies x {fit.scale:.3f}")
     s = comparison.scores
     title = (f"MSE {s['mse']:.3g}   cosine {s['cosine']:.3f}   Pearson {s['pearson']:.3f}   "
              f"Spearman {s['spearman']:.3f}")
     if comparison.kind == "phdos":  # the resolution changes the answer: the figure says which was applied
         title += f"\nresolution: {comparison.details.get('resolution_mev') or 'none (native)'}"
+    if fit is not None:
+        title += (f"\nfitted energy scale s = {fit.value_text()}: MSE {fit.scores['mse']:.3g}, "
+                  f"Pearson {fit.scores['pearson']:.3f}")
     top.set_title(title, fontsize=8)
     top.set_ylabel("normalised $\\mu$" if comparison.kind == "xas" else "neutron-weighted DOS (1/meV)")
     top.legend(fontsize=7, frameon=False)

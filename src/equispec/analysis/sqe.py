@@ -9,18 +9,22 @@ output says so). Points with |E| below ``elastic_mev`` (the elastic line) are le
 ``a`` and a flat background ``b`` are fitted by weighted least squares (weights 1/error^2, errors floored
 at their 1st percentile), and the scores
 are Pearson's r between measured and ``a P + b``, the cosine between measured - b and a P, and the reduced
-chi^2 of the residuals with the measured errors.
+chi^2 of the residuals with the measured errors. With ``fit_energy_scale`` a stiffness factor s on every
+phonon energy is fitted with them (``equispec.analysis.energy_scale``): the map is rebuilt from the same
+modes with frequencies times s at each trial s, and the scores at s = 1 stay the headline.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
+from .energy_scale import ENERGY_SCALE_BOUNDS, EnergyScaleFit, energy_scale_phrase, minimise_energy_scale
 from .readers import MeasuredSqe
 from .scores import cosine, pearson
 
@@ -48,6 +52,7 @@ class SqeComparison:
         cut: the Q-integrated spectra over the compared region, ``energy_mev``, ``measured``, ``predicted`` and
             ``one_phonon`` (the one-phonon part of ``a P + b``), each (n_cut,): sums over the compared |Q|
             bins at each energy.
+        energy_scale: the fitted stiffness factor, its error and the scores at it (``fit_energy_scale``), or None.
     """
 
     name: str
@@ -63,6 +68,7 @@ class SqeComparison:
     cut: dict = field(default_factory=dict)
     kind: str = "sqe"
     energy_unit: str = "meV"
+    energy_scale: EnergyScaleFit | None = None
 
     @property
     def residual(self) -> np.ndarray:
@@ -76,6 +82,8 @@ class SqeComparison:
                     "measured": self.measured_name, "energy_unit": self.energy_unit,
                     "e_min": float(energies.min()), "e_max": float(energies.max()), "details": self.details,
                     "cut": {key: [float(v) for v in values] for key, values in self.cut.items()}})
+        if self.energy_scale is not None:
+            out.update(self.energy_scale.to_dict())
         return out
 
     def settings_line(self) -> str:
@@ -138,7 +146,8 @@ def _settings(measured: MeasuredSqe, resolution, ei_mev, temperature_k) -> tuple
 
 def compare_sqe(prediction, measured: MeasuredSqe, resolution=None, temperature_k: float | None = None,
                 ei_mev: float | None = None, elastic_mev: float | None = None, npts: int = 300,
-                phonon_order="auto", name: str | None = None, progress: bool = False) -> SqeComparison:
+                phonon_order="auto", name: str | None = None, progress: bool = False,
+                fit_energy_scale: bool = False) -> SqeComparison:
     """Score the powder map of a physics-mode phonon prediction against a measured S(|Q|, E).
 
     Args:
@@ -152,10 +161,14 @@ def compare_sqe(prediction, measured: MeasuredSqe, resolution=None, temperature_
             E = 0, or 3 meV without a resolution.
         npts: points on each |Q| sphere of the powder average.
         phonon_order: ``auto`` (n-phonon terms while each adds at least 1 %) or the highest n (1: one-phonon).
+        fit_energy_scale: also fit a stiffness factor s in ``ENERGY_SCALE_BOUNDS`` (0.7-1.4) on every phonon
+            energy (force constants times s^2), jointly with the scale and background, which are refitted
+            at each s; the phonon order found at s = 1 is kept during the fit. A fit at a bound is an
+            ``InputError``.
     """
     from ..broadening import resolution_fwhm
     from ..physics.multiphonon import parse_order
-    from ..physics.neutron import broaden_map, euphonic_force_constants, powder_map, quiet_euphonic
+    from ..physics.neutron import broaden_map, euphonic_force_constants, powder_modes, quiet_euphonic
 
     name = name or getattr(prediction, "name", "prediction")
     if getattr(prediction, "force_constants", None) is None:
@@ -175,8 +188,8 @@ def compare_sqe(prediction, measured: MeasuredSqe, resolution=None, temperature_
     with quiet_euphonic():
         fc = euphonic_force_constants(prediction.force_constants)
         fine = _fine_energies(measured.energy_mev)
-        computed = powder_map(fc, measured.q_inv_ang[rows], fine, temperature_k, npts=npts,
-                              phonon_order=phonon_order, progress=progress)
+        modes = powder_modes(fc, measured.q_inv_ang[rows], npts=npts, progress=progress)
+        computed = modes.powder_map(fine, temperature_k, phonon_order=phonon_order)
 
     def on_measured(fine_map):
         out = np.full(measured.intensity.shape, np.nan)
@@ -190,12 +203,7 @@ def compare_sqe(prediction, measured: MeasuredSqe, resolution=None, temperature_
     error = measured.error[usable]
     floor = float(np.quantile(error, ERROR_FLOOR_QUANTILE))
     m, p, w = measured.intensity[usable], model[usable], 1.0 / np.maximum(error, floor) ** 2
-    design = np.stack([p, np.ones_like(p)], axis=1)
-    sqrt_w = np.sqrt(w)
-    (scale, background), *_ = np.linalg.lstsq(design * sqrt_w[:, None], m * sqrt_w, rcond=None)
-    fitted = scale * p + background
-    chi2 = float(np.sum(w * (m - fitted) ** 2) / max(len(m) - 2, 1))
-    scores = {"pearson": pearson(m, fitted), "cosine": cosine(m - background, scale * p), "chi2_reduced": chi2}
+    scale, background, scores = _scale_and_scores(m, p, w)
     details = {"resolution_fwhm_mev": getattr(resolution, "description", resolution) if callable(resolution)
                else resolution, "ei_mev": ei_mev, "temperature_k": temperature_k, "settings_source": source,
                "phonon_order": computed.phonon_order,
@@ -210,15 +218,62 @@ def compare_sqe(prediction, measured: MeasuredSqe, resolution=None, temperature_
            "measured": np.nansum(measured_map, axis=0)[cut_energies],
            "predicted": np.nansum(predicted_map, axis=0)[cut_energies],
            "one_phonon": np.nansum(np.where(usable, scale * one_phonon + background, np.nan), axis=0)[cut_energies]}
+    energy_scale = None
+    if fit_energy_scale:
+        started = time.perf_counter()
+
+        def model_at(energy_scale_factor: float) -> np.ndarray:
+            """The broadened map on the measured grid with every phonon energy times the factor."""
+            with quiet_euphonic():
+                trial = modes.powder_map(fine, temperature_k, phonon_order=computed.phonon_order,
+                                         energy_scale=energy_scale_factor)
+            return on_measured(broaden_map(fine, trial.intensity, resolution))
+
+        def chi2_at(energy_scale_factor: float) -> float:
+            trial = model_at(energy_scale_factor)[usable]
+            trial_scale, trial_background, _ = _scale_and_scores(m, trial, w)
+            return float(np.sum(w * (m - trial_scale * trial - trial_background) ** 2))
+
+        fitted_scale, chi2_min, curvature, fit_details = minimise_energy_scale(chi2_at, measured.name)
+        best = model_at(fitted_scale)
+        scale_at, background_at, scores_at = _scale_and_scores(m, best[usable], w)
+        fit_details.update(scale=scale_at, background=background_at, chi2=chi2_min,
+                           chi2_at_1=scores["chi2_reduced"] * max(len(m) - 2, 1), phonon_order=computed.phonon_order,
+                           wall_s=round(time.perf_counter() - started, 3))
+        details["energy_scale_fit"] = fit_details
+        cut["predicted_at_energy_scale"] = np.nansum(np.where(usable, scale_at * best + background_at, np.nan),
+                                                     axis=0)[cut_energies]
+        energy_scale = EnergyScaleFit(fitted_scale, float(np.sqrt(2.0 / curvature)), ENERGY_SCALE_BOUNDS, scores_at,
+                                      fit_details, cut["predicted_at_energy_scale"])
     return SqeComparison(name, measured.name, measured.q_inv_ang, measured.energy_mev, measured_map, predicted_map,
-                         scores, float(scale), float(background), details, cut)
+                         scores, float(scale), float(background), details, cut, energy_scale=energy_scale)
+
+
+def _scale_and_scores(m: np.ndarray, p: np.ndarray, w: np.ndarray) -> tuple[float, float, dict]:
+    """The overall scale and flat background of ``a p + b`` by weighted linear least squares (weights ``w``)
+    against ``m``, and the scores of the fit."""
+    design = np.stack([p, np.ones_like(p)], axis=1)
+    sqrt_w = np.sqrt(w)
+    (scale, background), *_ = np.linalg.lstsq(design * sqrt_w[:, None], m * sqrt_w, rcond=None)
+    fitted = scale * p + background
+    chi2 = float(np.sum(w * (m - fitted) ** 2) / max(len(m) - 2, 1))
+    scores = {"pearson": pearson(m, fitted), "cosine": cosine(m - background, scale * p), "chi2_reduced": chi2}
+    return float(scale), float(background), scores
+
+
+#: How each map score is printed.
+_SQE_FORMATS = {"pearson": ".4f", "cosine": ".4f", "chi2_reduced": ".4g"}
 
 
 def format_sqe_scores(comparison: SqeComparison) -> str:
     s = comparison.scores
-    return (f"{comparison.name}: S(Q,E) pearson {s['pearson']:.4f}, cosine {s['cosine']:.4f}, reduced chi2 "
+    text = (f"{comparison.name}: S(Q,E) pearson {s['pearson']:.4f}, cosine {s['cosine']:.4f}, reduced chi2 "
             f"{s['chi2_reduced']:.4g} over {comparison.details['points']} points "
             f"(scale {comparison.scale:.4g}, background {comparison.background:.4g})")
+    if comparison.energy_scale is not None:
+        phrase = energy_scale_phrase(comparison.energy_scale, _SQE_FORMATS)
+        text += "; " + phrase.replace("chi2_reduced", "reduced chi2")
+    return text
 
 
 def plot_sqe_comparison(comparison: SqeComparison, path: str | os.PathLike) -> Path:
@@ -256,13 +311,19 @@ def plot_sqe_comparison(comparison: SqeComparison, path: str | os.PathLike) -> P
     ax.plot(energy, cut["measured"], "k.", ms=3, label="measured")
     ax.plot(*broken(cut["predicted"]), "C3-", lw=1.3, label=f"predicted, {comparison.details['phonon_order']}-phonon")
     ax.plot(*broken(cut["one_phonon"]), "C0--", lw=1, label="its one-phonon part")
+    fit = comparison.energy_scale
+    if fit is not None and "predicted_at_energy_scale" in cut:
+        ax.plot(*broken(cut["predicted_at_energy_scale"]), "C2:", lw=1.3, label=f"predicted at s = {fit.scale:.3f}")
     ax.set_xlabel("Energy transfer (meV)")
     ax.set_ylabel("Q-integrated intensity over the compared region")
     ax.set_title("Q-integrated cut", fontsize=9)
     ax.legend(fontsize=7, frameon=False)
     s = comparison.scores
-    fig.suptitle(f"{comparison.name} vs {Path(comparison.measured_name).name}: Pearson {s['pearson']:.3f}, "
-                 f"cosine {s['cosine']:.3f}, reduced χ² {s['chi2_reduced']:.3g}\n{comparison.settings_line()}",
-                 fontsize=9)
+    title = (f"{comparison.name} vs {Path(comparison.measured_name).name}: Pearson {s['pearson']:.3f}, "
+             f"cosine {s['cosine']:.3f}, reduced χ² {s['chi2_reduced']:.3g}")
+    if fit is not None:
+        title += (f"; fitted energy scale s = {fit.value_text()}: Pearson {fit.scores['pearson']:.3f}, "
+                  f"reduced χ² {fit.scores['chi2_reduced']:.3g}")
+    fig.suptitle(f"{title}\n{comparison.settings_line()}", fontsize=9)
     fig.tight_layout()
     return save_figure(fig, path)

@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="phonon DOS: how to predict (default fast; a measured S(Q,E) .npz needs physics or hybrid)")
     _add_physics_options(c)
     _add_neutron_options(c, compare=True)
+    c.add_argument("--fit-energy-scale", action="store_true", help="phonon DOS table or S(Q,E) map: also fit one "
+                   "factor s on the predicted phonon energies (force constants x s^2, bounded 0.7-1.4) and report it "
+                   "with its error and the scores at s; the unscaled scores stay the headline")
     _add_processing_options(c)
 
     i = sub.add_parser("identify", help="rank candidate structures by agreement with a measured spectrum")
@@ -708,6 +711,8 @@ def _compare(args) -> int:
     options = _comparison_options(args, ei_from_file=is_map)
     options.update(temperature_k=args.temperature, ei_mev=args.ei, elastic_mev=args.elastic_mev,
                    phonon_order=args.phonon_order)
+    if args.fit_energy_scale:
+        options["fit_energy_scale"] = True
     comparison = compare(args.structure, args.measured, args.model, mode=args.mode, potential=args.potential,
                          relax=args.relax or None, **options)
     is_map = isinstance(comparison, SqeComparison)

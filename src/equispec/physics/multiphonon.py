@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import InputError
 
 __all__ = ["PhononExpansion", "phonon_expansion", "poisson_weights", "incoherent_self_map", "auto_order",
-           "self_terms", "parse_order", "DEBYE_LIMIT_MEV", "AUTO_ORDER_TOLERANCE", "MAX_PHONON_ORDER"]
+           "self_terms", "self_term_edges", "parse_order", "DEBYE_LIMIT_MEV", "AUTO_ORDER_TOLERANCE", "MAX_PHONON_ORDER"]
 
 #: hbar^2 / (2 u) in meV Å^2: the recoil energy hbar^2 Q^2 / 2M of a mass M (in u) at |Q| (in 1/Å).
 RECOIL_MEV_ANG2_AMU = 2.0900796
@@ -207,11 +207,8 @@ def self_terms(atom_pdos, band_top_mev: float, masses_amu, incoherent_mbarn, tot
         ``(terms, N, msd_ang2)``: (N, n_q, n_e) with row 0 the incoherent one-phonon term (``incoherent_mbarn``)
         and row n - 1 the n-phonon term (``total_mbarn``), n = 2..N; N; per atom <u_x^2> in Å^2.
     """
-    top = float(band_top_mev)
-    if not top > 0:
-        raise InputError("DOS", f"band top must be above 0 meV (got {top:g})")
-    step = min(0.25, top / 400)
-    edges = np.arange(0.0, top + step, step)
+    edges = self_term_edges(band_top_mev)
+    step = float(edges[1] - edges[0])
     centres = 0.5 * (edges[1:] + edges[:-1])
     pdos = np.asarray(atom_pdos(edges), float)
     q = np.asarray(q_inv_ang, float)
@@ -228,6 +225,16 @@ def self_terms(atom_pdos, band_top_mev: float, masses_amu, incoherent_mbarn, tot
         terms = np.concatenate([terms, incoherent_self_map(atoms, list(total_mbarn), q, energy_mev,
                                                            range(2, order + 1))])
     return terms, order, [a.msd_ang2 for a in atoms]
+
+
+def self_term_edges(band_top_mev: float) -> np.ndarray:
+    """The bin edges (meV) on which :func:`self_terms` asks for the partial DOS: 0..``band_top_mev`` in at
+    least 400 bins of at most 0.25 meV (a fitted energy scale needs the same bins to rescale a DOS)."""
+    top = float(band_top_mev)
+    if not top > 0:
+        raise InputError("DOS", f"band top must be above 0 meV (got {top:g})")
+    step = min(0.25, top / 400)
+    return np.arange(0.0, top + step, step)
 
 
 def parse_order(value) -> int | str:
