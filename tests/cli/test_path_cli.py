@@ -57,3 +57,20 @@ def test_dispersion_of_aluminium_from_the_command_line(tmp_path):
     top = max(float(v) for row in rows[1:] for v in row[2:])
     assert 6.0 < top < 10.0  # Al's band top: 9.6 THz measured; the default potential is ~20 % soft
     assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_single_crystal_map_of_aluminium_from_the_command_line(tmp_path):
+    import numpy as np
+
+    out, plot = tmp_path / "al.npz", tmp_path / "al.png"
+    result = run("predict", EXAMPLES / "Al.cif", "--mode", "physics", "--sqe-path", "2 0 0 -> 3 0 0 -> 3 1 0",
+                 "--resolution-mev", "1", "-o", out, "--plot", plot, "--overlay-dispersion", "--cache", tmp_path / "c")
+    assert result.returncode == 0, result.stderr
+    assert "single-crystal S(Q,E) along 2 0 0 -> 3 0 0 -> 3 1 0" in result.stderr and "resolution 1 meV" in result.stderr
+    with np.load(out, allow_pickle=False) as arrays:
+        q_rlu, energy, intensity = arrays["q_rlu"], arrays["energy_mev"], arrays["intensity"]
+    assert q_rlu[0] == pytest.approx([2, 0, 0], abs=1e-9) and q_rlu[-1] == pytest.approx([3, 1, 0], abs=1e-9)
+    assert intensity.shape == (len(q_rlu), len(energy)) and energy.min() < 0 < energy.max()
+    assert np.isfinite(intensity).all() and intensity.max() > 0
+    assert plot.read_bytes()[:4] == b"\x89PNG"

@@ -15,8 +15,6 @@ from .spectra import check_figure_path, check_output, save_figure
 
 __all__ = ["write_single_crystal_map", "plot_single_crystal_map"]
 
-#: At most this many unlabelled vertices get an (h, k, l) tick; a file of Q points bends at every point.
-MAX_RLU_TICKS = 12
 #: The colour scale tops out at this percentile of the positive intensities and spans this many decades.
 SATURATION_PERCENTILE = 99.0
 COLOUR_DECADES = 3
@@ -33,49 +31,6 @@ def write_single_crystal_map(sqe_map, path: str | Path) -> Path:
         return path
     atomic_savez(path, sqe_map.to_arrays(), compressed=True)
     return path
-
-
-def _pieces(n: int, breaks) -> list[slice]:
-    starts = [0, *sorted(int(b) for b in breaks if 0 < int(b) < n), n]
-    return [slice(a, b) for a, b in zip(starts[:-1], starts[1:]) if b > a]
-
-
-def _rlu_text(hkl: np.ndarray) -> str:
-    return "(" + ",".join(f"{round(float(x), 3) + 0.0:g}" for x in hkl) + ")"
-
-
-def _ticks(sqe_map) -> tuple[list[float], list[str]]:
-    """Labelled vertices as ``PathSamples.ticks`` gives them, plus unlabelled vertices (ends of pieces and
-    corners, where the direction of the path turns) named by their (h, k, l)."""
-    from ..physics.q_path import PathSamples
-
-    distance = np.asarray(sqe_map.distance_inv_ang, float)
-    positions, names = PathSamples(sqe_map.q_cart, distance, list(sqe_map.labels), list(sqe_map.breaks)).ticks()
-    q = np.asarray(sqe_map.q_cart, float)
-    corners = []
-    for piece in _pieces(len(q), sqe_map.breaks):
-        indices = list(range(piece.start, piece.stop))
-        corners += [indices[0], indices[-1]]
-        steps = np.diff(q[piece], axis=0)
-        for k in range(1, len(steps)):
-            a, b = steps[k - 1], steps[k]
-            norms = np.linalg.norm(a) * np.linalg.norm(b)
-            if norms > 0 and np.dot(a, b) < (1 - 1e-6) * norms:
-                corners.append(piece.start + k)
-    unlabelled = sorted({k for k in corners if not sqe_map.labels[k]})
-    if len(unlabelled) > MAX_RLU_TICKS:
-        unlabelled = [k for k in unlabelled if k in (0, len(q) - 1)]
-    for k in unlabelled:
-        text = _rlu_text(sqe_map.q_rlu[k])
-        near = [i for i, x in enumerate(positions) if abs(x - distance[k]) < 1e-9]
-        if near:
-            if text not in names[near[0]].split("|"):
-                names[near[0]] = f"{names[near[0]]}|{text}"
-        else:
-            positions.append(float(distance[k]))
-            names.append(text)
-    order = np.argsort(positions, kind="stable")
-    return [positions[i] for i in order], [names[i] for i in order]
 
 
 def _edges(centres: np.ndarray) -> np.ndarray:
@@ -114,7 +69,7 @@ def plot_single_crystal_map(sqe_map, path: str | Path, overlay_dispersion: bool 
     ax.set_facecolor(cmap(0.0))  # no intensity reads as the bottom of the scale, not as a hole
     image = None
     distance = np.asarray(m.distance_inv_ang, float)
-    for piece in _pieces(len(distance), m.breaks):
+    for piece in m.pieces():
         x = distance[piece]
         if len(x) < 2 or x[-1] <= x[0]:
             continue
@@ -130,7 +85,7 @@ def plot_single_crystal_map(sqe_map, path: str | Path, overlay_dispersion: bool 
     if image is not None:
         unit = m.details.get("units", {}).get("intensity", "mbarn/meV per atom")
         fig.colorbar(image, ax=ax, extend="max", label=f"S(Q,E) ({unit})")
-    positions, names = _ticks(m)
+    positions, names = m.ticks()
     for x in positions:
         ax.axvline(x, color="0.85", lw=0.5)
     for b in m.breaks:

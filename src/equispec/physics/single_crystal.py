@@ -29,6 +29,9 @@ __all__ = ["ModeIntensities", "SingleCrystalMap", "mode_intensities", "single_cr
 #: where 1/omega (and the Bose factor ~ k_B T / omega) blow up on the rounding residual the ASR leaves.
 MIN_ENERGY_MEV = 0.1
 
+#: At most this many unlabelled vertices get an (h, k, l) tick; a file of Q points bends at every point.
+MAX_RLU_TICKS = 12
+
 #: What the structure factor and the maps are in (Euphonic's per-atom normalisation).
 STRUCTURE_FACTOR_UNIT = "mbarn per atom"
 MAP_UNIT = "mbarn/meV per atom"
@@ -124,6 +127,49 @@ def mode_intensities(fc, q_cart: np.ndarray, temperature_k: float, dw_spacing_in
     return ModeIntensities(q_cart.copy(), frequencies, structure_factor, loss, gain, kept, temperature, grid)
 
 
+def _pieces(n: int, breaks) -> list[slice]:
+    starts = [0, *sorted(int(b) for b in breaks if 0 < int(b) < n), n]
+    return [slice(a, b) for a, b in zip(starts[:-1], starts[1:]) if b > a]
+
+
+def _rlu_text(hkl: np.ndarray) -> str:
+    return "(" + ",".join(f"{round(float(x), 3) + 0.0:g}" for x in hkl) + ")"
+
+
+def _ticks(sqe_map) -> tuple[list[float], list[str]]:
+    """Labelled vertices as ``PathSamples.ticks`` gives them, plus unlabelled vertices (ends of pieces and
+    corners, where the direction of the path turns) named by their (h, k, l)."""
+    from .q_path import PathSamples
+
+    distance = np.asarray(sqe_map.distance_inv_ang, float)
+    positions, names = PathSamples(sqe_map.q_cart, distance, list(sqe_map.labels), list(sqe_map.breaks)).ticks()
+    q = np.asarray(sqe_map.q_cart, float)
+    corners = []
+    for piece in _pieces(len(q), sqe_map.breaks):
+        indices = list(range(piece.start, piece.stop))
+        corners += [indices[0], indices[-1]]
+        steps = np.diff(q[piece], axis=0)
+        for k in range(1, len(steps)):
+            a, b = steps[k - 1], steps[k]
+            norms = np.linalg.norm(a) * np.linalg.norm(b)
+            if norms > 0 and np.dot(a, b) < (1 - 1e-6) * norms:
+                corners.append(piece.start + k)
+    unlabelled = sorted({k for k in corners if not sqe_map.labels[k]})
+    if len(unlabelled) > MAX_RLU_TICKS:
+        unlabelled = [k for k in unlabelled if k in (0, len(q) - 1)]
+    for k in unlabelled:
+        text = _rlu_text(sqe_map.q_rlu[k])
+        near = [i for i, x in enumerate(positions) if abs(x - distance[k]) < 1e-9]
+        if near:
+            if text not in names[near[0]].split("|"):
+                names[near[0]] = f"{names[near[0]]}|{text}"
+        else:
+            positions.append(float(distance[k]))
+            names.append(text)
+    order = np.argsort(positions, kind="stable")
+    return [positions[i] for i in order], [names[i] for i in order]
+
+
 def _json_ready(values: np.ndarray) -> list:
     """An array as nested lists of floats, NaN and infinities as None (JSON has no NaN)."""
     array = np.asarray(values, float)
@@ -194,6 +240,15 @@ class SingleCrystalMap:
             terms = [f"{c:g} E^{i}" if i else f"{c:g}" for i, c in enumerate(resolution)]
             return f"FWHM(E) = {' + '.join(terms)} meV"
         return str(resolution)
+
+    def pieces(self) -> list[slice]:
+        """The continuous pieces of the path, as slices of the Q points."""
+        return _pieces(len(self.q_cart), self.breaks)
+
+    def ticks(self) -> tuple[list[float], list[str]]:
+        """Tick positions and names along the path: seekpath's labels, and the unlabelled ends and corners of
+        its pieces by their (h, k, l)."""
+        return _ticks(self)
 
     def summary_line(self) -> str:
         """One line: what was computed and what was applied."""
