@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "standard high-symmetry path (or --q-path), with the DOS beside them; -o takes OUT.csv or OUT.json")
     p.add_argument("--q-path", metavar="PATH", help="--dispersion: your own path, e.g. 'GAMMA -> X -> L' or "
                    "'0 0 0 -> 1 0 0 | 0.5 0.5 0.5 -> 0 0 0' (r.l.u. of the conventional cell; labels are seekpath's; "
-                   "NAME=H K L names a point)")
+                   "NAME=H K L names a point), or a file of Q points as for --sqe-path")
     p.add_argument("--sqe-path", metavar="PATH|FILE", help="physics/hybrid: single-crystal coherent one-phonon "
                    "S(Q,E) along a path in r.l.u. of the conventional cell ('2 0 0 -> 3 0 0 -> 3 1 0', labels as in "
                    "--q-path) or a file of Q points (H K L [LABEL] per line), with --temperature and --instrument/--ei "
@@ -508,13 +508,11 @@ def _predict_along_path(args) -> int:
     """``predict --dispersion`` (branches along a path) or ``--sqe-path`` (a single-crystal S(Q,E) map) of one
     structure in physics or hybrid mode. Every option, the structure and the path are checked before the
     force constants are computed; outputs are written at the end, each atomically."""
-    import os
-
     from ..api import load_model
     from ..data.structures import read_structure, to_structure
     from ..errors import InputError
     from ..io import spectra
-    from ..physics.q_path import default_path, parse_q_path, path_frame, read_q_points
+    from ..physics.q_path import path_frame, resolve_path
 
     option = _check_path_options(args)
     _check_neutron_args(args)
@@ -531,12 +529,8 @@ def _predict_along_path(args) -> int:
     source = read_structure(files[0], args.block) if args.block else files[0]
     structure, _ = to_structure(source, name)
     frame = path_frame(structure)
-    if args.dispersion:
-        path = parse_q_path(args.q_path, frame, "--q-path") if args.q_path else default_path(frame)
-    elif os.path.isfile(args.sqe_path):
-        path = read_q_points(args.sqe_path, frame)
-    else:
-        path = parse_q_path(args.sqe_path, frame, "--sqe-path")
+    path = resolve_path(args.q_path if args.dispersion else args.sqe_path, frame, "--q-path" if args.dispersion
+                        else "--sqe-path")
     resolution = _neutron_resolution(args) if args.sqe_path else None
     predictor = load_model(args.model, mode=args.mode, potential=args.potential, relax=args.relax, device=args.device)
     if predictor.task != "phdos":
@@ -554,12 +548,13 @@ def _predict_along_path(args) -> int:
                    plot_dispersion(result, args.plot, prediction) if args.plot else None]
     else:
         from ..io.single_crystal import plot_single_crystal_map, write_single_crystal_map
+        from ..physics.neutron import map_energies
         from ..physics.q_path import sample_path
         from ..physics.single_crystal import single_crystal_map
 
-        result = single_crystal_map(prediction.force_constants, sample_path(path), frame,
-                                    _path_map_energies(prediction, args.ei), args.temperature, resolution, name=name,
-                                    path_text=path.text)
+        energies = map_energies(args.ei, float(prediction.full_range.energy_mev[-1]), gain_side=True)
+        result = single_crystal_map(prediction.force_constants, sample_path(path), frame, energies, args.temperature,
+                                    resolution, name=name, path_text=path.text)
         print(result.summary_line(), file=sys.stderr)
         written = [write_single_crystal_map(result, args.output) if args.output else None,
                    plot_single_crystal_map(result, args.plot, overlay_dispersion=args.overlay_dispersion)
@@ -567,16 +562,6 @@ def _predict_along_path(args) -> int:
     for path_written in filter(None, written):
         print(f"wrote {path_written}")
     return 0
-
-
-def _path_map_energies(prediction, ei_mev: float | None):
-    """Energies of a single-crystal map: with ``--ei``, the spectrometer's -Ei/2 .. 0.95 Ei; else both sides of
-    the whole band, -1.05 .. 1.05 x its top (0.25 meV steps, at most 600 energies)."""
-    import numpy as np
-
-    top = float(prediction.full_range.energy_mev[-1])
-    low, high = (-0.5 * ei_mev, 0.95 * ei_mev) if ei_mev is not None else (-top, top)
-    return np.arange(low, high, max(0.25, (high - low) / 600))
 
 
 def _input_names(files: list[str]) -> list[str]:

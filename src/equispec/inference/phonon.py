@@ -113,15 +113,15 @@ class PhononDosPrediction:
         return self.dispersion(path).band_structure
 
     def single_crystal_map(self, path: str, energy_mev, temperature_k: float = 300.0, resolution=None):
-        """Coherent one-phonon S(Q, E) of a single crystal along ``path`` (as in :meth:`dispersion`; physics/hybrid
-        modes) on the energies ``energy_mev`` (meV, negative: neutron energy gain), with the energy
+        """Coherent one-phonon S(Q, E) of a single crystal along ``path`` (as in :meth:`dispersion`, or a file of
+        ``H K L [LABEL]`` lines; physics/hybrid modes) on the energies ``energy_mev`` (meV, negative: neutron energy gain), with the energy
         ``resolution`` (FWHM in meV, polynomial, callable or None for native); see
         ``equispec.physics.single_crystal.single_crystal_map``."""
-        from ..physics.q_path import parse_q_path, path_frame, sample_path
+        from ..physics.q_path import path_frame, resolve_path, sample_path
         from ..physics.single_crystal import single_crystal_map
 
         frame = path_frame(self.structure)
-        parsed = parse_q_path(path, frame, "path")
+        parsed = resolve_path(path, frame, "path")
         return single_crystal_map(self.force_constants, sample_path(parsed), frame, np.asarray(energy_mev, float),
                                   temperature_k, resolution, name=self.name, path_text=parsed.text)
 

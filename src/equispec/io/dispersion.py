@@ -14,7 +14,7 @@ from .files import atomic_write
 from .spectra import check_figure_path, check_output, save_figure
 from .units import MEV_PER_THZ
 
-__all__ = ["write_dispersion", "plot_dispersion"]
+__all__ = ["write_dispersion", "plot_dispersion", "plot_branches"]
 
 
 def write_dispersion(dispersion, path: str | Path, prediction=None) -> Path:
@@ -44,18 +44,27 @@ def write_dispersion(dispersion, path: str | Path, prediction=None) -> Path:
     return path
 
 
+def plot_branches(ax, distance: np.ndarray, branches: np.ndarray, imaginary_color: str | None = None, **style) -> None:
+    """One continuous piece of a path's branches, (n,) distance against (n, n_branches) frequencies: real
+    parts solid, imaginary (negative) parts dashed, in ``imaginary_color`` (default: the same colour)."""
+    branches = np.asarray(branches, float)
+    ax.plot(distance, np.where(branches >= 0, branches, np.nan), **style)
+    if (branches < 0).any():
+        dashed = {**style, "ls": "--"}
+        if imaginary_color is not None:
+            dashed["color"] = imaginary_color
+        ax.plot(distance, np.where(branches < 0, branches, np.nan), **dashed)
+
+
 def draw_branches(ax, dispersion, unit: str = "THz", **style) -> None:
     """The branches on ``ax`` against distance, broken between pieces of the path, imaginary parts dashed,
     with the labelled vertices as ticks."""
     factor = 1.0 if unit == "THz" else MEV_PER_THZ
     distance = dispersion.distance_inv_ang
     bounds = [0, *dispersion.samples.breaks, len(distance)]
-    line = {"color": "C0", "lw": 1.1, **style}
     for start, end in zip(bounds[:-1], bounds[1:]):
-        x, y = distance[start:end], factor * dispersion.frequencies_thz[start:end]
-        ax.plot(x, np.where(y >= 0, y, np.nan), **line)
-        if (y < 0).any():
-            ax.plot(x, np.where(y < 0, y, np.nan), **{**line, "ls": "--", "color": "C3"})
+        plot_branches(ax, distance[start:end], factor * dispersion.frequencies_thz[start:end], imaginary_color="C3",
+                      **{"color": "C0", "lw": 1.1, **style})
     positions, names = dispersion.samples.ticks()
     for position in positions:
         ax.axvline(position, color="0.6", lw=0.6)

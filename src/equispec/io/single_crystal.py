@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .dispersion import plot_branches
 from .files import atomic_savez, atomic_write
 from .spectra import check_figure_path, check_output, save_figure
 
@@ -76,12 +77,7 @@ def plot_single_crystal_map(sqe_map, path: str | Path, overlay_dispersion: bool 
         image = ax.pcolormesh(_edges(x), energy_edges, values[piece].T, cmap=cmap, norm=norm, shading="flat",
                               rasterized=True)
         if overlay_dispersion:
-            branches = np.asarray(m.frequencies_mev, float)[piece]
-            real = np.where(branches >= 0, branches, np.nan)
-            imaginary = np.where(branches < 0, branches, np.nan)
-            ax.plot(x, real, color="white", lw=0.6, alpha=0.8)
-            if np.isfinite(imaginary).any():
-                ax.plot(x, imaginary, color="white", lw=0.6, alpha=0.8, ls="--")
+            plot_branches(ax, x, np.asarray(m.frequencies_mev, float)[piece], color="white", lw=0.6, alpha=0.8)
     if image is not None:
         unit = m.details.get("units", {}).get("intensity", "mbarn/meV per atom")
         fig.colorbar(image, ax=ax, extend="max", label=f"S(Q,E) ({unit})")

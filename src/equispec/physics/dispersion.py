@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.units import MEV_PER_THZ
-from .q_path import PathFrame, PathSamples, QPath, default_path, path_frame, sample_path
+from .q_path import POINTS_PER_INV_ANG, PathFrame, PathSamples, QPath, path_frame, resolve_path, sample_path
 
 __all__ = ["Dispersion", "phonon_dispersion", "primitive_phonon", "frequencies_thz", "IMAGINARY_THRESHOLD_THZ"]
 
@@ -126,7 +126,7 @@ class Dispersion:
 def phonon_dispersion(phonon, structure, path: QPath | str | None = None, frame: PathFrame | None = None,
                       name: str = "structure", points_per_inv_ang: float | None = None) -> Dispersion:
     """Branches of ``phonon``'s force constants along ``path`` (None: seekpath's standard path of
-    ``structure``; a string is parsed with :func:`~equispec.physics.q_path.parse_q_path`).
+    ``structure``; text or a file of Q points as :func:`~equispec.physics.q_path.resolve_path` takes them).
 
     Args:
         phonon: a ``phonopy.Phonopy`` with force constants (``PhononDosPrediction.force_constants``).
@@ -134,16 +134,11 @@ def phonon_dispersion(phonon, structure, path: QPath | str | None = None, frame:
         frame: ``path_frame(structure)`` when already at hand.
         points_per_inv_ang: sampling density along the path (default: the q_path module's).
     """
-    from .q_path import POINTS_PER_INV_ANG, parse_q_path
-
     if phonon is None or getattr(phonon, "force_constants", None) is None:
         raise InputError(name, "a dispersion needs force constants: use --mode physics or hybrid")
     frame = frame or path_frame(structure)
     source = "seekpath" if path is None else "user"
-    if path is None:
-        path = default_path(frame)
-    elif isinstance(path, str):
-        path = parse_q_path(path, frame)
+    path = resolve_path(path, frame)
     samples = sample_path(path, points_per_inv_ang or POINTS_PER_INV_ANG)
     primitive = primitive_phonon(phonon)
     frequencies = frequencies_thz(primitive, samples.q_cart)

@@ -27,7 +27,8 @@ from ..errors import InputError, ModelError
 
 __all__ = ["InsSpectra", "ins_spectra", "neutron_weights", "neutron_weighted_dos", "PowderMap", "PowderModes",
            "euphonic_force_constants", "euphonic_dos", "euphonic_neutron_dos", "powder_map", "powder_modes",
-           "kinematic_limits", "kinematic_mask", "instrument_resolution", "broaden_map", "NEUTRON_MEV_ANG2"]
+           "kinematic_limits", "kinematic_mask", "instrument_resolution", "broaden_map", "map_energies",
+           "NEUTRON_MEV_ANG2"]
 
 #: E = NEUTRON_MEV_ANG2 * k^2 for a neutron: hbar^2 / (2 m_n) in meV Å^2 (CODATA 2018).
 NEUTRON_MEV_ANG2 = 2.0721247
@@ -555,6 +556,15 @@ def _describe(resolution) -> object:
 MAP_ENERGY_BINS = 500
 
 
+def map_energies(ei_mev: float | None, top_mev: float, gain_side: bool = False, step_mev: float = 0.25) -> np.ndarray:
+    """Energy-transfer bin centres of a predicted map: with ``ei_mev``, what a direct-geometry spectrometer
+    at that incident energy covers, -Ei/2 .. 0.95 Ei; without, the whole band up to ``top_mev`` (from
+    -``top_mev`` with ``gain_side``, else from 0). Steps of ``step_mev``, wider where more than
+    ``MAP_ENERGY_BINS`` would be needed."""
+    low, high = (-0.5 * ei_mev, 0.95 * ei_mev) if ei_mev is not None else (-top_mev if gain_side else 0.0, top_mev)
+    return np.arange(low, high, max(step_mev, (high - low) / MAP_ENERGY_BINS))
+
+
 def ins_spectra(prediction, ei_mev: float | None = None, temperature_k: float = 300.0, resolution=None,
                 angles_deg=DEFAULT_ANGLES_DEG, q_step_inv_ang: float = 0.1, energy_step_mev: float = 0.25,
                 npts: int = 200, phonon_order="auto", progress: bool = False) -> InsSpectra:
@@ -599,9 +609,7 @@ def ins_spectra(prediction, ei_mev: float | None = None, temperature_k: float = 
         weighted = euphonic_neutron_dos(fc, edges)
         if resolution is not None:
             weighted = broaden_map(centres, weighted[None, :], resolution)[0]
-        low, high = (-0.5 * ei_mev, 0.95 * ei_mev) if ei_mev is not None else (0.0, top)
-        map_step = max(energy_step_mev, (high - low) / MAP_ENERGY_BINS)
-        energy_map = np.arange(low, high, map_step)
+        energy_map = map_energies(ei_mev, top, step_mev=energy_step_mev)
         q_top = float(np.nanmax(kinematic_limits(energy_map, ei_mev, angles_deg)[1])) if ei_mev is not None else 12.0
         q = np.arange(0.5 * q_step_inv_ang, q_top, q_step_inv_ang)
         powder = powder_map(fc, q, energy_map, temperature_k, npts=npts, phonon_order=phonon_order,

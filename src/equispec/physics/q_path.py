@@ -23,7 +23,8 @@ import numpy as np
 
 from ..errors import InputError, ModelError
 
-__all__ = ["PathFrame", "QPath", "path_frame", "parse_q_path", "read_q_points", "default_path", "sample_path"]
+__all__ = ["PathFrame", "QPath", "path_frame", "parse_q_path", "read_q_points", "default_path", "resolve_path",
+           "sample_path"]
 
 #: Points along a path per 1/Å when sampling between vertices (0.02 1/Å apart).
 POINTS_PER_INV_ANG = 50
@@ -167,6 +168,19 @@ def read_q_points(path: str | Path, frame: PathFrame) -> QPath:
     if len(points) < 2:
         raise InputError(str(path), "needs at least two Q points")
     return QPath([points], explicit=True, text=str(path))
+
+
+def resolve_path(path, frame: PathFrame, source: str = "--q-path") -> QPath:
+    """The one way a path is asked for, to a :class:`QPath`: None is seekpath's standard path, a
+    :class:`QPath` stays as it is, an existing file is a file of Q points, other text a path in this module's
+    syntax."""
+    if path is None:
+        return default_path(frame)
+    if isinstance(path, QPath):
+        return path
+    if Path(str(path)).is_file():
+        return read_q_points(path, frame)
+    return parse_q_path(path, frame, source)
 
 
 @dataclass
