@@ -100,6 +100,26 @@ def euphonic_force_constants(phonon):
         return euphonic.ForceConstants.from_phonopy(path=folder, summary_name="phonopy.yaml")
 
 
+#: What an acoustic frequency of exactly 0 at Gamma becomes (meV): far below Euphonic's 0.01 meV cut.
+_ZERO_FREQUENCY_STAND_IN_MEV = -1e-9
+
+
+def _no_exact_zero(modes):
+    """``modes`` with frequencies of exactly 0 moved to ``_ZERO_FREQUENCY_STAND_IN_MEV``. At Gamma the acoustic
+    frequencies the ASR leaves are rounding residuals, and some runs' forces make one exactly 0. Euphonic's
+    Debye-Waller sum masks modes below its minimum frequency by multiplying their 1/(omega tanh) term by 0,
+    which for omega = 0 is inf x 0 = NaN and turns the whole map into NaN (seen in about 1 in 5 fresh Al
+    force calculations). A tiny negative frequency is masked the same way, with a finite term."""
+    from euphonic import QpointPhononModes, ureg
+
+    frequencies = modes.frequencies.to("meV").magnitude
+    if not (frequencies == 0).any():
+        return modes
+    moved = np.where(frequencies == 0, _ZERO_FREQUENCY_STAND_IN_MEV, frequencies)
+    return QpointPhononModes(modes.crystal, modes.qpts, ureg.Quantity(moved, "meV"), modes.eigenvectors,
+                             modes.weights)
+
+
 def _mesh_modes(fc, mesh_spacing_inv_ang: float, mode_widths: bool = False):
     """Phonons on a Monkhorst-Pack mesh (and, with ``mode_widths``, Euphonic's adaptive widths)."""
     from euphonic import ureg
@@ -109,8 +129,9 @@ def _mesh_modes(fc, mesh_spacing_inv_ang: float, mode_widths: bool = False):
 
     grid = fc.crystal.get_mp_grid_spec(ureg.Quantity(mesh_spacing_inv_ang, "1/angstrom"))
     if not mode_widths:
-        return fc.calculate_qpoint_phonon_modes(mp_grid(grid), asr="reciprocal")
+        return _no_exact_zero(fc.calculate_qpoint_phonon_modes(mp_grid(grid), asr="reciprocal"))
     modes, gradients = fc.calculate_qpoint_phonon_modes(mp_grid(grid), asr="reciprocal", return_mode_gradients=True)
+    modes = _no_exact_zero(modes)
     widths = mode_gradients_to_widths(gradients, fc.crystal.cell_vectors)
     # Euphonic divides by 2 omega for a mode's gradient. At Gamma the acoustic omega left by the ASR is a
     # rounding residual, and when that residual is exactly 0 (it depends on the last bits of the forces, so
