@@ -33,8 +33,8 @@ def test_truncated_physics_cache_entry_is_recomputed_with_a_one_line_note(tmp_pa
     ids = tmp_path / "ids.txt"
     ids.write_text(VALID_ID + "\n")
     calls = []
-    monkeypatch.setattr(physics_cache, "compute_raw_dos", lambda s, name, settings: (calls.append(name),
-                                                                                     synthetic_raw())[1])
+    monkeypatch.setattr(physics_cache, "compute_raw_dos",
+                        lambda s, name, settings, device="cpu": (calls.append(name), synthetic_raw())[1])
     argv = ["evaluate", "--data", str(PHDOS / "phdos_trainval.csv"), "--ids", str(ids), "--mode", "physics",
             "--potential", "7net-0", "--cache", str(tmp_path / "cache"), "--json"]
     assert main(argv) == 0 and len(calls) == 1

@@ -72,3 +72,67 @@ def test_display_name_makes_any_name_utf8():
     assert display_name(os.fsdecode(b"\xff\xfeSi.cif")) == "\ufffd\ufffdSi.cif"
     assert display_name("Cu\u2082O.cif") == "Cu\u2082O.cif"
     assert display_name("\ud800") == "?"
+
+
+# --- cached_sha256 (issue 24): a file unchanged since its last check is not read again ---------------------------
+
+def _old_file(path, data: bytes, age_s: float = 60.0):
+    path.write_bytes(data)
+    then = path.stat().st_mtime_ns - int(age_s * 1e9)
+    os.utime(path, ns=(then, then))
+    return path
+
+
+def test_cached_sha256_reads_an_unchanged_file_once(tmp_path, monkeypatch):
+    import hashlib
+
+    from equispec.io import files
+
+    path = _old_file(tmp_path / "weights.bin", b"x" * 3000)
+    expected = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert files.cached_sha256(path) == expected
+    assert (files.cache_root() / files.HASH_CACHE).is_file()  # EQUISPEC_CACHE_DIR: the test's own folder
+    monkeypatch.setattr(files, "sha256", lambda p: pytest.fail("an unchanged file was hashed again"))
+    assert files.cached_sha256(str(path)) == expected
+
+
+def test_cached_sha256_sees_a_change_that_keeps_size_and_mtime(tmp_path):
+    import hashlib
+
+    from equispec.io.files import cached_sha256
+
+    path = _old_file(tmp_path / "weights.bin", b"a" * 100)
+    cached_sha256(path)
+    mtime = path.stat().st_mtime_ns
+    path.write_bytes(b"b" * 100)  # same size; the mtime put back: the inode's change time still moves
+    os.utime(path, ns=(mtime, mtime))
+    assert cached_sha256(path) == hashlib.sha256(b"b" * 100).hexdigest()
+
+
+def test_cached_sha256_does_not_trust_a_file_hashed_right_after_a_write(tmp_path, monkeypatch):
+    from equispec.io import files
+
+    path = tmp_path / "fresh.bin"
+    path.write_bytes(b"new")  # written now: a second write in the same timestamp tick could go unseen
+    files.cached_sha256(path)
+    calls = []
+    original = files.sha256
+    monkeypatch.setattr(files, "sha256", lambda p: calls.append(p) or original(p))
+    files.cached_sha256(path)
+    assert len(calls) == 1
+
+
+def test_cached_sha256_ignores_a_broken_or_unwritable_cache(tmp_path, monkeypatch):
+    import hashlib
+
+    from equispec.io import files
+
+    path = _old_file(tmp_path / "weights.bin", b"y" * 10)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / files.HASH_CACHE).write_text("{not json")
+    monkeypatch.setenv(files.CACHE_ENV, str(tmp_path / "cache"))
+    assert files.cached_sha256(path) == hashlib.sha256(b"y" * 10).hexdigest()
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv(files.CACHE_ENV, str(blocker / "cache"))  # a folder that cannot be made
+    assert files.cached_sha256(path) == hashlib.sha256(b"y" * 10).hexdigest()

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..broadening import broaden_dos
 from ..errors import InputError
+from ..io.spectra import TRUNCATION_SHARE, truncation_note  # their home: the CLI's output notes
 from ..io.units import CM1_PER_MEV, MEV_PER_THZ
 from ..physics.neutron import neutron_weighted_dos
 from .comparison import _MIN_OVERLAP_POINTS, Comparison, _prediction_name
@@ -17,23 +18,6 @@ from .readers import DOS_UNITS, MeasuredDos
 from .scores import score_spectra
 
 __all__ = ["TRUNCATION_SHARE", "compare_phdos", "truncation_note"]
-
-#: Fast mode: a DOS still above this share of its maximum at the top of its grid has modes beyond it.
-TRUNCATION_SHARE = 0.05
-
-
-def truncation_note(prediction) -> str | None:
-    """A one-line note when a prediction lives on the 51-bin label grid (fast mode) and its DOS at the top
-    of that grid is above ``TRUNCATION_SHARE`` of its maximum: the material likely has modes above it."""
-    if getattr(prediction, "full_range", None) is not None or not hasattr(prediction, "freq_cm1"):
-        return None
-    dos = np.asarray(prediction.dos, float)
-    if dos.max() > 0 and dos[-1] > TRUNCATION_SHARE * dos.max():
-        top = float(prediction.freq_cm1[-1])
-        return (f"note: {prediction.name}: predicted DOS at {top:.0f} cm^-1 ({top / CM1_PER_MEV:.0f} meV) is "
-                f"{100 * dos[-1] / dos.max():.0f}% of its maximum: modes likely above the fast model's grid; "
-                "use --mode physics for the full range")
-    return None
 
 
 def _phonon_arrays(prediction) -> tuple[np.ndarray, np.ndarray, dict]:

@@ -94,20 +94,23 @@ def read_ids(path: str | Path) -> list[str]:
 
 def build_graphs(structures: list[Structure], cutoff_ang: float, names: list[str],
                  targets: np.ndarray | None = None, progress: bool = True, extra: dict | None = None,
-                 pretrained: list[np.ndarray] | None = None) -> list:
+                 pretrained: list[np.ndarray] | None = None, pyg: bool = True) -> list:
     """Periodic graphs for many structures, with a progress bar.
 
     Args:
         extra: graph-field key -> (n_structures, n) array, stored as (1, n) per graph.
         pretrained: per-structure (num_atoms, d) frozen features, stored as ``keys.NODE_PRETRAINED``, or
             per structure a dict of such fields (:func:`fine_tuning_fields`).
+        pyg: PyG ``Data`` graphs (for PyG's loaders: training); False: :class:`~equispec.data.graphs.Graph`
+            dicts, which the predictors batch themselves without importing PyG.
     """
     import torch
 
     iterator = tqdm(range(len(structures)), desc="graphs", disable=not progress, leave=False)
     graphs = []
     for i in iterator:
-        graph = structure_to_graph(structures[i], cutoff_ang, names[i], None if targets is None else targets[i])
+        graph = structure_to_graph(structures[i], cutoff_ang, names[i], None if targets is None else targets[i],
+                                   pyg=False)
         graph[keys.STRUCTURE_ID] = names[i]
         for key, values in (extra or {}).items():
             graph[key] = torch.as_tensor(values[i], dtype=torch.get_default_dtype()).reshape(1, -1)
@@ -117,7 +120,7 @@ def build_graphs(structures: list[Structure], cutoff_ang: float, names: list[str
                     if key == keys.NODE_PRETRAINED else torch.as_tensor(value)
         elif pretrained is not None:
             graph[keys.NODE_PRETRAINED] = torch.as_tensor(pretrained[i], dtype=torch.get_default_dtype())
-        graphs.append(graph)
+        graphs.append(graph.to_pyg() if pyg else graph)
     return graphs
 
 

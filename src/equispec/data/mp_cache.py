@@ -15,23 +15,11 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..io.files import atomic_write
+from ..io.files import CACHE_ENV, atomic_write, cache_root  # CACHE_ENV, cache_root: re-exported
 
 __all__ = ["CACHE_ENV", "cache_root", "default_cache_dir", "DiskCache"]
 
-#: Environment variable that moves the cache (default: ``$XDG_CACHE_HOME/equispec`` or ``~/.cache/equispec``).
-CACHE_ENV = "EQUISPEC_CACHE_DIR"
-
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def cache_root() -> Path:
-    """equispec's cache folder: ``EQUISPEC_CACHE_DIR``, else ``$XDG_CACHE_HOME/equispec`` or ``~/.cache/equispec``.
-    Each kind of cache (Materials Project answers, physics DOS) has its own subfolder."""
-    root = os.environ.get(CACHE_ENV)
-    if root:
-        return Path(root)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "equispec"
 
 
 def default_cache_dir(endpoint: str) -> Path:

@@ -15,12 +15,13 @@ __all__ = ["dataset_graphs", "graph_row_order", "site_graphs"]
 
 def site_graphs(structures: list[Structure], names: list[str], sites: list[list[int]], edge: str, cutoff_ang: float,
                 targets: list[np.ndarray] | None = None, weights: list[list[float]] | None = None,
-                pretrained: list[np.ndarray] | None = None, progress: bool = True) -> list:
+                pretrained: list[np.ndarray] | None = None, progress: bool = True, pyg: bool = True) -> list:
     """Periodic graphs whose absorbers (``sites[i]``, node indices) carry the spectra to learn or predict.
 
     Args:
         targets: per structure, (len(sites[i]), n) spectra of those sites (``keys.NODE_TARGET``).
         weights: per structure, the weight of each site in the structure's average (``keys.SITE_WEIGHT``).
+        pyg: PyG ``Data`` graphs, or (False) PyG-free :class:`~equispec.data.graphs.Graph` dicts (inference).
     """
     import torch
 
@@ -28,7 +29,7 @@ def site_graphs(structures: list[Structure], names: list[str], sites: list[list[
 
     if edge not in XAS_EDGES:
         raise InputError(edge, f"unknown absorption edge (known: {', '.join(XAS_EDGES)})")
-    graphs = build_graphs(structures, cutoff_ang, names, progress=progress, pretrained=pretrained)
+    graphs = build_graphs(structures, cutoff_ang, names, progress=progress, pretrained=pretrained, pyg=pyg)
     dtype = torch.get_default_dtype()
     for i, graph in enumerate(graphs):
         index = torch.as_tensor(sites[i], dtype=torch.long)

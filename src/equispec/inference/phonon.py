@@ -205,7 +205,7 @@ class PhononDosPredictor(Predictor):
         """The model's graphs for checked structures (with pretrained features where the model uses them;
         ``ids`` and ``feature_cache`` as in :meth:`Predictor.features`)."""
         return build_graphs(structures, self.cutoff_ang, labels, progress=progress,
-                            pretrained=self.features(structures, progress, ids, feature_cache))
+                            pretrained=self.features(structures, progress, ids, feature_cache), pyg=False)
 
     def predict_graphs(self, graphs: list, batch_size: int = 64, progress: bool = False, with_std: bool = False):
         """Run the model on pre-built graphs. Returns (n, n_bins) total DOS and a list of per-atom arrays
@@ -216,7 +216,7 @@ class PhononDosPredictor(Predictor):
             if keys.GRAPH_OUTPUT_STD in out:
                 spread.append(out[keys.GRAPH_OUTPUT_STD].cpu().numpy())
             nodes = out[keys.NODE_OUTPUT].cpu().numpy()
-            splits = np.cumsum(np.bincount(batch[keys.BATCH].cpu().numpy(), minlength=batch.num_graphs))[:-1]
+            splits = np.cumsum(np.bincount(batch[keys.BATCH].cpu().numpy(), minlength=len(totals[-1])))[:-1]
             per_atom.extend(np.split(nodes, splits))
         totals = np.concatenate(totals).astype(float)
         if with_std:
@@ -250,7 +250,8 @@ class PhononDosPredictor(Predictor):
             return fast
         from ..physics.cache import cached_physics_dos
 
-        physics_results = [cached_physics_dos(structure, label, self.physics_settings, self.physics_cache)
+        physics_results = [cached_physics_dos(structure, label, self.physics_settings, self.physics_cache,
+                                              str(self.device))
                            for structure, label in zip(checked, labels)]
         weights = None
         if self.mode == "hybrid":
@@ -277,6 +278,8 @@ class PhononDosPredictor(Predictor):
         return {"potential": settings.potential, "potential_record": dict(config["potential"]),
                 "phonopy_version": config["phonopy_version"], "supercell": list(physics.supercell),
                 "displacement_ang": settings.displacement_ang, "num_displacements": physics.num_displacements,
+                "displacements": getattr(physics.phonon, "displacement_method", "finite"),
+                "device": str(self.device),
                 "relax": settings.relax, "frequency_scale": settings.frequency_scale,
                 "mesh_length_ang": settings.mesh_length_ang}
 
@@ -360,7 +363,7 @@ class PhononDosPredictor(Predictor):
         settings = self.physics_settings
         rows = np.full((len(structures), len(self.freq_cm1)), np.nan)
         imaginary = np.full(len(structures), np.nan)
-        for i, raw in enumerate(raw_dos_many(structures, labels, settings, cache, progress)):
+        for i, raw in enumerate(raw_dos_many(structures, labels, settings, cache, progress, str(self.device))):
             imaginary[i] = raw.info.get("imaginary_fraction", np.nan)
             try:
                 rows[i] = raw.label(settings.frequency_scale, labels[i])

@@ -110,7 +110,7 @@ class XasPredictor(Predictor):
         sites = [absorbing_sites(s, self.element, label) for s, label in zip(structures, labels)]
         return site_graphs(structures, labels, [s for s, _ in sites], self.edge, self.cutoff_ang,
                            weights=[m for _, m in sites], pretrained=self.features(structures, progress),
-                           progress=progress)
+                           progress=progress, pyg=False)
 
     def predict_site_graphs(self, graphs: list, batch_size: int = 64, progress: bool = False,
                             with_std: bool = False):

@@ -21,12 +21,25 @@ import json
 import os
 import secrets
 import signal
+import time
 from pathlib import Path
 
 from ..errors import InputError
 
-__all__ = ["atomic_write", "atomic_savez", "read_text", "sha256", "name_max", "check_name_length", "sidecar",
-           "OutputLock", "JsonLinesWriter", "display_name", "fault_point"]
+__all__ = ["atomic_write", "atomic_savez", "read_text", "sha256", "cached_sha256", "name_max", "check_name_length",
+           "sidecar", "OutputLock", "JsonLinesWriter", "display_name", "fault_point", "CACHE_ENV", "cache_root"]
+
+#: Environment variable that moves the cache (default: ``$XDG_CACHE_HOME/equispec`` or ``~/.cache/equispec``).
+CACHE_ENV = "EQUISPEC_CACHE_DIR"
+
+
+def cache_root() -> Path:
+    """equispec's cache folder: ``EQUISPEC_CACHE_DIR``, else ``$XDG_CACHE_HOME/equispec`` or ``~/.cache/equispec``.
+    Each kind of cache (Materials Project answers, physics DOS, file hashes) has its own subfolder or file."""
+    root = os.environ.get(CACHE_ENV)
+    if root:
+        return Path(root)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "equispec"
 
 
 def display_name(text) -> str:
@@ -337,3 +350,52 @@ def sha256(path: str | os.PathLike) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+#: cache_root() / this: hashes of files that have not changed since they were hashed (see cached_sha256)
+HASH_CACHE = "file_sha256.json"
+#: a file modified less than this long before it was hashed may change again within the same mtime tick
+#: (timestamps are coarse, ~4 ms): its hash is not trusted later (git's "racily clean" rule)
+_SETTLED_NS = 2_000_000_000
+
+
+def _file_state(path: Path) -> dict:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns, "ino": st.st_ino,
+            "dev": st.st_dev}
+
+
+def cached_sha256(path: str | os.PathLike) -> str:
+    """:func:`sha256` of a file, remembered in ``cache_root()/file_sha256.json`` by (resolved path, size,
+    mtime, ctime, inode): a file that has not changed since it was hashed is not read again. An entry is
+    only trusted when the file was already 2 s old when it was hashed, so that a write in the same
+    timestamp tick as the hash cannot hide; any change of the file's state hashes it afresh. A cache that
+    cannot be read or written is ignored (the hash is then computed every time)."""
+    path = Path(path).resolve()
+    state = _file_state(path)
+    cache = cache_root() / HASH_CACHE
+    try:
+        entries = json.loads(cache.read_text())
+        entries = entries if isinstance(entries, dict) else {}
+    except (OSError, ValueError):
+        entries = {}
+    entry = entries.get(str(path))
+    if isinstance(entry, dict) and {k: entry.get(k) for k in state} == state \
+            and isinstance(entry.get("sha256"), str) and entry.get("checked_ns", 0) - state["mtime_ns"] > _SETTLED_NS:
+        return entry["sha256"]
+    checked_ns = time.time_ns()
+    digest = sha256(path)
+    if _file_state(path) != state:  # changed while it was read: hash it next time again
+        return digest
+    entries[str(path)] = {**state, "sha256": digest, "checked_ns": checked_ns}
+    try:  # a temporary file of our own and a rename: readers never see half a file (no fault hooks here)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f".{cache.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        try:
+            tmp.write_text(json.dumps(entries))
+            os.replace(tmp, cache)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except OSError:
+        pass
+    return digest

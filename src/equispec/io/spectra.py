@@ -16,7 +16,8 @@ from .files import atomic_savez, atomic_write, check_name_length, display_name
 from .units import CM1_PER_MEV
 
 __all__ = ["write_phdos", "header_comments", "plot_phdos", "summary_line", "write_xas", "plot_xas", "xas_summary_line",
-           "JsonLinesWriter", "check_output", "check_figure_path", "save_figure", "write_ins", "plot_ins"]
+           "JsonLinesWriter", "check_output", "check_figure_path", "save_figure", "write_ins", "plot_ins",
+           "TRUNCATION_SHARE", "truncation_note"]
 
 
 def _unique_labels(predictions) -> list[str]:
@@ -288,6 +289,24 @@ def plot_xas(predictions, path: str | Path) -> Path:
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=7, frameon=False)
     return save_figure(fig, path)
+
+
+#: Fast mode: a DOS still above this share of its maximum at the top of its grid has modes beyond it.
+TRUNCATION_SHARE = 0.05
+
+
+def truncation_note(prediction) -> str | None:
+    """A one-line note when a prediction lives on the 51-bin label grid (fast mode) and its DOS at the top
+    of that grid is above ``TRUNCATION_SHARE`` of its maximum: the material likely has modes above it."""
+    if getattr(prediction, "full_range", None) is not None or not hasattr(prediction, "freq_cm1"):
+        return None
+    dos = np.asarray(prediction.dos, float)
+    if dos.max() > 0 and dos[-1] > TRUNCATION_SHARE * dos.max():
+        top = float(prediction.freq_cm1[-1])
+        return (f"note: {prediction.name}: predicted DOS at {top:.0f} cm^-1 ({top / CM1_PER_MEV:.0f} meV) is "
+                f"{100 * dos[-1] / dos.max():.0f}% of its maximum: modes likely above the fast model's grid; "
+                "use --mode physics for the full range")
+    return None
 
 
 def summary_line(prediction) -> str:

@@ -160,6 +160,9 @@ def build_model(architecture: str, hyperparameters: ModelHyperparameters | dict)
     if architecture not in ARCHITECTURES:
         raise ConfigError("architecture", f"unknown architecture '{architecture}' "
                                           f"(known: {', '.join(sorted(ARCHITECTURES))})")
+    from ..nn.lean_build import lean_e3nn_build
+
     if isinstance(hyperparameters, dict):
         hyperparameters = ModelHyperparameters.from_dict(hyperparameters)
-    return ARCHITECTURES[architecture](hyperparameters)
+    with lean_e3nn_build():  # the same modules, without recomputing e3nn's activation constants
+        return ARCHITECTURES[architecture](hyperparameters)

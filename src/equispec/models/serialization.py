@@ -15,7 +15,7 @@ from safetensors.torch import load_file, save_file
 
 from .._version import __version__
 from ..errors import ModelError
-from ..io.files import atomic_write, sha256
+from ..io.files import atomic_write, cached_sha256, sha256
 from .model_info import ENSEMBLE, FORMAT_VERSION, check_model_info
 
 __all__ = ["ENSEMBLE", "FORMAT_VERSION", "save_model_dir", "load_model_dir", "ensemble_from_dirs", "combine_model_dirs"]
@@ -71,7 +71,7 @@ def load_model_dir(directory: str | Path) -> tuple[torch.nn.Module, dict]:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelError(str(metadata), f"unreadable model metadata ({reason})") from None
     check_model_info(info, str(metadata))
-    if sha256(weights) != info["weights_sha256"]:
+    if cached_sha256(weights) != info["weights_sha256"]:  # a file unchanged since its last check is not re-read
         raise ModelError(str(weights), f"SHA-256 differs from weights_sha256 in {METADATA}: the weights were "
                                        "changed or damaged after the model was saved")
     if info["architecture"] == ENSEMBLE:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import warnings
 from dataclasses import dataclass
 
@@ -492,24 +491,26 @@ def _sevenn():
 def sevennet_record(checkpoint: str = "7net-0") -> dict:
     """What decides a sevenn potential's outputs, without building it: its name, the sevenn version and the
     sha256 of the checkpoint file its weights come from (shipped in the sevenn wheel for ``7net-0`` and
-    ``7net-l3i5``). Goes into ``model.json`` and into every feature-cache key."""
+    ``7net-l3i5``; :func:`~equispec.io.files.cached_sha256`). Goes into ``model.json`` and into every
+    feature-cache key."""
     sevenn = _sevenn()
     try:
         path = sevenn.util.pretrained_name_to_path(checkpoint)
     except (ValueError, OSError) as exc:
         raise ModelError(checkpoint, f"not a sevenn checkpoint that ships with sevenn {sevenn.__version__} "
                                      f"({str(exc).splitlines()[0]})") from None
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return {"checkpoint": checkpoint, "sevenn_version": sevenn.__version__, "weights_sha256": digest.hexdigest()}
+    from ..io.files import cached_sha256
+
+    # hashed once, then remembered while the file stays as it was (size, times, inode): issue 24
+    return {"checkpoint": checkpoint, "sevenn_version": sevenn.__version__, "weights_sha256": cached_sha256(path)}
 
 
 @functools.lru_cache(maxsize=None)
 def _load(checkpoint: str, device: str, modality: str | None) -> SevenNetBlocks:
+    from .lean_build import lean_e3nn_build
+
     record = sevennet_record(checkpoint)
-    with float32_default():
+    with float32_default(), lean_e3nn_build():  # the same model, without recomputing known constants
         model = _sevenn().util.load_checkpoint(checkpoint).build_model()
         return SevenNetBlocks(model, record, modality).to(device)
 

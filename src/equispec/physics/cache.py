@@ -85,7 +85,8 @@ class RawPhysicsDos:
         return scaled_label(self.freq_cm1, self.dos, scale, name)
 
 
-def compute_raw_dos(structure: Structure, name: str, settings: PhysicsDosSettings) -> RawPhysicsDos:
+def compute_raw_dos(structure: Structure, name: str, settings: PhysicsDosSettings, device: str = "cpu"
+                    ) -> RawPhysicsDos:
     """The raw total DOS of one structure at frequency scale 1 (no partial DOS: scoring needs the total only).
 
     A structure the computation fails on (``InputError``: non-finite forces, a relaxation that does not
@@ -93,7 +94,8 @@ def compute_raw_dos(structure: Structure, name: str, settings: PhysicsDosSetting
     like one. Environment problems (``ModelError``: phonopy or sevenn missing) propagate.
     """
     try:
-        result = physics_dos(structure, name=name, settings=replace(settings, frequency_scale=1.0), partial=False)
+        result = physics_dos(structure, name=name, settings=replace(settings, frequency_scale=1.0), partial=False,
+                             device=device)
     except InputError as exc:
         return RawPhysicsDos(None, None, {"num_atoms": len(structure)}, exc.problem)
     info = {"imaginary_fraction": result.imaginary_fraction, "min_frequency_cm1": result.min_frequency_cm1,
@@ -176,29 +178,30 @@ class PhysicsDosCache:
 
 
 def raw_dos_many(structures: list[Structure], names: list[str], settings: PhysicsDosSettings,
-                 cache: PhysicsDosCache | None = None, progress: bool = False) -> list[RawPhysicsDos]:
+                 cache: PhysicsDosCache | None = None, progress: bool = False, device: str = "cpu"
+                 ) -> list[RawPhysicsDos]:
     """Raw physics DOS of many structures: read from ``cache`` where it has them, the rest computed one by one
     (with a progress bar and ETA over those only) and stored the moment each is done."""
     records = [cache.get(s) if cache is not None else None for s in structures]
     todo = [i for i, record in enumerate(records) if record is None]
     for i in tqdm(todo, desc="physics DOS", unit="structure", disable=not progress or not todo):
-        records[i] = compute_raw_dos(structures[i], names[i], settings)
+        records[i] = compute_raw_dos(structures[i], names[i], settings, device)
         if cache is not None:
             cache.put(structures[i], records[i], names[i])
     return records
 
 
 def cached_physics_dos(structure: Structure, name: str, settings: PhysicsDosSettings,
-                       cache: PhysicsDosCache | None = None):
+                       cache: PhysicsDosCache | None = None, device: str = "cpu"):
     """:func:`~equispec.physics.physics_dos` (partial and full-range DOS, force constants) through ``cache``:
     an entry with forces gives the force constants without calling the potential; otherwise the raw DOS and
     forces are computed once, stored as ``evaluate`` stores them, and the spectra made from those forces.
     A failure stored in the entry is raised again as the ``InputError`` it was."""
     if cache is None:
-        return physics_dos(structure, name=name, settings=settings)
+        return physics_dos(structure, name=name, settings=settings, device=device)
     raw = cache.get(structure)
     if raw is None or (raw.error is None and raw.forces is None):
-        raw = compute_raw_dos(structure, name, settings)
+        raw = compute_raw_dos(structure, name, settings, device)
         cache.put(structure, raw, name)
     if raw.error is not None:
         raise InputError(name, raw.error)
