@@ -32,6 +32,7 @@ class Potential:
         modality: the fidelity of a multi-fidelity SevenNet (its ``modal_map`` key), else None.
         package: the Python package the engine needs; ``extra``: the equispec extra that installs it.
         functional: the DFT level the potential was trained on.
+        cutoff_ang: the radius of its atom graph (Å); each message-passing layer reaches this far.
     """
 
     name: str
@@ -41,15 +42,24 @@ class Potential:
     package: str
     extra: str
     functional: str
+    cutoff_ang: float
+
+    @property
+    def supercell_ang(self) -> float:
+        """Physics mode's minimum supercell length: twice the cutoff, so that no atom's neighbour sphere holds
+        a periodic image of the displaced atom. ``docs/physics.md`` gives the convergence check behind it
+        (SevenNet-l3i5: a shorter cell moved the DOS away from DFPT; a longer one changed its distance to
+        DFPT by less than the potential's own error)."""
+        return 2.0 * self.cutoff_ang
 
 
 POTENTIALS: dict[str, Potential] = {p.name: p for p in (
-    Potential("7net-0", "sevenn", "7net-0", None, "sevenn", "physics", "PBE(+U)"),
-    Potential("7net-l3i5", "sevenn", "7net-l3i5", None, "sevenn", "physics", "PBE(+U)"),
-    Potential("7net-mf-0:r2scan", "sevenn", "7net-mf-0", "R2SCAN", "sevenn", "physics", "r2SCAN"),
-    Potential("7net-mf-0:pbe", "sevenn", "7net-mf-0", "PBE", "sevenn", "physics", "PBE(+U)"),
-    Potential("chgnet", "chgnet", "0.3.0", None, "chgnet", "chgnet", "PBE(+U)"),
-    Potential("chgnet-r2scan", "chgnet", "r2scan", None, "chgnet", "chgnet", "r2SCAN"),
+    Potential("7net-0", "sevenn", "7net-0", None, "sevenn", "physics", "PBE(+U)", 5.0),
+    Potential("7net-l3i5", "sevenn", "7net-l3i5", None, "sevenn", "physics", "PBE(+U)", 5.0),
+    Potential("7net-mf-0:r2scan", "sevenn", "7net-mf-0", "R2SCAN", "sevenn", "physics", "r2SCAN", 5.0),
+    Potential("7net-mf-0:pbe", "sevenn", "7net-mf-0", "PBE", "sevenn", "physics", "PBE(+U)", 5.0),
+    Potential("chgnet", "chgnet", "0.3.0", None, "chgnet", "chgnet", "PBE(+U)", 6.0),
+    Potential("chgnet-r2scan", "chgnet", "r2scan", None, "chgnet", "chgnet", "r2SCAN", 6.0),
 )}
 POTENTIAL_NAMES = tuple(POTENTIALS)
 

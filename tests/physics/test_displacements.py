@@ -119,3 +119,26 @@ def test_physics_forces_run_on_the_requested_device(monkeypatch):
     assert used and all(device.type == "cpu" for entry in used for device in entry.values())
     # float32 sums in another order at two threads move forces by ~1e-7 eV/Å (measured 6e-8)
     assert asked.phonon.raw_forces == pytest.approx(on_cpu.phonon.raw_forces, abs=1e-5)
+
+
+@pytest.mark.parametrize("name, modality", [("7net-0", None), ("7net-l3i5", None), ("7net-mf-0:r2scan", "R2SCAN")])
+def test_supercell_follows_the_potentials_cutoff(name, modality):
+    """The table's cutoff (torch-free, read by the physics settings) is the built potential's; the supercell
+    is twice it."""
+    from equispec.nn.sevennet import load_sevennet
+    from equispec.potentials import get_potential
+
+    potential = get_potential(name)
+    assert load_sevennet(potential.checkpoint, "cpu", modality).cutoff_ang == potential.cutoff_ang
+    assert potential.supercell_ang == 2 * potential.cutoff_ang == 10.0
+
+
+def test_chgnet_supercell_follows_its_atom_graph():
+    pytest.importorskip("chgnet")
+    from equispec.physics.forces import _chgnet
+    from equispec.potentials import get_potential
+
+    for name in ("chgnet", "chgnet-r2scan"):
+        potential = get_potential(name)
+        assert _chgnet(potential.checkpoint, "cpu").graph_converter.atom_graph_cutoff == potential.cutoff_ang == 6.0
+        assert potential.supercell_ang == 12.0

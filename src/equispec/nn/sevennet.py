@@ -236,9 +236,12 @@ class SevenNetBlocks(torch.nn.Module):
 
     def default_max_edges(self, forces: bool) -> int:
         """Edges per pass: on a CPU small batches (the big ones spill the caches and run slower per edge),
-        on a GPU big ones."""
+        on a GPU big ones. Measured on 2 idle cores: SevenNet-0 features of the 141 valid structures (28 560
+        edges) took 1.4-1.6 s in passes of 800-1500 edges against 1.9-2.0 s at 5000 and 2.4 s at 20 000;
+        SevenNet-l3i5 forces of two 128-atom supercells (3328 edges each) 1.51 s per cell one at a time
+        against 1.81 s together. A supercell larger than the bound goes alone."""
         if self.device.type == "cpu":
-            return 10_000 if forces else 5_000
+            return 2_000 if forces else 1_500
         return 100_000 if forces else 400_000
 
     def _scalars(self, data: dict, capture_block: int | None = None) -> torch.Tensor:

@@ -9,7 +9,8 @@ Choices, for the record (they are the defaults of :class:`PhysicsDosSettings`):
   of the DFT geometry (phonopy's symmetric +/- displacements cancel their first order); ``relax=True``
   first relaxes the atomic positions at fixed cell (ASE BFGS until every force is below
   ``relax_fmax_ev_per_ang``, 0.005 eV/Å, at most ``relax_steps``);
-- supercell: each lattice vector repeated ``ceil(10 Å / |a_i|)`` times (about 10 Å in every direction);
+- supercell: each lattice vector repeated ``ceil(L / |a_i|)`` times, L twice the potential's cutoff (10 Å for
+  SevenNet, 12 Å for CHGNet; :attr:`equispec.potentials.Potential.supercell_ang`);
 - displacement 0.01 Å (phonopy's default for VASP);
 - DOS: phonopy's tetrahedron method on a q-mesh of length 40 Å (phonopy's automatic mesh), 1 cm^-1
   steps, then ``data.phdos_processing`` (Savitzky–Golay 101 cm^-1, 51 bins on 0-1000 cm^-1,
@@ -47,7 +48,8 @@ POTENTIALS = POTENTIAL_NAMES
 
 @dataclass
 class PhysicsDosSettings:
-    supercell_ang: float = 10.0  # minimum supercell length along each lattice vector
+    supercell_ang: float | None = None  # minimum supercell length along each lattice vector; None: the
+    # potential's own (twice its cutoff: 10 Å for SevenNet, 12 Å for CHGNet)
     displacement_ang: float = 0.01
     mesh_length_ang: float = 40.0  # phonopy's automatic q-mesh density
     imaginary_threshold_cm1: float = 10.0
@@ -169,7 +171,7 @@ def force_constants(structure: Structure, calculator=None, name: str = "structur
         structure = relax_positions(structure, calculator or ase_calculator(potential.name), settings, name)
     unit = PhonopyAtoms(symbols=[s.specie.symbol for s in structure], cell=structure.lattice.matrix,
                         scaled_positions=structure.frac_coords)
-    repeats = supercell_matrix(structure, settings.supercell_ang)
+    repeats = supercell_matrix(structure, settings.supercell_ang or potential.supercell_ang)
     with warnings.catch_warnings():  # phonopy's notes on supercell vs primitive point groups are not for users
         warnings.simplefilter("ignore", UserWarning)
         phonon = Phonopy(unit, supercell_matrix=np.diag(repeats), primitive_matrix="P")  # rows = our sites
