@@ -4,6 +4,7 @@ The public names are imported on first use (PEP 562), so that ``import equispec.
 milliseconds: the command line then owns the process (and Ctrl-C) before torch and pymatgen load.
 """
 
+from ._lazy import lazy_attributes
 from ._version import __version__
 
 __all__ = ["PRETRAINED", "EquispecError", "InputError", "PhononDosPrediction", "PhononDosPredictor", "__version__",
@@ -13,15 +14,4 @@ _FROM = {"PRETRAINED": "api", "PhononDosPrediction": "api", "PhononDosPredictor"
          "identify": "api", "load_model": "api", "EquispecError": "errors", "InputError": "errors"}
 
 
-def __getattr__(name: str):
-    if name not in _FROM:
-        raise AttributeError(f"module 'equispec' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f".{_FROM[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _FROM, __all__)

@@ -1,6 +1,6 @@
 """Building e3nn networks without the work whose result is known beforehand (issue 24: a cold ``predict``).
 
-Two costs of building SevenNet-0 and the phonon heads are recomputations, not model state:
+Three costs of building SevenNet-0 and the phonon heads are recomputations, not model state:
 
 - e3nn's ``normalize2mom`` (every gated activation) calls ``e3nn.math.moment(f, 2)``, the second moment of
   ``f`` over 1,000,000 normals from a generator seeded with 0: a constant of ``(f, n, dtype, device)``, drawn
@@ -11,13 +11,14 @@ Two costs of building SevenNet-0 and the phonon heads are recomputations, not mo
   ``TensorProduct`` and ``Linear`` it builds, ~20-45 ms each, although the code depends only on the irreps,
   instructions and options: the five members of the shipped ensemble are five copies of one architecture.
 
-:func:`lean_e3nn_build` removes both while it is active, and only then (nothing is patched at import):
+:func:`lean_e3nn_build` removes all three while it is active, and only then (nothing is patched at import):
 ``moment`` is memoised per ``(f, n, dtype, device)`` and process, and sevenn's ``infer_irreps_out`` sees a
 stand-in for ``FullTensorProduct`` that computes ``irreps_out`` as e3nn's ``FullTensorProduct.__init__`` does
 (every ``ir_out`` of ``ir_1 * ir_2`` with multiplicity ``mul_1 * mul_2``, then ``Irreps.sort``) without building
 the product; and e3nn's code generators (its ``_CODEGEN_PROVIDERS_*`` lists, the extension point it offers,
 and ``o3._linear._codegen_linear``) are memoised per arguments and default dtype, each module getting a deep
-copy of the generated ``GraphModule`` (its own constant buffers; the same code). All give bit-identical results (tests/nn/test_lean_build.py compares them with e3nn's own).
+copy of the generated ``GraphModule`` (its own constant buffers; the same code). All give bit-identical
+results (tests/nn/test_lean_build.py compares them with e3nn's own).
 The patches are module attributes, swapped for the duration of the ``with`` block: do not build e3nn modules
 from another thread meanwhile.
 """

@@ -151,7 +151,8 @@ def force_constants(structure: Structure, calculator=None, name: str = "structur
     Returns:
         ``(phonon, structure, repeats)``: a ``phonopy.Phonopy`` holding symmetrised force constants (its
         ``raw_forces`` attribute: the (n_displacements, n_supercell_atoms, 3) forces in eV/Å as the potential
-        gave them; ``displacement_method``: ``finite`` or ``random``), the structure they belong to (relaxed or as given) and the supercell repetitions.
+        gave them; ``displacement_method``: ``finite`` or ``random``), the structure they belong to (relaxed or
+        as given) and the supercell repetitions.
 
     Raises:
         ModelError: phonopy is not installed, or ``settings.potential`` is unknown.
@@ -203,7 +204,7 @@ def generate_displacements(phonon, settings: PhysicsDosSettings) -> str:
     ``displacement_ang`` in a random direction (seeded), each snapshot with its mirror (-u), and the force
     constants fitted in symfc's symmetry-adapted basis. The mirrors are needed: they cancel the forces of the
     undisplaced input (rarely the potential's minimum) and the cubic term, as finite +/- pairs do; without
-    them the force constants were off by 1-20 % (SevenNet-0, four valid materials). symfc gives the fewest
+    them the force constants were off by 1-16 % (SevenNet-0, three valid materials). symfc gives the fewest
     snapshots that determine the basis; ``random_snapshot_factor`` times that are taken (4, phonopy's own
     safety factor: at 1 or 2 the fit came out near zero for CaHCl). With that margin random snapshots need
     more supercells than finite displacements for every one of 20 valid materials and for P1 cells of 4-12
