@@ -67,7 +67,7 @@ def test_a_fifo_among_the_inputs_is_read_like_files_from(tmp_path, capsys):
     assert [r["formula"] for r in json.loads(out.read_text())] == ["Si", "GaAs"]
 
 
-@pytest.mark.parametrize("after_s", [0.4, 1.2, 2.5])
+@pytest.mark.parametrize("after_s", [0.4, 1.2, 1.8])  # a cold predict of Si.cif takes 2.4 s idle
 def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(after_s, tmp_path):
     """``python -m equispec predict`` interrupted while it imports torch and pymatgen (the first seconds), reads
     the structure or runs the model: always the one line and status 130, never a traceback."""
