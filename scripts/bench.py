@@ -540,6 +540,13 @@ def interpreter_start(env: dict, repeats: int) -> float:
     return statistics.median(seconds)
 
 
+def draw_valid_ids(valid_ids: list[str], n: int) -> list[str]:
+    """The physics timings' structures: ``n`` valid ids drawn with seed 0, sorted."""
+    import numpy as np
+
+    return sorted(np.random.default_rng(0).choice(valid_ids, size=min(n, len(valid_ids)), replace=False).tolist())
+
+
 def bench_physics(table, valid_ids: list[str], n: int, compare: bool) -> dict:
     """Median seconds of ``physics_dos`` (total DOS only, as ``scripts/physics_dos_batch.py``) over ``n`` valid
     structures drawn with seed 0; with ``compare``, the same structures with forces through sevenn's ASE calculator
@@ -550,7 +557,7 @@ def bench_physics(table, valid_ids: list[str], n: int, compare: bool) -> dict:
     from equispec.errors import EquispecError
     from equispec.physics import physics_dos
 
-    ids = sorted(np.random.default_rng(0).choice(valid_ids, size=min(n, len(valid_ids)), replace=False).tolist())
+    ids = draw_valid_ids(valid_ids, n)
     part = table.subset(ids, "valid ids")
     physics_dos(part.structures[0], name="warm-up", partial=False)  # loads the potential once, as predict would
     runs = {"batched": [], "calculator": []}
@@ -789,7 +796,7 @@ def bench_speed_physics(table, valid_ids: list[str], n: int, potentials: list[st
     from equispec.physics import PhysicsDosSettings, physics_dos
 
     warm_up = Structure.from_file(warm_up_file)
-    ids = sorted(np.random.default_rng(0).choice(valid_ids, size=min(n, len(valid_ids)), replace=False).tolist())
+    ids = draw_valid_ids(valid_ids, n)
     part = table.subset(ids, "valid ids")
     result = {"n_requested": n, "ids": ids, "potentials": {}}
     for potential in potentials:
@@ -846,13 +853,10 @@ def bench_speed_physics(table, valid_ids: list[str], n: int, potentials: list[st
         summary = {"n": len(rows), "median_s": statistics.median(ours_s) if rows else None,
                    "p90_s": percentile(ours_s, 90),
                    "plain_median_s": statistics.median(plain_s) if rows else None, "plain_p90_s": percentile(plain_s, 90),
-                   "largest_dos_difference": max((r["largest_dos_difference"] for r in compared), default=None),
-                   "largest_dos_difference_relative": max((r["largest_dos_difference_relative"] for r in compared),
-                                                          default=None),
-                   "largest_force_difference": max((r["largest_force_difference"] for r in compared), default=None),
-                   "largest_fc_difference_relative": max((r["largest_fc_difference_relative"] for r in compared),
-                                                         default=None),
                    "n_compared": len(compared), "structures": rows, "errors": errors}
+        for key in ("largest_dos_difference", "largest_dos_difference_relative", "largest_force_difference",
+                    "largest_fc_difference_relative"):
+            summary[key] = max((r[key] for r in compared), default=None)
         summary["ratio_plain_to_equispec"] = (summary["plain_median_s"] / summary["median_s"]) if rows else None
         result["potentials"][potential] = summary
     return result

@@ -768,7 +768,7 @@ def run() -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(130)
-    if "train" not in sys.argv[1:]:  # Lightning's loggers and workers get the normal exit
+    if sys.argv[1:2] != ["train"]:  # the command comes first; Lightning's loggers and workers get the normal exit
         _exit_without_teardown(code)
     sys.exit(code)
 

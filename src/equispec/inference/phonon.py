@@ -278,7 +278,7 @@ class PhononDosPredictor(Predictor):
         return {"potential": settings.potential, "potential_record": dict(config["potential"]),
                 "phonopy_version": config["phonopy_version"], "supercell": list(physics.supercell),
                 "displacement_ang": settings.displacement_ang, "num_displacements": physics.num_displacements,
-                "displacements": getattr(physics.phonon, "displacement_method", "finite"),
+                "displacements": settings.displacements,
                 "device": str(self.device),
                 "relax": settings.relax, "frequency_scale": settings.frequency_scale,
                 "mesh_length_ang": settings.mesh_length_ang}

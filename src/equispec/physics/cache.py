@@ -118,10 +118,8 @@ def physics_config(settings: PhysicsDosSettings) -> dict:
         phonopy_version = version("phonopy")
     except PackageNotFoundError:
         raise ModelError("physics", "needs phonopy: pip install 'equispec[physics]'") from None
-    from ..potentials import get_potential
-
-    length = settings.supercell_ang or get_potential(settings.potential).supercell_ang
-    return {"format": FORMAT_VERSION, "settings": asdict(replace(settings, frequency_scale=1.0, supercell_ang=length)),
+    resolved = replace(settings, frequency_scale=1.0, supercell_ang=settings.supercell_length_ang())
+    return {"format": FORMAT_VERSION, "settings": asdict(resolved),
             "potential": potential_record(settings.potential), "phonopy_version": phonopy_version}
 
 

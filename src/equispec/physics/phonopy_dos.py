@@ -64,6 +64,10 @@ class PhysicsDosSettings:
     full_step_mev: float = 0.1  # step of the full-range DOS (finer than spectrometers resolve)
     partial_share_step_cm1: float = 1.0  # step on which each atom's share of the DOS is computed (the label grid's)
 
+    def supercell_length_ang(self) -> float:
+        """The minimum supercell length in force: ``supercell_ang``, or the potential's own."""
+        return self.supercell_ang or get_potential(self.potential).supercell_ang
+
 
 @dataclass
 class FullRangeDos:
@@ -172,12 +176,12 @@ def force_constants(structure: Structure, calculator=None, name: str = "structur
         structure = relax_positions(structure, calculator or ase_calculator(potential.name), settings, name)
     unit = PhonopyAtoms(symbols=[s.specie.symbol for s in structure], cell=structure.lattice.matrix,
                         scaled_positions=structure.frac_coords)
-    repeats = supercell_matrix(structure, settings.supercell_ang or potential.supercell_ang)
+    repeats = supercell_matrix(structure, settings.supercell_length_ang())
     with warnings.catch_warnings():  # phonopy's notes on supercell vs primitive point groups are not for users
         warnings.simplefilter("ignore", UserWarning)
         phonon = Phonopy(unit, supercell_matrix=np.diag(repeats), primitive_matrix="P")  # rows = our sites
         method = generate_displacements(phonon, settings)
-    # without a calculator: the potential's native module, several supercells per pass
+    # without a calculator: the potential's native module, in batched passes
     cells = phonon.supercells_with_displacements
     if forces is None or np.shape(forces) != (len(cells), len(cells[0]), 3):
         forces = displaced_forces(cells, calculator, potential, device)
