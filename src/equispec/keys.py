@@ -17,7 +17,7 @@ NODE_OUTPUT = "node_output"  # (num_nodes, n_out) | float | per-atom head output
 ABSORBER_MASK = "absorber_mask"  # (num_nodes,) | bool | sites whose X-ray absorption spectrum is read out
 SITE_WEIGHT = "site_weight"  # (num_nodes,) | float | weight of each absorber in the site average (multiplicity)
 NODE_TARGET = "node_y"  # (num_nodes, n_out) | float | per-site training target (NaN where unlabelled)
-# fine-tuning the last SevenNet blocks (nn.sevennet.TrainableSevenNetBlocks): inputs cached from the frozen blocks
+# fine-tuning the last SevenNet blocks (nn.pretrained.trainable.TrainableSevenNetBlocks): inputs cached from the frozen blocks
 SEVENNET_NODE_INPUT = "sevennet_node_input"  # (num_nodes, irreps_in.dim) | float32 | features entering the first trainable block
 SEVENNET_MIRROR_INPUT = "sevennet_mirror_input"  # (num_nodes, irreps_in.dim) | float32 | the same for the mirror image (0 if centrosymmetric)
 SEVENNET_INVERSION_INDEX = "sevennet_inversion_index"  # (num_nodes,) | long | atom each atom goes to under inversion (itself if none)

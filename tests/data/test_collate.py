@@ -12,10 +12,11 @@ from pymatgen.core import Lattice, Structure
 from torch_geometric.data import Batch
 
 from equispec import keys
-from equispec.data.datasets import build_graphs, fine_tuning_fields
+from equispec.data.datasets import build_graphs
+from equispec.nn.pretrained import fine_tuning_fields
 from equispec.data.graphs import Graph, collate, structure_to_graph
 from equispec.data.xas_graphs import site_graphs
-from equispec.nn.sevennet import BlockInputs, sevennet_graph
+from equispec.nn.pretrained import BlockInputs, sevennet_graph
 
 
 def _structures():

@@ -5,8 +5,9 @@ import pytest
 from pymatgen.core import Structure
 
 from equispec.data import datasets
-from equispec.data.datasets import feature_cache_key, pretrained_features, structure_sha256
-from equispec.data.pretrained import check_pretrained_record, get_featurizer
+from equispec.data.datasets import structure_sha256
+from equispec.nn.pretrained import feature_cache_key, pretrained_features
+from equispec.nn.pretrained import check_pretrained_record, get_featurizer
 from equispec.errors import ModelError
 from tests.conftest import EXAMPLES
 

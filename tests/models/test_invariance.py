@@ -8,7 +8,8 @@ from e3nn import o3
 from pymatgen.core import Lattice, Structure
 
 from equispec import keys
-from equispec.data.datasets import build_graphs, pretrained_features
+from equispec.data.datasets import build_graphs
+from equispec.nn.pretrained import pretrained_features
 from equispec.models import build_model
 from tests.conftest import TOLERANCE
 

@@ -8,7 +8,7 @@ from e3nn import o3
 from pymatgen.core import Lattice, Structure
 
 from equispec import keys
-from equispec.data.datasets import pretrained_features
+from equispec.nn.pretrained import pretrained_features
 from equispec.data.absorbers import absorbing_sites
 from equispec.data.xas_graphs import site_graphs
 from equispec.models import build_model

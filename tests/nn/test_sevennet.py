@@ -6,9 +6,9 @@ import torch
 from pymatgen.core import Lattice, Structure
 
 from equispec.data.datasets import read_phdos_csv
-from equispec.data.pretrained import float32_default, get_featurizer, sevennet_calculator
+from equispec.nn.pretrained import float32_default, get_featurizer, sevennet_calculator
 from equispec.errors import InputError
-from equispec.nn.sevennet import inversion_permutation, load_sevennet, sevennet_graph, supercell_forces
+from equispec.nn.pretrained import inversion_permutation, load_sevennet, sevennet_graph, supercell_forces
 from equispec.physics.forces import displaced_forces
 from equispec.physics.phonopy_dos import supercell_matrix
 from tests.conftest import EXAMPLES

@@ -93,7 +93,7 @@ def test_physics_forces_run_on_the_requested_device(monkeypatch):
     ``cuda`` is built on the CPU by the test, so the forces can be compared."""
     import torch
 
-    import equispec.nn.sevennet as sevennet
+    import equispec.nn.pretrained.blocks as sevennet
     from tests.conftest import EXAMPLES
 
     requested, used = [], []
@@ -125,8 +125,8 @@ def test_physics_forces_run_on_the_requested_device(monkeypatch):
 def test_supercell_follows_the_potentials_cutoff(name, modality):
     """The table's cutoff (torch-free, read by the physics settings) is the built potential's; the supercell
     is twice it."""
-    from equispec.nn.sevennet import load_sevennet
-    from equispec.potentials import get_potential
+    from equispec.nn.pretrained import load_sevennet
+    from equispec.nn.pretrained.table import get_potential
 
     potential = get_potential(name)
     assert load_sevennet(potential.checkpoint, "cpu", modality).cutoff_ang == potential.cutoff_ang
@@ -136,7 +136,7 @@ def test_supercell_follows_the_potentials_cutoff(name, modality):
 def test_chgnet_supercell_follows_its_atom_graph():
     pytest.importorskip("chgnet")
     from equispec.physics.forces import _chgnet
-    from equispec.potentials import get_potential
+    from equispec.nn.pretrained.table import get_potential
 
     for name in ("chgnet", "chgnet-r2scan"):
         potential = get_potential(name)

@@ -11,7 +11,7 @@ from equispec.api import load_model
 from equispec import keys
 from equispec.data.datasets import read_phdos_csv
 from equispec.models.serialization import load_model_dir
-from equispec.nn.sevennet import load_sevennet
+from equispec.nn.pretrained import load_sevennet
 from equispec.training import load_config, train
 from tests.conftest import PHDOS, ROOT
 
@@ -80,7 +80,8 @@ def test_block_inputs_survive_the_graph_store(tmp_path, phdos_csv):
     """data.graph_cache keeps SevenNet's own edges edge-major, like the model's, so batches read back equal."""
     from torch_geometric.data import Batch
 
-    from equispec.data.datasets import build_graphs, pretrained_features
+    from equispec.data.datasets import build_graphs
+    from equispec.nn.pretrained import pretrained_features
     from equispec.data.graph_store import GraphStore
 
     table = read_phdos_csv(phdos_csv)

@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_physics_options(p) -> None:
-    from ..potentials import POTENTIAL_NAMES
+    from ..nn.pretrained.table import POTENTIAL_NAMES
 
     p.add_argument("--potential", metavar="NAME", help="physics/hybrid: universal potential for the forces: "
                    f"{', '.join(POTENTIAL_NAMES)} (chgnet ones need the chgnet extra; default: the one the hybrid "

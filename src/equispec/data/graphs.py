@@ -14,7 +14,7 @@ import torch
 from pymatgen.core import Structure
 
 from .. import keys
-from ..nn.neighbors import periodic_neighbors
+from .neighbors import periodic_neighbors
 from .structures import check_neighbours
 
 if TYPE_CHECKING:

@@ -62,14 +62,13 @@ def graph_row_order(dataset: XasDataset) -> np.ndarray:
     return np.array([row for rows in _groups(dataset).values() for row in rows], dtype=np.int64)
 
 
-def dataset_graphs(dataset: XasDataset, cutoff_ang: float, pretrained: str | None = None,
-                   feature_cache: str | None = None, progress: bool = True, device: str = "cpu",
-                   first_trainable_block: int | None = None) -> list:
-    """One graph per material and edge of ``dataset``, its listed sites as absorbers (pretrained features
-    computed on ``device``; with ``first_trainable_block``, the inputs of fine-tuned blocks, see
-    :func:`equispec.data.datasets.pretrained_features`)."""
-    from .datasets import pretrained_features
+def dataset_graphs(dataset: XasDataset, cutoff_ang: float, featurize=None, progress: bool = True) -> list:
+    """One graph per material and edge of ``dataset``, its listed sites as absorbers.
 
+    ``featurize(structures, material_ids)``: per-atom pretrained features of the materials (or, for a model
+    that fine-tunes blocks, their graph fields), e.g. the predictor's ``features``; None for a model without
+    them. It is passed in because the pretrained potentials live above the data layer, in ``nn``.
+    """
     groups = _groups(dataset)
     names = [material for _, material in groups]
     structures = [dataset.structure(material) for material in names]
@@ -78,8 +77,7 @@ def dataset_graphs(dataset: XasDataset, cutoff_ang: float, pretrained: str | Non
             site = int(dataset.site_index[row])
             if not 0 <= site < len(structure) or structure[site].specie.symbol != dataset.absorbing_element[row]:
                 raise InputError(dataset.source, f"{material} site {site} is not a {dataset.absorbing_element[row]} atom")
-    features = pretrained_features(structures, pretrained, names, feature_cache, progress, device,
-                                   first_trainable_block=first_trainable_block) if pretrained else None
+    features = featurize(structures, names) if featurize is not None else None
     graphs = []
     for edge in dict.fromkeys(edge for edge, _ in groups):
         chosen = [k for k, (e, _) in enumerate(groups) if e == edge]

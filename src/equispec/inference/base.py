@@ -10,13 +10,13 @@ from pymatgen.core import Element, Structure
 from tqdm.auto import tqdm
 
 from .. import keys
-from ..data.datasets import pretrained_features
 from ..data.graphs import collate
-from ..data.pretrained import PRETRAINED_CUTOFF_ANG, first_trainable_block
 from ..data.structures import (StructureLike, check_graph_size, check_neighbours, default_memory_budget,
                                to_structure)
 from ..errors import InputError
 from ..models.model_info import ModelInfo
+from ..nn.pretrained import first_trainable_block, pretrained_features
+from ..nn.pretrained.table import FEATURES
 
 __all__ = ["Predictor"]
 
@@ -55,7 +55,8 @@ class Predictor:
     def check_size(self, structure: Structure, name: str) -> None:
         """The structure's graph at the largest cutoff this model uses (its featurizer's) fits the edge
         ceiling and ``max_memory_bytes``: checked before any graph at that cutoff is built."""
-        cutoff = max(self.cutoff_ang, PRETRAINED_CUTOFF_ANG.get(self.info.pretrained, 0.0))
+        features = FEATURES.get(self.info.pretrained)
+        cutoff = max(self.cutoff_ang, features.cutoff_ang if features else 0.0)
         budget = self.max_memory_bytes if self.max_memory_bytes is not None else default_memory_budget()
         check_graph_size(structure, cutoff, name, budget)
 

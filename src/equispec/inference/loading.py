@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..data.pretrained import check_pretrained_record
+from ..nn.pretrained import check_pretrained_record
 from ..devices import resolve_device
 from ..errors import ModelError
 from ..models.model_info import ModelInfo

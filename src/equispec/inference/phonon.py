@@ -187,7 +187,7 @@ class PhononDosPredictor(Predictor):
     def _physics_settings(self, potential: str | None, relax: bool):
         """How the force constants are computed (``equispec.physics``); checked before any input is read."""
         from ..physics.phonopy_dos import PhysicsDosSettings  # phonopy is imported on first use
-        from ..potentials import check_installed, get_potential
+        from ..nn.pretrained.table import check_installed, get_potential
 
         hybrid = self.info.hybrid or {}
         fitted = (hybrid.get("potential", "7net-0"), bool(hybrid.get("relax", False)))

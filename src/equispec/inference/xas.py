@@ -12,7 +12,6 @@ import torch
 from pymatgen.core import Structure
 
 from .. import keys
-from ..data.pretrained import first_trainable_block
 from ..data.structures import StructureLike, check_neighbours, to_structure
 from ..data.absorbers import absorbing_sites, site_average
 from ..data.xas import read_xas_dataset
@@ -163,8 +162,9 @@ class XasPredictor(Predictor):
             raise InputError(str(folder), "has no train split and the model stores no training mean for eta")
         for material in rows.materials():
             self.check_elements(rows.structure(material), f"{folder}: {material}")
-        graphs = dataset_graphs(rows, self.cutoff_ang, self.info.pretrained, feature_cache, progress,
-                                str(self.device), first_trainable_block(self.info.hyperparameters))
+        graphs = dataset_graphs(rows, self.cutoff_ang,
+                                lambda structures, ids: self.features(structures, progress, ids, feature_cache),
+                                progress)
         predictions = self.predict_site_graphs(graphs, batch_size, progress)
         rows = rows.select(graph_row_order(rows))
         return xas_metrics(rows.spectrum, predictions, train_mean), rows, predictions

@@ -36,7 +36,7 @@ class EquivariantBackbone(torch.nn.Module):
         pretrained_dim: width of pretrained per-atom features (``NODE_PRETRAINED``) added to the
             atom embedding; 0 for none.
         pretrained_blocks: trainable copies of the last pretrained blocks
-            (:class:`equispec.nn.sevennet.TrainableSevenNetBlocks`); their scalars replace the matching
+            (:class:`equispec.nn.pretrained.trainable.TrainableSevenNetBlocks`); their scalars replace the matching
             trailing columns of ``NODE_PRETRAINED``, which then hold the frozen potential's features.
     """
 

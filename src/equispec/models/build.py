@@ -35,7 +35,7 @@ class ModelHyperparameters:
     n_out: int = field(default=51, metadata=bounded(1, 4096))
     avg_num_neighbors: float = field(default=20.0, metadata=bounded(0, 1e4, low_open=True))
     dropout: float = field(default=0.0, metadata=bounded(0, 1))  # in the readout MLP
-    pretrained: Optional[str] = None  # per-atom features, a key of data.pretrained.PRETRAINED_FEATURES
+    pretrained: Optional[str] = None  # per-atom features, a feature name of nn.pretrained.table.FEATURES
     pretrained_trainable: Any = "none"  # fine-tuned pretrained blocks: none | all | {last_k: K}
     env_cutoff_ang: float = field(default=6.0, metadata=bounded(0.5, 12.0))  # XAS: absorber's radial distribution
     output_scale: float = field(default=1.0, metadata=bounded(0, 1e6, low_open=True))  # XAS: data units per output
@@ -103,29 +103,27 @@ class EnsembleModel(torch.nn.Module):
 
 
 def _pretrained_dim(name: Optional[str]) -> int:
-    from ..data.pretrained import PRETRAINED_FEATURES
+    from ..nn.pretrained.table import FEATURES
 
     if name is None:
         return 0
-    if name not in PRETRAINED_FEATURES:
+    if name not in FEATURES:
         raise ConfigError("model.pretrained", f"unknown pretrained features '{name}' "
-                                              f"(known: {', '.join(PRETRAINED_FEATURES)})")
-    _, blocks, channels = PRETRAINED_FEATURES[name]
-    return blocks * channels
+                                              f"(known: {', '.join(FEATURES)})")
+    return FEATURES[name].feature_dim
 
 
 def _trainable_blocks(hp: ModelHyperparameters):
     """Trainable copies of the last pretrained blocks (``model.pretrained_trainable``), or None."""
-    from ..data.pretrained import PRETRAINED_FEATURES
-    from ..nn.sevennet import TrainableSevenNetBlocks, load_sevennet, trainable_block_count
+    from ..nn.pretrained import TrainableSevenNetBlocks, get_features, load_sevennet, trainable_block_count
 
     if hp.pretrained is None:
         if hp.pretrained_trainable not in (None, "none"):
             raise ConfigError("model.pretrained_trainable", "needs model.pretrained")
         return None
-    checkpoint, num_blocks, _ = PRETRAINED_FEATURES[hp.pretrained]
-    count = trainable_block_count(hp.pretrained_trainable, num_blocks)
-    return TrainableSevenNetBlocks(load_sevennet(checkpoint), count) if count else None
+    potential = get_features(hp.pretrained)
+    count = trainable_block_count(hp.pretrained_trainable, potential.num_blocks)
+    return TrainableSevenNetBlocks(load_sevennet(potential.checkpoint), count) if count else None
 
 
 def _backbone(hp: ModelHyperparameters) -> EquivariantBackbone:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ModelError, brief
+from ..nn.pretrained.table import DEFAULT_POTENTIAL
 from ..typed_fields import bounded, check_fields
 from .build import ARCHITECTURE_TASKS, ARCHITECTURES, ModelHyperparameters
 from .calibration import SpreadCalibration
@@ -108,7 +109,7 @@ class _HybridRecord:
 
     frequency_scale: float = field(default=1.0, metadata=bounded(0.5, 2.0))
     network_weight: float = field(default=0.5, metadata=bounded(0.0, 1.0))
-    potential: str = "7net-0"
+    potential: str = DEFAULT_POTENTIAL
     relax: bool = False
 
 

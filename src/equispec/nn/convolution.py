@@ -4,6 +4,7 @@ weighted by a learned function of the edge (Thomas et al. 2018; NequIP, Batzner 
 from __future__ import annotations
 
 import torch
+from . import _e3nn  # noqa: F401  (first: e3nn without torch._dynamo)
 from e3nn import o3
 from e3nn.nn import FullyConnectedNet
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import torch
+from . import _e3nn  # noqa: F401  (first: e3nn without torch._dynamo)
 from e3nn import o3
 from e3nn.math import soft_one_hot_linspace
 

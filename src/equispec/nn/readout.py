@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from . import _e3nn  # noqa: F401  (first: e3nn without torch._dynamo)
 from e3nn import o3
 
 __all__ = ["AtomwiseReadout"]

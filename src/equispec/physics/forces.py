@@ -1,4 +1,4 @@
-"""Forces on phonopy's displaced supercells from a universal potential of :mod:`equispec.potentials`: SevenNet
+"""Forces on phonopy's displaced supercells from a universal potential of :mod:`equispec.nn.pretrained.table`: SevenNet
 in batched passes of its native module, CHGNet in its own batches, or any ASE calculator one cell at a time."""
 
 from __future__ import annotations
@@ -9,19 +9,19 @@ import hashlib
 import numpy as np
 
 from ..errors import ModelError
-from ..potentials import Potential, check_installed, get_potential
+from ..nn.pretrained.table import DEFAULT_POTENTIAL, Potential, check_installed, get_potential
 
 __all__ = ["displaced_forces", "potential_record", "ase_calculator"]
 
 
-def displaced_forces(supercells: list, calculator=None, potential: str | Potential = "7net-0", device: str = "cpu"
+def displaced_forces(supercells: list, calculator=None, potential: str | Potential = DEFAULT_POTENTIAL, device: str = "cpu"
                      ) -> np.ndarray:
     """Forces of every displaced supercell.
 
     Args:
         supercells: phonopy's ``PhonopyAtoms`` (``phonon.supercells_with_displacements``) or ASE ``Atoms``.
         calculator: an ASE calculator; None runs ``potential`` on ``device``, several supercells per pass.
-        potential: a name of :data:`equispec.potentials.POTENTIALS` (or its entry).
+        potential: a name of :data:`equispec.nn.pretrained.table.POTENTIALS` (or its entry).
 
     Returns:
         (num_cells, num_atoms, 3) float64 forces in eV/Å.
@@ -34,10 +34,10 @@ def displaced_forces(supercells: list, calculator=None, potential: str | Potenti
         check_installed(potential)
         if potential.engine == "chgnet":
             return _chgnet_forces(cells, potential, device)
-        from ..nn.sevennet import supercell_forces
+        from ..nn.pretrained import supercell_forces
 
         return supercell_forces(cells, potential.checkpoint, device, modality=potential.modality)
-    from ..nn.sevennet import float32_default
+    from ..nn.pretrained import float32_default
 
     forces = []
     with float32_default():  # SevenNet runs in float32 whatever the caller's default dtype
@@ -69,7 +69,7 @@ def _chgnet(checkpoint: str, device: str):
 def _chgnet_forces(cells: list, potential: Potential, device: str) -> np.ndarray:
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from ..nn.sevennet import float32_default
+    from ..nn.pretrained import float32_default
 
     model = _chgnet(potential.checkpoint, str(device))
     structures = [AseAtomsAdaptor.get_structure(atoms) for atoms in cells]
@@ -87,7 +87,7 @@ def potential_record(name: str) -> dict:
     potential = get_potential(name)
     check_installed(potential)
     if potential.engine == "sevenn":
-        from ..nn.sevennet import sevennet_record
+        from ..nn.pretrained import sevennet_record
 
         record = dict(sevennet_record(potential.checkpoint))
         if potential.modality is not None:
@@ -117,13 +117,13 @@ def _ase_calculator(name: str):
         from chgnet.model.dynamics import CHGNetCalculator
 
         return CHGNetCalculator(_chgnet(potential.checkpoint, "cpu"), use_device="cpu")
-    from ..data.pretrained import sevennet_calculator
+    from ..nn.pretrained import sevennet_calculator
 
     if potential.modality is None:
         return sevennet_calculator(potential.checkpoint)
     from sevenn.calculator import SevenNetCalculator
 
-    from ..nn.sevennet import float32_default
+    from ..nn.pretrained import float32_default
 
     with float32_default():
         return SevenNetCalculator(potential.checkpoint, device="cpu", modal=potential.modality)

@@ -3,14 +3,14 @@ calculator (by default SevenNet-0), then the very processing of the training lab
 
 Choices, for the record (they are the defaults of :class:`PhysicsDosSettings`):
 
-- potential: a name of :data:`equispec.potentials.POTENTIALS` (SevenNet-0, SevenNet-l3i5, SevenNet-MF-0 at
+- potential: a name of :data:`equispec.nn.pretrained.table.POTENTIALS` (SevenNet-0, SevenNet-l3i5, SevenNet-MF-0 at
   either fidelity, CHGNet); the ones that ship in the ``sevenn`` wheel need no extra;
 - the input cell is used as given, so the forces at zero displacement are whatever the potential thinks
   of the DFT geometry (phonopy's symmetric +/- displacements cancel their first order); ``relax=True``
   first relaxes the atomic positions at fixed cell (ASE BFGS until every force is below
   ``relax_fmax_ev_per_ang``, 0.005 eV/Å, at most ``relax_steps``);
 - supercell: each lattice vector repeated ``ceil(L / |a_i|)`` times, L twice the potential's cutoff (10 Å for
-  SevenNet, 12 Å for CHGNet; :attr:`equispec.potentials.Potential.supercell_ang`);
+  SevenNet, 12 Å for CHGNet; :attr:`equispec.nn.pretrained.table.Potential.supercell_ang`);
 - displacement 0.01 Å (phonopy's default for VASP);
 - DOS: phonopy's tetrahedron method on a q-mesh of length 40 Å (phonopy's automatic mesh), 1 cm^-1
   steps, then ``data.phdos_processing`` (Savitzky–Golay 101 cm^-1, 51 bins on 0-1000 cm^-1,
@@ -36,13 +36,13 @@ from pymatgen.core import Structure
 from ..data.phdos_processing import PHDOS_GRID_CM1, smooth_raw_dos
 from ..errors import InputError, ModelError
 from ..io.units import CM1_PER_THZ, MEV_PER_THZ
-from ..potentials import POTENTIAL_NAMES, check_installed, get_potential
+from ..nn.pretrained.table import DEFAULT_POTENTIAL, POTENTIAL_NAMES, check_installed, get_potential
 from .forces import ase_calculator, displaced_forces
 
 __all__ = ["POTENTIALS", "PhysicsDosSettings", "PhysicsDos", "FullRangeDos", "physics_dos", "force_constants",
            "scale_frequencies", "supercell_matrix"]
 
-#: Universal potentials for the forces (the names of :data:`equispec.potentials.POTENTIALS`).
+#: Universal potentials for the forces (the names of :data:`equispec.nn.pretrained.table.POTENTIALS`).
 POTENTIALS = POTENTIAL_NAMES
 
 
@@ -57,7 +57,7 @@ class PhysicsDosSettings:
     random_snapshot_factor: float = 4.0  # random snapshots = ceil(factor x symfc's minimum), each with its mirror
     random_seed: int = 0
     frequency_scale: float = 1.0  # multiply every frequency (a fitted correction for a soft potential)
-    potential: str = "7net-0"
+    potential: str = DEFAULT_POTENTIAL
     relax: bool = False  # relax atomic positions at fixed cell before the displacements
     relax_fmax_ev_per_ang: float = 0.005
     relax_steps: int = 200
@@ -128,7 +128,7 @@ def relax_positions(structure: Structure, calculator, settings: PhysicsDosSettin
     from ase import Atoms
     from ase.optimize import BFGS
 
-    from ..data.pretrained import float32_default
+    from ..nn.pretrained import float32_default
 
     atoms = Atoms([s.specie.symbol for s in structure], cell=structure.lattice.matrix,
                   scaled_positions=structure.frac_coords, pbc=True)

@@ -169,12 +169,12 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
         raise ConfigError("task", f"unknown task '{config.task}' (known: {', '.join(TASKS)})")
     checked = ModelHyperparameters.from_dict(config.model, "model")  # keys, types and bounds, early
     config.model = {key: getattr(checked, key) for key in config.model}
-    from ..data.pretrained import PRETRAINED_FEATURES
+    from ..nn.pretrained.table import FEATURES
     from ..models.build import ARCHITECTURE_TASKS
 
     _one_of("architecture", config.architecture, ARCHITECTURE_TASKS)
     if checked.pretrained is not None:
-        _one_of("model.pretrained", checked.pretrained, PRETRAINED_FEATURES)
+        _one_of("model.pretrained", checked.pretrained, FEATURES)
     _one_of("trainer.accelerator", config.trainer.accelerator, ACCELERATORS)
     _one_of("trainer.precision", config.trainer.precision, PRECISIONS)
     _check_devices(config.trainer.devices)

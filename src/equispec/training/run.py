@@ -20,9 +20,10 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 
 from .. import keys
 from ..data.datamodule import GraphDataModule
-from ..data.datasets import build_graphs, pretrained_features, read_ids, read_phdos_csv
+from ..data.datasets import build_graphs, read_ids, read_phdos_csv
+from ..nn.pretrained import pretrained_features
 from ..data.graph_store import cache_key, cached_graphs
-from ..data.pretrained import first_trainable_block
+from ..nn.pretrained import first_trainable_block
 from ..data.xas import read_xas_dataset
 from ..data.xas_graphs import dataset_graphs
 from ..errors import ConfigError
@@ -56,7 +57,7 @@ def featurization_device(config: TrainConfig) -> str:
 
 def _backbone_record(hyper: ModelHyperparameters) -> dict | None:
     """``model.json``'s ``pretrained_backbone`` (sevenn version, checkpoint sha256), also part of graph-cache keys."""
-    from ..data.pretrained import pretrained_record
+    from ..nn.pretrained import pretrained_record
 
     return pretrained_record(hyper.pretrained) if hyper.pretrained else None
 
@@ -142,8 +143,12 @@ def _xas_data(config: TrainConfig, hyper: ModelHyperparameters) -> PreparedData:
 
     def graphs_of(part):
         def build():
-            graphs = dataset_graphs(part, hyper.cutoff_ang, hyper.pretrained, data.feature_cache, progress,
-                                    featurization_device(config), first_trainable_block(hyper.to_dict()))
+            def featurize(structures, names):
+                return pretrained_features(structures, hyper.pretrained, names, data.feature_cache, progress,
+                                           featurization_device(config),
+                                           first_trainable_block=first_trainable_block(hyper.to_dict()))
+
+            graphs = dataset_graphs(part, hyper.cutoff_ang, featurize if hyper.pretrained else None, progress)
             return graphs, [g[keys.STRUCTURE_ID] for g in graphs]
         return build
 

@@ -1,5 +1,5 @@
 """Periodic neighbour lists: the one place equispec asks pymatgen for them (graphs in ``data`` and SevenNet's
-own graphs in ``nn.sevennet`` both read them)."""
+own graphs in ``nn.pretrained`` both read them)."""
 
 from __future__ import annotations
 

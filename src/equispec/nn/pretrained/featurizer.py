@@ -5,7 +5,7 @@ network trained on forces and energies of ~1.6 M DFT structures (MPtrj). The inv
 after each of its five interaction blocks describe each atom's bonding environment as the potential
 sees it, which is what sets force constants and hence phonon frequencies. Its weights ship inside the
 ``sevenn`` wheel (no download). :class:`PretrainedFeaturizer` runs its blocks forward only, many structures
-and their mirror images per batch (:class:`equispec.nn.sevennet.SevenNetBlocks`), and the averaged
+and their mirror images per batch (:class:`equispec.nn.pretrained.blocks.SevenNetBlocks`), and the averaged
 features become a node field (``keys.NODE_PRETRAINED``) of the graph.
 """
 
@@ -16,60 +16,48 @@ import functools
 import numpy as np
 from pymatgen.core import Structure
 
-from ..errors import ModelError
+from ...errors import ModelError
+from .table import get_features
 
-__all__ = ["PRETRAINED_FEATURES", "PRETRAINED_CUTOFF_ANG", "PretrainedFeaturizer", "check_pretrained_record", "first_trainable_block",
-           "get_featurizer",
-           "pretrained_record", "sevennet_calculator", "float32_default"]
-
-#: name -> (sevenn model name, number of interaction blocks, scalar channels per block)
-PRETRAINED_FEATURES = {"sevennet-0": ("7net-0", 5, 128), "sevennet-l3i5": ("7net-l3i5", 5, 128)}
-#: The potentials' neighbour cutoffs (Å), known before loading them: the graph-size check runs first.
-PRETRAINED_CUTOFF_ANG = {"sevennet-0": 5.0, "sevennet-l3i5": 5.0}
-
-
-def float32_default():
-    """SevenNet is built and run in float32, whatever the caller's default dtype (a context manager)."""
-    from ..nn.sevennet import float32_default as _float32_default
-
-    return _float32_default()
+__all__ = ["PretrainedFeaturizer", "check_pretrained_record", "first_trainable_block", "get_featurizer",
+           "pretrained_record"]
 
 
 class PretrainedFeaturizer:
     """Structures -> (num_atoms, feature_dim) float32 invariant features of a frozen pretrained potential.
 
     Args:
-        name: a key of ``PRETRAINED_FEATURES``.
+        name: a feature name of the potentials' table (``equispec.nn.pretrained.table.FEATURES``).
         device: where the potential runs (the predictor's or the trainer's device).
     """
 
     def __init__(self, name: str, device: str = "cpu"):
-        if name not in PRETRAINED_FEATURES:
-            raise ModelError(name, f"unknown pretrained features (known: {', '.join(PRETRAINED_FEATURES)})")
+        self.potential = get_features(name)
         self.name = name
         self.device = device
-        self.checkpoint, self.num_blocks, self.channels = PRETRAINED_FEATURES[name]
-        self.feature_dim = self.num_blocks * self.channels
+        self.checkpoint = self.potential.checkpoint
+        self.num_blocks, self.channels = self.potential.num_blocks, self.potential.channels
+        self.feature_dim = self.potential.feature_dim
 
     @functools.cached_property
     def blocks(self):
         """The potential's blocks, loaded on first use (a fully cached data set never loads them)."""
-        from ..nn.sevennet import load_sevennet
+        from .blocks import load_sevennet
 
         blocks = load_sevennet(self.checkpoint, self.device)
         if (blocks.num_blocks, blocks.channels) != (self.num_blocks, self.channels):
             raise ModelError(self.name, f"sevenn {blocks.sevenn_version} built {blocks.num_blocks} blocks of "
                                         f"{blocks.channels} scalars, not {self.num_blocks} of {self.channels}")
-        if blocks.cutoff_ang != PRETRAINED_CUTOFF_ANG[self.name]:  # the graph-size check assumed it
+        if blocks.cutoff_ang != self.potential.cutoff_ang:  # the graph-size check assumed it
             raise ModelError(self.name, f"sevenn {blocks.sevenn_version} has a {blocks.cutoff_ang:g} Å cutoff, not "
-                                        f"{PRETRAINED_CUTOFF_ANG[self.name]:g} Å")
+                                        f"{self.potential.cutoff_ang:g} Å")
         return blocks
 
     @property
     def record(self) -> dict:
         """What decides the features (name, sevenn checkpoint and version, checkpoint sha256), for
         ``model.json`` and the feature-cache keys; cheap (does not build the potential)."""
-        from ..nn.sevennet import sevennet_record
+        from .blocks import sevennet_record
 
         return {"name": self.name, **sevennet_record(self.checkpoint)}
 
@@ -91,27 +79,14 @@ class PretrainedFeaturizer:
 def first_trainable_block(hyperparameters: dict) -> int | None:
     """The first fine-tuned interaction block of a model's pretrained potential (``model.pretrained_trainable``),
     None when every block is frozen: the featurizer then hands over finished features instead of block inputs."""
-    from ..nn.sevennet import trainable_block_count
+    from .trainable import trainable_block_count
 
     name = hyperparameters.get("pretrained")
     if not name:
         return None
-    num_blocks = PRETRAINED_FEATURES[name][1]
+    num_blocks = get_features(name).num_blocks
     trainable = trainable_block_count(hyperparameters.get("pretrained_trainable", "none"), num_blocks)
     return num_blocks - trainable if trainable else None
-
-
-@functools.lru_cache(maxsize=None)
-def sevennet_calculator(checkpoint: str = "7net-0"):
-    """One SevenNet ASE calculator per process (on the CPU), for code that wants ASE's interface, such as a
-    relaxation. Batched features and forces go through :mod:`equispec.nn.sevennet` instead. Call it inside
-    ``float32_default()``."""
-    try:
-        from sevenn.calculator import SevenNetCalculator
-    except ImportError:
-        raise ModelError(checkpoint, "needs the sevenn package: pip install sevenn") from None
-    with float32_default():
-        return SevenNetCalculator(checkpoint, device="cpu")
 
 
 @functools.lru_cache(maxsize=None)
@@ -122,7 +97,7 @@ def get_featurizer(name: str, device: str = "cpu") -> PretrainedFeaturizer:
 
 def pretrained_record(name: str) -> dict:
     """``model.json``'s ``pretrained_backbone``: the features' name, sevenn checkpoint and version, and the sha256
-    of the checkpoint file (see :func:`equispec.nn.sevennet.sevennet_record`)."""
+    of the checkpoint file (see :func:`equispec.nn.pretrained.blocks.sevennet_record`)."""
     return get_featurizer(name).record
 
 
