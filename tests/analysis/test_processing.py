@@ -7,7 +7,8 @@ import pytest
 from pymatgen.analysis.xas.spectrum import XAS
 from pymatgen.core import Lattice, Structure
 
-from equispec.analysis import compare_phdos, compare_xas, identify
+from equispec.analysis import compare_phdos, compare_xas
+from equispec.workflows import identify
 from equispec.analysis.readers import MeasuredDos, MeasuredXas, read_measured_dos, read_measured_xas
 from equispec.analysis.scores import score_spectra
 from equispec.analysis.xas_processing import core_hole_fwhm_ev, find_e0, normalize_xas

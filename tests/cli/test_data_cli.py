@@ -1,6 +1,6 @@
 """``equispec data ...`` and ``equispec predict mp-...`` as a user runs them: real subprocesses, pointed at
 the fake Materials Project on 127.0.0.1 by EQUISPEC_MP_ENDPOINT, with the network guard loaded in the
-child (tests/data/mp_site/sitecustomize.py) and its connection log checked."""
+child (tests/workflows/mp_site/sitecustomize.py) and its connection log checked."""
 
 import gzip
 import socket
@@ -14,8 +14,8 @@ import pytest
 
 from equispec.data.datasets import read_phdos_csv
 from equispec.data.xas import read_xas_dataset
-from tests.data import mp_guard
-from tests.data.mp_fake import BAD_KEY, GOOD_KEY, FakeServer, env_for_cli
+from tests.workflows import mp_guard
+from tests.workflows.mp_fake import BAD_KEY, GOOD_KEY, FakeServer, env_for_cli
 
 mp_guard.install_network_guard()
 

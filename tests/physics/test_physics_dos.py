@@ -155,18 +155,18 @@ def test_hybrid_mode_is_the_fitted_combination_of_network_and_physics(one_thread
 
     hybrid = load_model("phdos", mode="hybrid")
     record = hybrid.info.hybrid
-    assert 0.9 <= record["frequency_scale"] <= 1.3 and 0 <= record["network_weight"] <= 1
+    assert 0.9 <= record.frequency_scale <= 1.3 and 0 <= record.network_weight <= 1
     silicon = EXAMPLES / "Si.cif"
     result = hybrid.predict(silicon)[0]
     fast = load_model("phdos").predict(silicon)[0]
     physics = physics_dos(Structure.from_file(str(silicon)), name="Si",
-                          settings=PhysicsDosSettings(frequency_scale=record["frequency_scale"],
-                                                      potential=record.get("potential", "7net-0")))
-    weight = record["network_weight"]
-    if "learned" in record:  # per-bin weights from the reliability features (equispec.models.hybrid)
+                          settings=PhysicsDosSettings(frequency_scale=record.frequency_scale,
+                                                      potential=record.potential))
+    weight = record.network_weight
+    if record.learned is not None:  # per-bin weights from the reliability features (equispec.models.hybrid)
         from equispec.models.hybrid import LearnedHybrid, reliability_features
 
-        learned = record["learned"]
+        learned = record.learned
         graphs = hybrid.graphs([Structure.from_file(str(silicon))], ["Si"])
         spread = hybrid.member_predictions(graphs, learned["spread_members"]).std(0)
         features = reliability_features(fast.dos[None], spread, physics.dos[None], [physics.imaginary_fraction],

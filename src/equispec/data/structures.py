@@ -162,16 +162,16 @@ def is_mp_id(text: str) -> bool:
 def to_structure(obj: StructureLike, name: str | None = None) -> tuple[Structure, str]:
     """Return ``(checked structure, display name)`` for a path, ``Structure`` or ``Atoms``.
 
-    A string such as ``mp-149`` that is not an existing file is a Materials Project id: its structure
-    comes from :mod:`.materials_project` (cached on disk; needs ``MP_API_KEY`` the first time).
+    A string such as ``mp-149`` that is not an existing file is a Materials Project id. Reading it needs the
+    network, which is the workflows layer's business (:func:`equispec.workflows.resolve_structures`, used
+    by the command line and ``equispec.predict`` / ``compare`` / ``identify``), not this reader's.
     """
     if isinstance(obj, Structure):
         structure = obj
         label = name or (obj.composition.reduced_formula if len(obj) else "structure")
     elif isinstance(obj, str) and not Path(obj).exists() and is_mp_id(obj):
-        from .materials_project import fetch_structure  # imported only when an id is given
-
-        structure, label = fetch_structure(obj), name or obj
+        raise InputError(obj, "is a Materials Project id, not a file: fetch it first with "
+                              "equispec.workflows.resolve_structures (equispec.predict and the command line do)")
     elif isinstance(obj, (str, os.PathLike)):
         structure, label = read_structure(obj), name or _display(obj)
     elif type(obj).__name__ == "Atoms" and hasattr(obj, "get_positions"):

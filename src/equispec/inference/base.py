@@ -33,8 +33,10 @@ class Predictor:
     #: memory budget of :meth:`check_size` in bytes (the CLI's ``--max-memory``); None: the machine's default
     max_memory_bytes: float | None = None
 
-    def __init__(self, model: torch.nn.Module, info: ModelInfo | dict, name: str = "model"):
-        self.model = model.eval()
+    def __init__(self, model: torch.nn.Module | None, info: ModelInfo | dict, name: str = "model",
+                 device: str = "cpu"):
+        self.model = model.eval() if model is not None else None  # None: a mode that runs no network
+        self._device = torch.device(device)
         self.info = info if isinstance(info, ModelInfo) else ModelInfo.from_dict(info)
         self.name = name
         self.elements = list(self.info.elements)
@@ -42,7 +44,7 @@ class Predictor:
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        return next(self.model.parameters()).device if self.model is not None else self._device
 
     def check_elements(self, structure: Structure, name: str) -> None:
         known = set(self.elements)

@@ -12,9 +12,9 @@ from ..nn.pretrained import check_pretrained_record
 from ..devices import resolve_device
 from ..errors import ModelError
 from ..models.model_info import ModelInfo
-from ..models.serialization import load_model_dir
+from ..models.serialization import load_model_dir, read_model_info
 from .base import Predictor
-from .phonon import PhononDosPredictor
+from .phonon import MODES, PhononDosPredictor
 from .xas import XasPredictor
 
 __all__ = ["PRETRAINED", "PREDICTORS", "load_predictor", "predictor_for", "resolve_model_dir"]
@@ -46,9 +46,9 @@ def resolve_model_dir(name_or_dir: str | os.PathLike) -> Path:
     raise ModelError(text, f"unknown model (shipped: {', '.join(sorted(PRETRAINED))}; or give a model directory)")
 
 
-def predictor_for(model: torch.nn.Module, info: ModelInfo | dict, name: str = "model", **options) -> Predictor:
-    """The predictor of ``info``'s task around a built model (``options``: the phonon modes, see
-    :func:`load_predictor`)."""
+def predictor_for(model: torch.nn.Module | None, info: ModelInfo | dict, name: str = "model", **options) -> Predictor:
+    """The predictor of ``info``'s task around a built model, or around none for a mode that runs no network
+    (``options``: the phonon modes and their device, see :func:`load_predictor`)."""
     info = info if isinstance(info, ModelInfo) else ModelInfo.from_dict(info)
     if info.task != "phdos":  # the physics modes exist for phonons only
         mode = options.get("mode", "fast")
@@ -69,11 +69,17 @@ def load_predictor(name_or_dir: str | os.PathLike = "phdos", device: str | torch
     ``mode`` (phonon-DOS models): ``fast`` runs the network; ``physics`` computes the DOS from universal-
     potential forces with phonopy (seconds per structure, see ``equispec.physics``); ``hybrid`` combines the
     two as the model's ``hybrid`` record says (frequency scale; fixed or learned network weight).
-    ``potential`` (physics/hybrid: ``7net-0`` or ``7net-l3i5``; default: the one the hybrid was fitted with)
+    Physics mode reads ``model.json`` only (grid, elements, hybrid record), never the network's weights.
+    ``potential`` (physics/hybrid: a name of ``equispec.nn.pretrained.table.POTENTIALS``; default: the one the
+    hybrid was fitted with)
     and ``relax`` (relax atomic positions at fixed cell first) choose how the forces are computed.
     """
     device = resolve_device(device)
     directory = resolve_model_dir(name_or_dir)
+    info = ModelInfo.from_dict(read_model_info(directory))
+    if info.task == "phdos" and mode in MODES and not MODES[mode].uses_network:  # physics: model.json only
+        return predictor_for(None, info, str(name_or_dir), mode=mode, potential=potential, relax=relax,
+                             device=str(device))
     model, raw = load_model_dir(directory)
     check_pretrained_record(raw, str(directory))
     return predictor_for(model.to(device), ModelInfo.from_dict(raw), str(name_or_dir), mode=mode,

@@ -19,17 +19,16 @@ from ..errors import InputError, ModelError
 from ..io.units import CM1_PER_THZ
 from ..metrics import spectrum_metrics
 from ..models.hybrid import combine_dos, hybrid_rows, network_weights
-from ..models.model_info import ModelInfo
+from ..models.model_info import HybridCalibration, ModelInfo
 from .base import Predictor, grid_matches
 
 if TYPE_CHECKING:
     from pymatgen.phonon.dos import PhononDos
 
-    from ..analysis.thermo import PhononThermodynamics
+    from ..physics.thermo import PhononThermodynamics
 
-__all__ = ["PHONON_MODES", "PhononDosPrediction", "PhononDosPredictor"]
-
-PHONON_MODES = ("fast", "physics", "hybrid")
+__all__ = ["MODES", "PHONON_MODES", "FastMode", "HybridMode", "PhononDosPrediction", "PhononDosPredictor",
+           "PhononMode", "PhysicsMode"]
 
 
 @dataclass
@@ -127,12 +126,12 @@ class PhononDosPrediction:
 
     def thermodynamics(self, temperatures_k) -> "PhononThermodynamics":
         """Heat capacity, entropy, Helmholtz free energy and mean frequency of this DOS, per mole of atoms
-        (``.per_formula_unit()`` converts); see ``equispec.analysis.thermo.phonon_thermodynamics``.
+        (``.per_formula_unit()`` converts); see ``equispec.physics.thermo.phonon_thermodynamics``.
 
         Args:
             temperatures_k: temperature or (n_t,) temperatures in K, all > 0.
         """
-        from ..analysis.thermo import phonon_thermodynamics
+        from ..physics.thermo import phonon_thermodynamics
 
         return phonon_thermodynamics(self.freq_cm1, self.dos, temperatures_k, self.structure)
 
@@ -154,24 +153,118 @@ class PhononDosPrediction:
         return record
 
 
+class PhononMode:
+    """How a phonon-DOS predictor makes its DOS: one subclass per ``--mode``, each owning its predict and
+    evaluate paths. ``uses_network``: whether the mode runs the network (physics mode loads no weights)."""
+
+    name = ""
+    uses_network = True
+
+    def predict(self, predictor: "PhononDosPredictor", structures: list[Structure], labels: list[str],
+                batch_size: int) -> list[PhononDosPrediction]:
+        raise NotImplementedError
+
+    def evaluate(self, predictor: "PhononDosPredictor", table, labels: list[str], source: str, batch_size: int,
+                 progress: bool, cache) -> tuple[dict, list[str], np.ndarray]:
+        raise NotImplementedError
+
+
+class FastMode(PhononMode):
+    """The network alone: milliseconds per structure, on the 51-bin label grid."""
+
+    name = "fast"
+
+    def predict(self, predictor, structures, labels, batch_size):
+        return predictor._predict_network(structures, labels, batch_size)
+
+    def evaluate(self, predictor, table, labels, source, batch_size, progress, cache):
+        graphs = predictor.graphs(table.structures, labels, progress)
+        predictions, _ = predictor.predict_graphs(graphs, batch_size, progress)
+        return spectrum_metrics(predictor.freq_cm1, table.dos, predictions), table.ids, predictions
+
+
+class PhysicsMode(PhononMode):
+    """Universal-potential force constants and phonopy (``equispec.physics``): seconds per structure; the
+    network is neither loaded nor run."""
+
+    name = "physics"
+    uses_network = False
+
+    def predict(self, predictor, structures, labels, batch_size):
+        return [predictor._physics_prediction(physics, label, physics.dos, physics.partial_dos, self.name)
+                for physics, label in zip(predictor._physics_results(structures, labels), labels)]
+
+    def evaluate(self, predictor, table, labels, source, batch_size, progress, cache):
+        predictions, _ = predictor._physics_rows(table.structures, labels, cache, progress)
+        scored = ~np.isnan(predictions).any(axis=1)
+        if not scored.any():
+            raise InputError(source, f"the physics DOS failed for all {len(labels)} materials: "
+                                                "nothing to score")
+        metrics = spectrum_metrics(predictor.freq_cm1, table.dos[scored], predictions[scored])
+        ids = [mp_id for mp_id, ok in zip(table.ids, scored) if ok]
+        return {**metrics, "physics_failed": int((~scored).sum())}, ids, predictions[scored]
+
+
+class HybridMode(PhononMode):
+    """Network and physics combined as the model's :class:`~equispec.models.model_info.HybridCalibration`
+    says (frequency scale; fixed or learned network weight)."""
+
+    name = "hybrid"
+
+    def predict(self, predictor, structures, labels, batch_size):
+        graphs = predictor.graphs(structures, labels)
+        fast = predictor._predict_network(structures, labels, batch_size, graphs)
+        physics_results = predictor._physics_results(structures, labels)
+        weights = predictor._network_weights(graphs, np.stack([f.dos for f in fast]),
+                                             np.stack([p.dos for p in physics_results]),
+                                             [p.imaginary_fraction for p in physics_results], structures)
+        results = []
+        for k, (physics, label) in enumerate(zip(physics_results, labels)):
+            dos, partial = combine_dos(fast[k].dos, fast[k].partial_dos, physics.dos, physics.partial_dos, weights[k])
+            results.append(predictor._physics_prediction(physics, label, dos, partial, self.name))
+        return results
+
+    def evaluate(self, predictor, table, labels, source, batch_size, progress, cache):
+        graphs = predictor.graphs(table.structures, labels, progress)
+        predictions, _ = predictor.predict_graphs(graphs, batch_size, progress)
+        physics, imaginary = predictor._physics_rows(table.structures, labels, cache, progress)
+        weights = predictor._network_weights(graphs, predictions, physics, imaginary, table.structures)
+        predictions = hybrid_rows(predictions, physics, weights)
+        failed = int(np.isnan(physics).any(axis=1).sum())
+        return {**spectrum_metrics(predictor.freq_cm1, table.dos, predictions), "physics_failed": failed}, \
+            table.ids, predictions
+
+
+#: ``--mode`` -> its strategy.
+MODES: dict[str, type[PhononMode]] = {mode.name: mode for mode in (FastMode, PhysicsMode, HybridMode)}
+PHONON_MODES = tuple(MODES)
+
+
 class PhononDosPredictor(Predictor):
     """A loaded phonon-DOS model with the grid, element list and cutoff it was trained with."""
 
     task = "phdos"
 
-    def __init__(self, model: torch.nn.Module, info: ModelInfo | dict, name: str = "model", mode: str = "fast",
-                 potential: str | None = None, relax: bool = False):
-        super().__init__(model, info, name)
-        self.freq_cm1 = self.info.grid.copy()
-        if mode not in PHONON_MODES:
+    def __init__(self, model: torch.nn.Module | None, info: ModelInfo | dict, name: str = "model", mode: str = "fast",
+                 potential: str | None = None, relax: bool = False, device: str = "cpu"):
+        if mode not in MODES:
             raise ModelError(mode, f"unknown mode (known: {', '.join(PHONON_MODES)})")
+        super().__init__(model, info, name, device)
+        self.freq_cm1 = self.info.grid.copy()
         if mode == "hybrid" and self.info.hybrid is None:
-            raise ModelError(name, "this model has no hybrid calibration (scripts/fit_hybrid.py writes one)")
+            raise ModelError(name, "this model has no hybrid calibration (scripts/recipes/fit_hybrid.py writes one)")
         if mode == "fast" and (potential is not None or relax):
             raise ModelError("--potential", "a potential and --relax are for --mode physics or hybrid")
-        self.mode = mode
+        if model is None and MODES[mode].uses_network:
+            raise ModelError(name, f"mode {mode} runs the network: load the model with its weights")
+        self.strategy = MODES[mode]()
         self.physics_settings = None if mode == "fast" else self._physics_settings(potential, bool(relax))
         self.physics_cache = None
+
+    @property
+    def mode(self) -> str:
+        """The name of the mode's strategy (``fast``, ``physics`` or ``hybrid``)."""
+        return self.strategy.name
 
     def use_physics_cache(self, folder: str | os.PathLike | None) -> None:
         """Physics/hybrid modes: read and write each structure's forces and raw DOS in ``folder`` (the
@@ -189,15 +282,15 @@ class PhononDosPredictor(Predictor):
         from ..physics.phonopy_dos import PhysicsDosSettings  # phonopy is imported on first use
         from ..nn.pretrained.table import check_installed, get_potential
 
-        hybrid = self.info.hybrid or {}
-        fitted = (hybrid.get("potential", "7net-0"), bool(hybrid.get("relax", False)))
+        hybrid = self.info.hybrid or HybridCalibration()
+        fitted = (hybrid.potential, hybrid.relax)
         chosen = get_potential(potential or fitted[0])
         check_installed(chosen)  # a missing extra fails here, before any structure is read
         potential = chosen.name
         if self.mode == "hybrid" and (potential, relax) != fitted:  # the frequency scale belongs to its potential
             raise ModelError(self.name, f"the hybrid was fitted for potential {fitted[0]} "
                                         f"{'with' if fitted[1] else 'without'} relaxation; use those settings")
-        scale = hybrid["frequency_scale"] if self.mode == "hybrid" else 1.0
+        scale = hybrid.frequency_scale if self.mode == "hybrid" else 1.0
         return PhysicsDosSettings(frequency_scale=scale, potential=potential, relax=relax)
 
     def graphs(self, structures: list[Structure], labels: list[str], progress: bool = False,
@@ -244,30 +337,21 @@ class PhononDosPredictor(Predictor):
 
     def _predict_checked(self, checked: list[Structure], labels: list[str], batch_size: int
                          ) -> list[PhononDosPrediction]:
-        graphs = self.graphs(checked, labels) if self.mode != "physics" else None
-        fast = self._predict_network(checked, labels, batch_size, graphs) if self.mode != "physics" else None
-        if self.mode == "fast":
-            return fast
+        return self.strategy.predict(self, checked, labels, batch_size)
+
+    def _physics_results(self, structures: list[Structure], labels: list[str]) -> list:
+        """``equispec.physics.PhysicsDos`` of each structure through the physics cache (one physics path:
+        :func:`~equispec.physics.cache.raw_physics_dos`, as :meth:`_physics_rows` takes it)."""
         from ..physics.cache import cached_physics_dos
 
-        physics_results = [cached_physics_dos(structure, label, self.physics_settings, self.physics_cache,
-                                              str(self.device))
-                           for structure, label in zip(checked, labels)]
-        weights = None
-        if self.mode == "hybrid":
-            weights = self._network_weights(graphs, np.stack([f.dos for f in fast]),
-                                            np.stack([p.dos for p in physics_results]),
-                                            [p.imaginary_fraction for p in physics_results], checked)
-        results = []
-        for k, (structure, label) in enumerate(zip(checked, labels)):
-            physics = physics_results[k]
-            dos, partial = physics.dos, physics.partial_dos
-            if self.mode == "hybrid":
-                dos, partial = combine_dos(fast[k].dos, fast[k].partial_dos, dos, partial, weights[k])
-            results.append(PhononDosPrediction(label, physics.structure, self.freq_cm1.copy(), dos, partial, None,
-                                               self.mode, physics.imaginary_fraction, physics.full_range,
-                                               physics.phonon, physics=self._physics_record(physics)))
-        return results
+        return [cached_physics_dos(structure, label, self.physics_settings, self.physics_cache, str(self.device))
+                for structure, label in zip(structures, labels)]
+
+    def _physics_prediction(self, physics, label: str, dos: np.ndarray, partial: dict, mode: str
+                            ) -> PhononDosPrediction:
+        return PhononDosPrediction(label, physics.structure, self.freq_cm1.copy(), dos, partial, None, mode,
+                                   physics.imaginary_fraction, physics.full_range, physics.phonon,
+                                   physics=self._physics_record(physics))
 
     def _physics_record(self, physics) -> dict:
         """What an output of physics or hybrid mode says about the force constants behind it."""
@@ -334,25 +418,7 @@ class PhononDosPredictor(Predictor):
             from ..physics.cache import PhysicsDosCache
 
             cache = PhysicsDosCache(physics_cache, self.physics_settings)
-        if self.mode == "physics":  # the network is not needed
-            predictions, _ = self._physics_rows(table.structures, labels, cache, progress)
-            scored = ~np.isnan(predictions).any(axis=1)
-            if not scored.any():
-                raise InputError(str(csv_path), f"the physics DOS failed for all {len(labels)} materials: "
-                                                "nothing to score")
-            metrics = spectrum_metrics(self.freq_cm1, table.dos[scored], predictions[scored])
-            ids = [mp_id for mp_id, ok in zip(table.ids, scored) if ok]
-            return {**metrics, "physics_failed": int((~scored).sum())}, ids, predictions[scored]
-        graphs = self.graphs(table.structures, labels, progress)
-        predictions, _ = self.predict_graphs(graphs, batch_size, progress)
-        if self.mode == "fast":
-            return spectrum_metrics(self.freq_cm1, table.dos, predictions), table.ids, predictions
-        physics, imaginary = self._physics_rows(table.structures, labels, cache, progress)
-        weights = self._network_weights(graphs, predictions, physics, imaginary, table.structures)
-        predictions = hybrid_rows(predictions, physics, weights)
-        failed = int(np.isnan(physics).any(axis=1).sum())
-        return {**spectrum_metrics(self.freq_cm1, table.dos, predictions), "physics_failed": failed}, table.ids, \
-            predictions
+        return self.strategy.evaluate(self, table, labels, str(csv_path), batch_size, progress, cache)
 
     def _physics_rows(self, structures: list[Structure], labels: list[str], cache, progress: bool
                       ) -> tuple[np.ndarray, np.ndarray]:

@@ -54,19 +54,20 @@ def hybrid_rows(network: np.ndarray, physics: np.ndarray, network_weight) -> np.
     return out
 
 
-def network_weights(record: dict, network: np.ndarray, physics: np.ndarray, imaginary_fraction, elements,
+def network_weights(calibration, network: np.ndarray, physics: np.ndarray, imaginary_fraction, elements,
                     spread=None) -> list:
-    """Per material, the network's weight in the hybrid that ``record`` (``model.json``'s ``hybrid``)
-    describes: its fixed ``network_weight``, or per bin from its learned part.
+    """Per material, the network's weight in the hybrid that ``calibration``
+    (``model_info.HybridCalibration``) describes: its fixed ``network_weight``, or per bin from its learned
+    part.
 
     Args:
         network, physics: (n, n_bins) DOS; imaginary_fraction: (n,); elements: each material's symbols.
         spread: a callable returning the (n, n_bins) spread of the ensemble members named in the learned
             record (called only for a learned hybrid, since it runs the network again).
     """
-    if "learned" not in record:
-        return [record["network_weight"]] * len(network)
-    learned = record["learned"]
+    if calibration.learned is None:
+        return [calibration.network_weight] * len(network)
+    learned = calibration.learned
     features = reliability_features(network, spread(learned["spread_members"]), physics,
                                     np.asarray(imaginary_fraction, dtype=float), elements,
                                     learned["element_fractions"])

@@ -16,7 +16,7 @@ from ..typed_fields import bounded, check_fields
 from .build import ARCHITECTURE_TASKS, ARCHITECTURES, ModelHyperparameters
 from .calibration import SpreadCalibration
 
-__all__ = ["FORMAT_VERSION", "ENSEMBLE", "MAX_MEMBERS", "TASKS", "ModelInfo", "check_model_info"]
+__all__ = ["FORMAT_VERSION", "ENSEMBLE", "MAX_MEMBERS", "TASKS", "HybridCalibration", "ModelInfo", "check_model_info"]
 
 FORMAT_VERSION = 1
 #: ``architecture`` of a directory holding several members (each with its own architecture in ``members``)
@@ -27,6 +27,32 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 #: What a model predicts -> the ``model.json`` key of its spectrum grid.
 TASKS = {"phdos": "freq_cm1", "xas": "energy_ev"}
+
+
+@dataclass(frozen=True)
+class HybridCalibration:
+    """``model.json``'s ``hybrid`` record, typed: what ``--mode hybrid`` reads.
+
+    Attributes:
+        frequency_scale: factor on the physics frequencies, fitted on training materials.
+        network_weight: the network's share of the combined DOS (a learned hybrid refines it per bin).
+        potential, relax: the force settings the scale belongs to (hybrid mode refuses others).
+        learned: the learned hybrid's record (``models.hybrid.LearnedHybrid``), or None.
+        record: the whole record as written (the other keys document the fit).
+    """
+
+    frequency_scale: float = field(default=1.0, metadata=bounded(0.5, 2.0))
+    network_weight: float = field(default=0.5, metadata=bounded(0.0, 1.0))
+    potential: str = DEFAULT_POTENTIAL
+    relax: bool = False
+    learned: dict | None = field(default=None, compare=False)
+    record: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, record: dict) -> "HybridCalibration":
+        return cls(float(record["frequency_scale"]), float(record["network_weight"]),
+                   record.get("potential", DEFAULT_POTENTIAL), bool(record.get("relax", False)),
+                   record.get("learned"), dict(record))
 
 
 @dataclass(frozen=True, eq=False)  # arrays inside: compare fields, not infos
@@ -43,7 +69,7 @@ class ModelInfo:
         absorbers: XAS: ``[{"element", "edge"}]``; empty for phonon DOS.
         edge_step: XAS: typical edge step of the training spectra in their unit, or None.
         train_mean_spectrum: XAS: (n_out,) mean training spectrum (eta's baseline), or None.
-        hybrid: phonon DOS: the hybrid record (frequency scale, weight, potential, learned part), or None.
+        hybrid: phonon DOS: the hybrid calibration (frequency scale, weight, potential, learned part), or None.
         spread_calibration: ensembles: the ensemble spread calibrated on the valid split (conformal scale,
             valid expected-error distribution; ``models.calibration``), or None.
         raw: the whole parsed ``model.json`` (provenance, metrics, notes), as written.
@@ -58,7 +84,7 @@ class ModelInfo:
     absorbers: tuple = ()
     edge_step: float | None = None
     train_mean_spectrum: np.ndarray | None = None
-    hybrid: dict | None = None
+    hybrid: HybridCalibration | None = None
     spread_calibration: SpreadCalibration | None = None
     raw: dict = field(default_factory=dict, repr=False)
 
@@ -72,7 +98,7 @@ class ModelInfo:
                    architecture=info.get("architecture"), n_members=len(info.get("members") or [None]),
                    absorbers=tuple(info.get("absorbers") or ()), edge_step=info.get("edge_step"),
                    train_mean_spectrum=None if mean is None else np.asarray(mean, dtype=float),
-                   hybrid=info.get("hybrid"),
+                   hybrid=None if info.get("hybrid") is None else HybridCalibration.from_dict(info["hybrid"]),
                    spread_calibration=None if info.get("spread_calibration") is None else
                    SpreadCalibration.from_dict(info["spread_calibration"]), raw=info)
 
@@ -103,14 +129,6 @@ def _task_of(info: dict) -> str:
     raise ModelError("model.json", "says neither its task nor its spectrum grid (freq_cm1 or energy_ev)")
 
 
-@dataclass
-class _HybridRecord:
-    """What ``--mode hybrid`` reads; the other keys of the record document the fit."""
-
-    frequency_scale: float = field(default=1.0, metadata=bounded(0.5, 2.0))
-    network_weight: float = field(default=0.5, metadata=bounded(0.0, 1.0))
-    potential: str = DEFAULT_POTENTIAL
-    relax: bool = False
 
 
 def check_model_info(info, source: str) -> dict:
@@ -169,7 +187,7 @@ def check_model_info(info, source: str) -> dict:
         if not isinstance(hybrid, dict):
             raise ModelError(f"{source}: hybrid", "expected a JSON object")
         read = {key: hybrid[key] for key in ("frequency_scale", "network_weight", "potential", "relax") if key in hybrid}
-        check_fields(_HybridRecord, read, f"{source}: hybrid", ModelError)
+        check_fields(HybridCalibration, read, f"{source}: hybrid", ModelError)
         if "frequency_scale" not in read or "network_weight" not in read:
             raise ModelError(f"{source}: hybrid", "needs frequency_scale and network_weight")
         if "learned" in hybrid:

@@ -53,11 +53,9 @@ def save_model_dir(model: torch.nn.Module, directory: str | Path, architecture: 
     return directory
 
 
-def load_model_dir(directory: str | Path) -> tuple[torch.nn.Module, dict]:
-    """Rebuild the model from ``model.json`` (checked against its schema) and load ``model.safetensors``
-    strictly, after checking that its SHA-256 is the one ``model.json`` recorded."""
-    from .build import build_model
-
+def read_model_info(directory: str | Path) -> dict:
+    """``model.json`` of a model directory, checked against its schema, without reading the weights (what
+    physics mode needs: the grid, the elements and the hybrid record)."""
     directory = Path(directory)
     name = str(directory)
     metadata, weights = directory / METADATA, directory / WEIGHTS
@@ -71,6 +69,16 @@ def load_model_dir(directory: str | Path) -> tuple[torch.nn.Module, dict]:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelError(str(metadata), f"unreadable model metadata ({reason})") from None
     check_model_info(info, str(metadata))
+    return info
+
+
+def load_model_dir(directory: str | Path) -> tuple[torch.nn.Module, dict]:
+    """Rebuild the model from ``model.json`` (checked against its schema) and load ``model.safetensors``
+    strictly, after checking that its SHA-256 is the one ``model.json`` recorded."""
+    from .build import build_model
+
+    info = read_model_info(directory)
+    weights = Path(directory) / WEIGHTS
     if cached_sha256(weights) != info["weights_sha256"]:  # a file unchanged since its last check is not re-read
         raise ModelError(str(weights), f"SHA-256 differs from weights_sha256 in {METADATA}: the weights were "
                                        "changed or damaged after the model was saved")

@@ -38,7 +38,7 @@ from ..io.files import atomic_savez, atomic_write
 from .phonopy_dos import PhysicsDosSettings, physics_dos, scale_frequencies
 
 __all__ = ["FORMAT_VERSION", "RawPhysicsDos", "PhysicsDosCache", "default_physics_cache_dir", "scaled_label",
-           "compute_raw_dos", "raw_dos_many", "cached_physics_dos", "physics_config"]
+           "compute_raw_dos", "raw_physics_dos", "raw_dos_many", "cached_physics_dos", "physics_config"]
 
 #: Version of the file layout below; bump it when what is stored changes.
 FORMAT_VERSION = 1
@@ -46,7 +46,7 @@ FORMAT_VERSION = 1
 
 def default_physics_cache_dir() -> Path:
     """``physics/`` under equispec's cache folder (``EQUISPEC_CACHE_DIR`` or ``~/.cache/equispec``)."""
-    from ..data.mp_cache import cache_root
+    from ..io.files import cache_root
 
     return cache_root() / "physics"
 
@@ -178,32 +178,37 @@ class PhysicsDosCache:
         atomic_savez(self.path(structure), arrays)
 
 
+def raw_physics_dos(structure: Structure, name: str, settings: PhysicsDosSettings,
+                    cache: PhysicsDosCache | None = None, device: str = "cpu", need_forces: bool = False
+                    ) -> RawPhysicsDos:
+    """The one way a structure's physics DOS is made: read from ``cache`` where it is stored, else computed by
+    :func:`compute_raw_dos` (forces, raw DOS, or the failure) and stored the moment it is done.
+    ``need_forces``: an entry written before forces were kept is computed again."""
+    raw = cache.get(structure) if cache is not None else None
+    if raw is None or (need_forces and raw.error is None and raw.forces is None):
+        raw = compute_raw_dos(structure, name, settings, device)
+        if cache is not None:
+            cache.put(structure, raw, name)
+    return raw
+
+
 def raw_dos_many(structures: list[Structure], names: list[str], settings: PhysicsDosSettings,
                  cache: PhysicsDosCache | None = None, progress: bool = False, device: str = "cpu"
                  ) -> list[RawPhysicsDos]:
-    """Raw physics DOS of many structures: read from ``cache`` where it has them, the rest computed one by one
-    (with a progress bar and ETA over those only) and stored the moment each is done."""
+    """:func:`raw_physics_dos` of many structures, with a progress bar and ETA over those not cached."""
     records = [cache.get(s) if cache is not None else None for s in structures]
     todo = [i for i, record in enumerate(records) if record is None]
     for i in tqdm(todo, desc="physics DOS", unit="structure", disable=not progress or not todo):
-        records[i] = compute_raw_dos(structures[i], names[i], settings, device)
-        if cache is not None:
-            cache.put(structures[i], records[i], names[i])
+        records[i] = raw_physics_dos(structures[i], names[i], settings, cache, device)
     return records
 
 
 def cached_physics_dos(structure: Structure, name: str, settings: PhysicsDosSettings,
                        cache: PhysicsDosCache | None = None, device: str = "cpu"):
-    """:func:`~equispec.physics.physics_dos` (partial and full-range DOS, force constants) through ``cache``:
-    an entry with forces gives the force constants without calling the potential; otherwise the raw DOS and
-    forces are computed once, stored as ``evaluate`` stores them, and the spectra made from those forces.
-    A failure stored in the entry is raised again as the ``InputError`` it was."""
-    if cache is None:
-        return physics_dos(structure, name=name, settings=settings, device=device)
-    raw = cache.get(structure)
-    if raw is None or (raw.error is None and raw.forces is None):
-        raw = compute_raw_dos(structure, name, settings, device)
-        cache.put(structure, raw, name)
+    """:func:`~equispec.physics.physics_dos` (partial and full-range DOS, force constants) from the forces of
+    :func:`raw_physics_dos`: a cached entry gives the force constants without calling the potential. A
+    failure stored in the entry is raised again as the ``InputError`` it was."""
+    raw = raw_physics_dos(structure, name, settings, cache, device, need_forces=True)
     if raw.error is not None:
         raise InputError(name, raw.error)
     return physics_dos(structure, name=name, settings=settings, forces=raw.forces,

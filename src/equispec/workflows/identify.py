@@ -11,12 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..analysis.compare import compare_spectra, refuse_inapplicable
+from ..analysis.comparison import Comparison
+from ..analysis.scores import HIGHER_IS_BETTER
+from ..analysis.xas_compare import _fit_shift, _XasPair, compare_xas
+from ..analysis.xas_processing import normalize_xas
 from ..errors import InputError
-from .compare import _as_predictor, _predict_one, _predictor_kind, _read_measured, compare, compare_spectra
-from .comparison import Comparison
-from .scores import HIGHER_IS_BETTER
-from .xas_compare import _fit_shift, _XasPair, compare_xas
-from .xas_processing import normalize_xas
+from .compare import compare, read_measured
+from .models import as_predictor
+from .structures import resolve_structures
 
 __all__ = ["XAS_SHIFT_MODES", "calibrate_shift", "candidate_files", "identify"]
 
@@ -51,7 +54,7 @@ def calibrate_shift(standard_structure, standard_measured, model, **options) -> 
     return float(compare(standard_structure, standard_measured, model, **options).shift_ev)
 
 
-def identify(measured, candidates, model, *, top: int | None = None, rank_by: str = "mse",
+def identify(measured, candidates, model="phdos", *, top: int | None = None, rank_by: str = "mse",
              dos_unit: str | None = None, shift_mode: str = "common", calibration=None,
              **options) -> list[Comparison]:
     """Rank candidate structures by how well their predicted spectra agree with a measurement.
@@ -68,7 +71,7 @@ def identify(measured, candidates, model, *, top: int | None = None, rank_by: st
     Args:
         measured: measured file or already read spectrum.
         candidates: structure files, a folder of them, ``Structure``/``Atoms`` objects, or a mix.
-        model: a loaded predictor (``equispec.identify`` takes model names).
+        model: a shipped model name, a model directory or a loaded predictor.
         top: keep the best ``top`` (all when None).
         rank_by: the score to rank by (one of ``mse, cosine, pearson, spearman, wasserstein``).
         dos_unit: see :func:`compare`.
@@ -83,23 +86,23 @@ def identify(measured, candidates, model, *, top: int | None = None, rank_by: st
         raise InputError("rank_by", f"unknown score {rank_by!r} (use one of {', '.join(HIGHER_IS_BETTER)})")
     if shift_mode not in XAS_SHIFT_MODES:
         raise InputError("shift_mode", f"unknown shift mode {shift_mode!r} (use one of {', '.join(XAS_SHIFT_MODES)})")
-    predictor = _as_predictor(model)
-    kind = _predictor_kind(predictor)
-    measured = _read_measured(measured, kind, dos_unit)
-    files = candidate_files(candidates)
-    if hasattr(predictor, "check"):
-        for candidate in files:
-            predictor.check(candidate)
+    predictor = as_predictor(model)
+    kind = predictor.task
+    measured = read_measured(measured, kind, dos_unit)
+    files, names = resolve_structures(candidate_files(candidates))
+    refuse_inapplicable(options, kind)
+    for candidate, name in zip(files, names):
+        predictor.check(candidate, name)
     if kind == "phdos":
-        comparisons = [compare_spectra(prediction, measured, **options) for prediction in predictor.predict(files)]
+        comparisons = [compare_spectra(prediction, measured, **options) for prediction in predictor.predict(files, names)]
     else:
-        comparisons = _identify_xas(predictor, measured, files, shift_mode, calibration, options)
+        comparisons = _identify_xas(predictor, measured, files, names, shift_mode, calibration, options)
     sign = -1.0 if HIGHER_IS_BETTER[rank_by] else 1.0
     comparisons.sort(key=lambda c: (np.nan_to_num(sign * c.scores[rank_by], nan=np.inf)))
     return comparisons[:top] if top else comparisons
 
 
-def _identify_xas(predictor, measured, files, shift_mode, calibration, options) -> list[Comparison]:
+def _identify_xas(predictor, measured, files, names, shift_mode, calibration, options) -> list[Comparison]:
     xas_options = {k: v for k, v in options.items() if k in _XAS_OPTIONS}
     shift_ev = options.get("shift_ev")
     if shift_ev is None and calibration is not None:
@@ -108,7 +111,7 @@ def _identify_xas(predictor, measured, files, shift_mode, calibration, options) 
         source = "calibrated"
     else:
         source = "given"
-    predictions = [_predict_one(predictor, candidate) for candidate in files]
+    predictions = [predictor.predict([f], [n])[0] for f, n in zip(files, names)]
     if shift_mode == "per-candidate" and shift_ev is None:
         return [compare_xas(p, measured, **xas_options) for p in predictions]
     window_ev = xas_options.get("window_ev")

@@ -31,8 +31,8 @@ from pymatgen.core import Structure
 from ..errors import InputError
 from ..io.files import atomic_write
 from .materials_project import MaterialsProject
-from .phdos_processing import PHDOS_GRID_CM1, process_raw_dos_thz
-from .xas import XAS_EDGES, XasDataset, omnixas_grid_ev, write_xas_dataset
+from ..data.phdos_processing import PHDOS_GRID_CM1, process_raw_dos_thz
+from ..data.xas import XAS_EDGES, XasDataset, omnixas_grid_ev, write_xas_dataset
 
 __all__ = ["BuildReport", "build_phdos_csv", "build_xas_dataset", "structure_to_ase_dict_text"]
 

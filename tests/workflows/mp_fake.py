@@ -4,7 +4,7 @@ connection that is not to this machine.
 
 mp-api reads phonon DOS from the Materials Project's Delta tables on AWS rather than over HTTP;
 :func:`fake_get_dos` stands in for ``PhononRester.get_dos_from_phonon_id`` (patched in-process, and in
-CLI subprocesses through the ``sitecustomize`` in ``tests/data/mp_site``).
+CLI subprocesses through the ``sitecustomize`` in ``tests/workflows/mp_site``).
 """
 
 from __future__ import annotations

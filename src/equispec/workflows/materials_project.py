@@ -32,7 +32,7 @@ from pymatgen.core import Structure
 
 from ..errors import InputError
 from .mp_cache import DiskCache, default_cache_dir
-from .structures import MP_ID_PATTERN, is_mp_id
+from ..data.structures import MP_ID_PATTERN, is_mp_id
 
 __all__ = ["MP_ID_PATTERN", "ENDPOINT_ENV", "DEFAULT_ENDPOINT", "is_mp_id", "resolve_api_key", "resolve_endpoint",
            "MaterialsProject", "PhononRecord", "XasRecord", "fetch_structure"]

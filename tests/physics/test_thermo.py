@@ -4,7 +4,7 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.phonon.dos import PhononDos
 from scipy.integrate import quad
 
-from equispec.analysis.thermo import mean_frequency_cm1, phonon_thermodynamics
+from equispec.physics.thermo import mean_frequency_cm1, phonon_thermodynamics
 from equispec.api import PhononDosPrediction
 from equispec.errors import InputError
 from equispec.io.units import CM1_PER_THZ, GAS_CONSTANT_J_PER_K_MOL as R, J_PER_MOL_PER_CM1, KELVIN_CM1

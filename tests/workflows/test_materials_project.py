@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from equispec.data.datasets import read_phdos_csv
-from equispec.data.materials_project import MaterialsProject
-from equispec.data.mp_datasets import build_phdos_csv, build_xas_dataset
+from equispec.workflows.materials_project import MaterialsProject
+from equispec.workflows.mp_datasets import build_phdos_csv, build_xas_dataset
 from equispec.data.phdos_processing import PHDOS_GRID_CM1, process_raw_dos_thz
 from equispec.data.structures import to_structure
+from equispec.workflows import resolve_structures
 from equispec.data.xas import omnixas_grid_ev, read_xas_dataset
 from equispec.errors import InputError
 
@@ -48,17 +49,24 @@ def test_no_test_reaches_the_network():
 
 
 def test_structure_by_id_is_fetched_once(fake):
-    structure, label = to_structure("mp-149")
+    (structure,), (label,) = resolve_structures(["mp-149"])
     assert label == "mp-149" and structure.composition.reduced_formula == "Si"
     assert np.allclose(structure.lattice.matrix, fake.db.structures["mp-149"].lattice.matrix)
     n = len(fake.requests)
-    again, _ = to_structure("mp-149")
+    (again,), _ = resolve_structures("mp-149")
     assert len(fake.requests) == n and again == structure
+
+
+def test_a_reader_below_the_workflows_does_not_go_to_the_network(fake):
+    """``data`` reads files and objects only: an id there is refused with one line, and no request is made."""
+    with pytest.raises(InputError, match=r"^mp-149: is a Materials Project id, not a file: fetch it first"):
+        to_structure("mp-149")
+    assert fake.requests == []
 
 
 def test_unknown_id_is_an_input_error(fake):
     with pytest.raises(InputError, match=r"^mp-999999: no such material in the Materials Project$"):
-        to_structure("mp-999999")
+        resolve_structures(["mp-999999"])
 
 
 def test_phdos_build_writes_the_shipped_format_and_lists_skipped(fake, tmp_path, phdos_csv):
@@ -171,7 +179,7 @@ def test_key_never_appears_in_output_logs_or_cache(fake, tmp_path, caplog, capsy
     caplog.set_level(logging.DEBUG)
     build_phdos_csv(tmp_path / "a.csv", ["mp-149", "mp-30"])
     build_xas_dataset(tmp_path / "x", "Cu", "K")
-    to_structure("mp-1265")
+    resolve_structures(["mp-1265"])
     assert set(fake.keys_seen) - {None} == {GOOD_KEY}  # the key did reach the server, as a header
     captured = capsys.readouterr()
     assert GOOD_KEY not in captured.out + captured.err + caplog.text
@@ -191,7 +199,7 @@ def test_cache_is_per_endpoint(fake, tmp_path):
 @pytest.fixture
 def quick_requests(monkeypatch):
     """One retry, no backoff and a 1 s timeout, so that failing requests fail in a second or two."""
-    import equispec.data.materials_project as mp
+    import equispec.workflows.materials_project as mp
 
     monkeypatch.setattr(mp, "REQUEST_RETRIES", 1)
     monkeypatch.setattr(mp, "REQUEST_BACKOFF_S", 0.01)
