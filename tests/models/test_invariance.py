@@ -1,10 +1,9 @@
-"""The predicted DOS must not depend on how a crystal is written down: orientation (incl. inversion),
-origin, atom order, primitive cell vs supercell, or whether atoms are wrapped into the cell."""
+"""The phonon DOS model keeps the invariances of :class:`tests.models.invariance_contract.InvarianceContract`
+(the per-atom contributions following their atoms), in plain, pretrained and fine-tuned variants."""
 
 import numpy as np
 import pytest
 import torch
-from e3nn import o3
 from pymatgen.core import Lattice, Structure
 
 from equispec import keys
@@ -12,6 +11,7 @@ from equispec.data.datasets import build_graphs
 from equispec.nn.pretrained import pretrained_features
 from equispec.models import build_model
 from tests.conftest import TOLERANCE
+from tests.models.invariance_contract import InvarianceContract
 
 CUTOFF = 4.0
 
@@ -58,59 +58,16 @@ def predict(model, structure):
     return out[keys.GRAPH_OUTPUT][0], out[keys.NODE_OUTPUT]
 
 
-def rotate(structure, matrix):
-    """Rotate cell *and* positions, then let the graph be rebuilt: never rotate edge features by hand."""
-    lattice = Lattice(structure.lattice.matrix @ matrix.T)
-    return Structure(lattice, structure.species, structure.frac_coords)
+class TestPhononDosInvariance(InvarianceContract):
+    def outputs(self, model, structure):
+        return predict(model, structure)
 
-
-def test_output_is_a_max_normalised_nonnegative_spectrum(model, crystal):
-    dos, per_atom = predict(model, crystal)
-    assert dos.shape == (51,)
-    assert (dos >= 0).all() and dos.max() == pytest.approx(1.0)
-    assert dos.std() > 1e-3  # not a constant spectrum that would pass every invariance test
-    torch.testing.assert_close(per_atom.sum(0), dos)
-
-
-@pytest.mark.parametrize("parity", [1, -1])
-def test_rotation_and_inversion(model, crystal, parity):
-    dos, _ = predict(model, crystal)
-    for _ in range(3):
-        matrix = (parity * o3.rand_matrix()).numpy()
-        rotated, _ = predict(model, rotate(crystal, matrix))
-        assert (rotated - dos).abs().max() < model.tolerance
-
-
-def test_translation(model, crystal):
-    dos, _ = predict(model, crystal)
-    shifted = crystal.copy()
-    shifted.translate_sites(list(range(len(crystal))), [0.31, -0.17, 0.42], frac_coords=True, to_unit_cell=False)
-    moved, _ = predict(model, shifted)
-    assert (moved - dos).abs().max() < model.tolerance
-
-
-def test_permutation_moves_per_atom_output_with_the_atoms(model, crystal):
-    dos, per_atom = predict(model, crystal)
-    order = [3, 0, 4, 2, 1]
-    permuted = Structure(crystal.lattice, [crystal.species[i] for i in order], crystal.frac_coords[order])
-    dos_p, per_atom_p = predict(model, permuted)
-    assert (dos_p - dos).abs().max() < model.tolerance
-    assert (per_atom_p - per_atom[order]).abs().max() < model.tolerance
-
-
-def test_supercell_equals_primitive_cell(model, crystal):
-    dos, _ = predict(model, crystal)
-    for scaling in ([2, 1, 1], [[1, 1, 0], [-1, 1, 0], [0, 0, 2]]):
-        supercell, _ = predict(model, crystal.make_supercell(scaling, in_place=False))
-        assert (supercell - dos).abs().max() < model.tolerance
-
-
-def test_wrapping_atoms_into_the_cell(model, crystal):
-    dos, _ = predict(model, crystal)
-    unwrapped = Structure(crystal.lattice, crystal.species, crystal.frac_coords + [[2, -1, 0], [0, 0, 3],
-                                                                                   [-1, -1, -1], [0, 1, 0], [5, 0, 0]])
-    out, _ = predict(model, unwrapped)
-    assert (out - dos).abs().max() < model.tolerance
+    def test_output_is_a_max_normalised_nonnegative_spectrum(self, model, crystal):
+        dos, per_atom = predict(model, crystal)
+        assert dos.shape == (51,)
+        assert (dos >= 0).all() and dos.max() == pytest.approx(1.0)
+        assert dos.std() > 1e-3  # not a constant spectrum that would pass every invariance test
+        torch.testing.assert_close(per_atom.sum(0), dos)
 
 
 def test_batched_equals_one_by_one(model, crystal):
