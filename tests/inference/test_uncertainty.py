@@ -9,9 +9,10 @@ from pymatgen.core import Lattice, Structure
 from equispec.api import PhononDosPredictor
 from equispec import keys
 from equispec.data.graphs import structure_to_graph
-from equispec.io.spectra import plot_phdos, write_phdos
+from equispec.io.spectra import write_phdos
 from equispec.models import build_model
 from equispec.models.build import EnsembleModel
+from equispec.plots import plot_phdos
 
 HP = dict(cutoff_ang=4.5, num_layers=1, mul=4, lmax=1, embed_dim=8, num_radial=4, radial_hidden=8, readout_hidden=8,
           n_out=51, avg_num_neighbors=10.0)
