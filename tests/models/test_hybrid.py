@@ -14,7 +14,7 @@ from tests.conftest import PHDOS
 
 
 def _oof_from_folds(ids, parts, dos, spread):
-    """Rows in fold order, each predicted by its own fold, as scripts/learned_hybrid.py predict-oof writes them."""
+    """Rows in fold order, each predicted by its own fold, as scripts/recipes/learned_hybrid.py predict-oof writes them."""
     fold_train = [set(ids) - set(part) for part in parts]
     order = [i for part in parts for i in part]
     index = {i: k for k, i in enumerate(ids)}

@@ -147,7 +147,7 @@ def test_physics_mode_through_the_cli(tmp_path):
 @pytest.mark.slow
 def test_hybrid_mode_is_the_fitted_combination_of_network_and_physics(one_thread):
     """``--mode hybrid`` = w * network + (1 - w) * physics(frequencies x s), with (s, w) and the potential
-    from the shipped model's ``hybrid`` record (fitted on training materials by scripts/fit_hybrid.py). One
+    from the shipped model's ``hybrid`` record (fitted on training materials by scripts/recipes/fit_hybrid.py). One
     thread: two physics runs on two threads differ by ~1.5e-4 in this DOS (measured with 7net-l3i5)."""
     from equispec.api import load_model
     from equispec.models.hybrid import combine_dos

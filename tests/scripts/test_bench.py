@@ -1,4 +1,4 @@
-"""scripts/bench.py's bookkeeping on known curves, and the reference model it trains: the tutorial's network
+"""scripts/bench/bench.py's bookkeeping on known curves, and the reference model it trains: the tutorial's network
 must give the same DOS for a rotated, inverted or repeated cell, or the baseline would be a broken one."""
 
 import sys
@@ -13,8 +13,10 @@ from torch_geometric.data import Batch
 
 from tests.conftest import ROOT, TOLERANCE
 
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "scripts" / "bench"))
 import bench  # noqa: E402
+import common  # noqa: E402
+import versus_reference  # noqa: E402
 from _reference_e3nn import build_reference_network, mean_neighbors, predict, reference_graph  # noqa: E402
 
 
@@ -29,45 +31,61 @@ CURVE = [epoch(1, 20.0, 0.040), epoch(2, 31.0, 0.026), epoch(3, 42.0, 0.024, tra
 
 
 def test_curve_summary_of_a_known_curve():
-    s = bench.curve_summary(CURVE, n_train=100)
+    s = versus_reference.curve_summary(CURVE, n_train=100)
     assert s["epochs_completed"] == 9 and s["best_epoch"] == 4 and s["time_to_best_s"] == 53.0
     assert s["best_valid"]["mse"] == 0.021
     assert s["epoch_to_threshold"] == 3 and s["time_to_threshold_s"] == 42.0
     assert s["train_seconds_per_epoch"] == 10.0 and s["train_structures_per_s"] == pytest.approx(10.0)
     assert s["seconds_per_epoch"] == 11.0
     assert s["improved_in_last_5_epochs"] is False  # best at epoch 4, five epochs without improvement after it
-    assert bench.curve_summary(CURVE[:6], n_train=100)["improved_in_last_5_epochs"] is True
-    assert bench.curve_summary([], n_train=100) == {"epochs_completed": 0}
+    assert versus_reference.curve_summary(CURVE[:6], n_train=100)["improved_in_last_5_epochs"] is True
+    assert versus_reference.curve_summary([], n_train=100) == {"epochs_completed": 0}
 
 
 def test_threshold_never_reached_and_best_so_far_at_a_time():
-    assert bench.first_below(CURVE, 0.01) is None
-    assert bench.curve_summary(CURVE, 100, threshold=0.01)["time_to_threshold_s"] is None
-    assert bench.best_so_far_at(CURVE, 19.9) is None
-    assert bench.best_so_far_at(CURVE, 31.0)["epoch"] == 2
-    assert bench.best_so_far_at(CURVE, 1e9)["epoch"] == 4  # the checkpoint kept, not the last epoch
+    assert versus_reference.first_below(CURVE, 0.01) is None
+    assert versus_reference.curve_summary(CURVE, 100, threshold=0.01)["time_to_threshold_s"] is None
+    assert versus_reference.best_so_far_at(CURVE, 19.9) is None
+    assert versus_reference.best_so_far_at(CURVE, 31.0)["epoch"] == 2
+    assert versus_reference.best_so_far_at(CURVE, 1e9)["epoch"] == 4  # the checkpoint kept, not the last epoch
 
 
-def test_stopwatch_times_a_wrapped_function_and_restores_it():
-    module = types.SimpleNamespace(work=lambda x: x + 1)
-    original = module.work
-    stopwatch = bench.Stopwatch()
-    with stopwatch.wrap(module, "work", "work_s"):
-        assert module.work(1) == 2 and module.work(2) == 3
-    assert module.work is original
-    assert stopwatch.calls["work_s"] == 2 and stopwatch.seconds["work_s"] >= 0
-    with pytest.raises(AttributeError):
-        with stopwatch.wrap(module, "missing"):
-            pass
+def test_staged_seconds_goes_through_the_predictors_public_stages_in_order():
+    calls = []
+
+    def stage(name, value):
+        def run(*args, **kwargs):
+            calls.append(name)
+            return value(*args) if callable(value) else value
+        return run
+
+    predictor = types.SimpleNamespace(check=stage("check", lambda path: (f"structure {path}", path)),
+                                      features=stage("features", None), graphs=stage("graphs", ["graph"]),
+                                      predict_graphs=stage("predict_graphs", None))
+    stages = common.staged_seconds(predictor, ["a.cif", "b.cif"], batch_size=4)
+    assert calls == ["check", "check", "features", "graphs", "predict_graphs"]
+    assert set(stages) == {"read", "features", "graphs", "model"} and all(v >= 0 for v in stages.values())
+
+
+def test_speed_quick_defaults_and_the_other_modes():
+    args = bench.parse_args(["--speed", "--quick"])
+    assert args.physics_n == 2 and args.potentials == ["7net-0"] and args.cold_start_repeats == 2
+    assert args.inference_n == 20 and args.out == "runs/bench-speed.json"
+    args = bench.parse_args(["--quick"])
+    assert args.limit_train == 32 and args.max_epochs == 2 and args.out == "runs/bench.json"
+    assert args.equispec_configs[0] == str(ROOT / "configs" / "phdos.yaml")
+    assert args.cold_start_cif == str(ROOT / "data" / "examples" / "Si.cif")
 
 
 def test_formatting():
-    assert bench.fmt_s(None) == "–" and bench.fmt_s(0.25) == "250 ms" and bench.fmt_s(46.8) == "46.8 s"
-    assert bench.fmt_s(1800) == "30.0 min"
-    assert bench.fmt_rate(587.2) == "587/s" and bench.fmt_rate(2.5) == "2.50/s"
+    assert common.fmt_s(None) == "–" and common.fmt_s(0.25) == "250 ms" and common.fmt_s(46.8) == "46.8 s"
+    assert common.fmt_s(1800) == "30.0 min"
+    assert common.fmt_rate(587.2) == "587/s" and common.fmt_rate(2.5) == "2.50/s"
     metrics = {"mse": 0.02312, "mae": 0.081, "r2": -1.2e182, "wasserstein_cm1": 24.61}
-    assert bench.fmt_metrics(metrics) == "0.0231 / 0.0810 / -1.2e+182 / 24.6"
-    table = bench.markdown_table(["", "a", "b"], [["x", 1, 2]]).splitlines()
+    assert common.fmt_metrics(metrics) == "0.0231 / 0.0810 / -1.2e+182 / 24.6"
+    # an equispec epoch record: MSE and MAE from the training's logs only
+    assert common.fmt_metrics({"mse": 0.02312, "mae": 0.081}) == "0.0231 / 0.0810 / – / –"
+    table = common.markdown_table(["", "a", "b"], [["x", 1, 2]]).splitlines()
     assert table == ["|  | a | b |", "|---|---|---|", "| x | 1 | 2 |"]
 
 

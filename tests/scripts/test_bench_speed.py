@@ -1,4 +1,4 @@
-"""scripts/bench.py --speed --quick end to end in a subprocess: cold starts, the physics mode beside sevenn's ASE
+"""scripts/bench/bench.py --speed --quick end to end in a subprocess: cold starts, the physics mode beside sevenn's ASE
 calculator + phonopy, and the shipped model from CIF files all measured, written as JSON and printed as Markdown."""
 
 import json
@@ -15,7 +15,7 @@ def test_speed_quick_writes_three_sections_and_prints_the_table(tmp_path, phdos_
     out = tmp_path / "speed.json"
     splits = phdos_csv.parent / "splits"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench.py"), "--speed", "--quick", "--out", str(out),
+        [sys.executable, str(ROOT / "scripts" / "bench" / "bench.py"), "--speed", "--quick", "--out", str(out),
          "--work-dir", str(tmp_path / "work"), "--data-csv", str(phdos_csv),
          "--train-ids", str(splits / "train_mp_ids.txt"), "--valid-ids", str(splits / "valid_mp_ids.txt")],
         capture_output=True, text=True, timeout=900, cwd=ROOT, check=False)

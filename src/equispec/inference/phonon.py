@@ -406,7 +406,7 @@ class PhononDosPredictor(Predictor):
 
         Physics and hybrid modes score what ``predict`` returns in those modes, from the same raw physics DOS:
         it is computed at frequency scale 1 and the hybrid's scale applied to it afterwards (as
-        ``scripts/fit_hybrid.py`` does), and the hybrid's network weight is the model's (fixed or learned). A
+        ``scripts/recipes/fit_hybrid.py`` does), and the hybrid's network weight is the model's (fixed or learned). A
         material whose physics computation fails is left out of the physics score and scored by the network
         alone in the hybrid one. Each failure is noted on stderr and counted in ``metrics["physics_failed"]``.
         ``physics_cache``: folder of :class:`~equispec.physics.cache.PhysicsDosCache` (None: no cache), so

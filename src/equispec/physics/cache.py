@@ -7,7 +7,7 @@ What is stored is the raw tetrahedron DOS at unscaled frequencies (``raw_freq_cm
 positions with ``relax``), or the one-line reason the computation failed for that structure. ``evaluate`` reads
 the DOS; ``predict --mode physics|hybrid`` rebuilds the force constants from the forces (no potential call, the
 same bits as the first run) for the partial, full-range and neutron spectra.
-A frequency scale (the hybrid's) is applied on reading (:func:`scaled_label`), as ``scripts/fit_hybrid.py``
+A frequency scale (the hybrid's) is applied on reading (:func:`scaled_label`), as ``scripts/recipes/fit_hybrid.py``
 does, so one cache serves the physics mode and every hybrid fitted on the same potential.
 
 Layout: ``ROOT/<config digest>/<structure sha256>.npz``. The config digest covers everything besides the

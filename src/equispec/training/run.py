@@ -245,7 +245,7 @@ def train(config: TrainConfig, resume: bool = False, extra_callbacks: list | Non
 
     With ``resume`` (or in a requeued SLURM job) training continues from the newest checkpoint in
     ``output_dir``, losing only the steps after it. ``extra_callbacks`` are Lightning callbacks added
-    after equispec's own (``scripts/bench.py`` times epochs with one); they must not change what is
+    after equispec's own (``scripts/bench/bench.py`` times epochs with one); they must not change what is
     trained. Returns the exported model directory.
     """
     started = time.time()

@@ -1,6 +1,6 @@
 """Calibrate a phonon-DOS ensemble's spread on the valid split and check what the calibration promises.
 
-    python scripts/calibrate_spread.py ../shared/data/phdos/phdos_trainval.csv \\
+    python scripts/recipes/calibrate_spread.py ../shared/data/phdos/phdos_trainval.csv \\
         ../shared/data/phdos/splits/valid_mp_ids.txt [--model phdos] [--feature-cache NPZ] \\
         [-o runs/spread_calibration.json] [--write]
 
@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     record.update(data={"csv": str(args.data_csv), "csv_sha256": sha256(args.data_csv), "ids": str(args.ids),
                         "ids_sha256": sha256(args.ids), "n": len(table.ids)},
                   created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                  command="python scripts/calibrate_spread.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+                  command="python scripts/recipes/calibrate_spread.py " + " ".join(argv if argv is not None else sys.argv[1:]))
     checks = calibration_checks(table.dos, predictions, spread)
     print(f"{checks['n_materials']} materials x {checks['n_bins']} bins; sigma_scale k = {checks['sigma_scale']:.3f}")
     print(f"±2σ coverage: raw {checks['coverage_2sigma_raw']:.3f}, calibrated {checks['coverage_2sigma_calibrated']:.3f} "

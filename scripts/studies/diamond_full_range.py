@@ -3,7 +3,9 @@ over the full range. No measured diamond spectrum is in ../shared, so the "measu
 neutron-weighted DOS of the other potential (7net-l3i5, MAPS resolution at Ei = 250 meV) written as a
 table: this shows the range and resolution handling, not the accuracy of either potential.
 
-    python scripts/diamond_full_range.py -o docs/figures
+    python scripts/studies/diamond_full_range.py -o docs/figures
+
+Reported in ``docs/neutron.md`` (diamond above the fast model's range).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "examples"
 
 
 def run(*args: str) -> str:

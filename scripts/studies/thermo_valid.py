@@ -1,13 +1,15 @@
 """Errors of thermodynamics derived from the predicted DOS against the same quantities from the DFPT DOS labels.
 
-    python scripts/thermo_valid.py ../shared/data/phdos/phdos_trainval.csv \
+    python scripts/studies/thermo_valid.py ../shared/data/phdos/phdos_trainval.csv \
         ../shared/data/phdos/splits/valid_mp_ids.txt [--baseline-ids ../shared/data/phdos/splits/train_mp_ids.txt]
         [--model phdos] [-o runs/thermo_valid.json]
 
-Both DOS are the 51-point, max-normalised spectra, renormalised to 3N modes by ``equispec.analysis.thermo``
+Both DOS are the 51-point, max-normalised spectra, renormalised to 3N modes by ``equispec.physics.thermo``
 (the labels are used as given, not re-derived from raw DFPT data). Prints MAE of Cv, S, F at the chosen
 temperature and of the mean frequency, per mole of atoms and per mole of formula units; with ``--baseline-ids``
 also the MAE of the mean DOS of those (training) materials used as a prediction for every material.
+
+Reported in ``docs/uncertainty.md`` (the thermodynamics table; command at the end of the page).
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from _valid_predictions import parser, predict_table
-from equispec.analysis.thermo import phonon_thermodynamics
-from equispec.data.datasets import read_ids, read_phdos_csv
-from equispec.errors import EquispecError
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))  # _valid_predictions.py
+from _valid_predictions import parser, predict_table  # noqa: E402
+
+from equispec.physics.thermo import phonon_thermodynamics  # noqa: E402
+from equispec.data.datasets import read_ids, read_phdos_csv  # noqa: E402
+from equispec.errors import EquispecError  # noqa: E402
 
 QUANTITIES = {"cv_j_per_k_mol": "Cv (J/(K mol))", "entropy_j_per_k_mol": "S (J/(K mol))",
               "free_energy_kj_per_mol": "F (kJ/mol)", "mean_freq_cm1": "mean frequency (cm^-1)"}

@@ -1,5 +1,6 @@
-"""Shared by ``uncertainty_valid.py``, ``calibrate_spread.py`` and ``thermo_valid.py``: a model's predictions (and
-ensemble spread) on the materials of a labelled phonon-DOS CSV restricted to an id list."""
+"""Shared by ``calibrate_spread.py`` (here) and ``scripts/studies/uncertainty_valid.py`` and ``thermo_valid.py``
+(which put this folder on ``sys.path``): a model's predictions (and ensemble spread) on the materials of a labelled
+phonon-DOS CSV restricted to an id list."""
 
 from __future__ import annotations
 

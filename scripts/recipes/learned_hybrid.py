@@ -1,12 +1,12 @@
 """The learned hybrid (``equispec.models.hybrid``): K-fold splits, out-of-fold network predictions, the fit on
 training materials and the score on valid.
 
-    python scripts/learned_hybrid.py split TRAIN_IDS --folds 5 -o runs/oof
-    python scripts/learned_hybrid.py predict-oof runs/oof --folds 5 --seeds 2 --csv CSV --feature-cache F.npz
-    python scripts/learned_hybrid.py fit --oof runs/oof/oof_predictions.npz --fit-physics A.npz+B.npz \
+    python scripts/recipes/learned_hybrid.py split TRAIN_IDS --folds 5 -o runs/oof
+    python scripts/recipes/learned_hybrid.py predict-oof runs/oof --folds 5 --seeds 2 --csv CSV --feature-cache F.npz
+    python scripts/recipes/learned_hybrid.py fit --oof runs/oof/oof_predictions.npz --fit-physics A.npz+B.npz \
         --valid-physics C.npz+D.npz --valid-ids runs/valid50_ids.txt [--write]
 
-``scripts/train_learned_hybrid.sh`` runs all three. ``fit`` fits on the training materials that have both an
+``scripts/recipes/train_learned_hybrid.sh`` runs all three. ``fit`` fits on the training materials that have both an
 out-of-fold prediction and a physics DOS, then scores on valid, once each: the network, the physics DOS, the
 fixed hybrid (0.5/0.5) and the learned one (all features, and each feature left out). With ``--write`` the
 chosen learned hybrid goes into the model's ``hybrid`` record, which ``--mode hybrid`` reads.
@@ -31,7 +31,7 @@ from equispec.models.hybrid import (RELIABILITY_FEATURES, OutOfFoldPredictions, 
                                     fit_learned_hybrid, kfold_ids, reliability_features)
 from equispec.models.hybrid import hybrid_rows as fixed_hybrid  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "phdos"
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "phdos"
 
 
 def split(args) -> None:

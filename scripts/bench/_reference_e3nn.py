@@ -1,4 +1,4 @@
-"""The published phonon-DOS model, rebuilt as a baseline for ``scripts/bench.py``; not part of equispec.
+"""The published phonon-DOS model, rebuilt as a baseline for ``scripts/bench/bench.py``; not part of equispec.
 
 Z. Chen, N. Andrejevic et al., "Direct prediction of phonon density of states with Euclidean neural
 networks", Adv. Sci. 8, 2004214 (2021), as set up in their MIT-licensed tutorial
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -136,7 +135,7 @@ def split_atoms(table, ids_path: str, limit: int | None):
     ``read_phdos_csv``, so that both models see the same materials and labels."""
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from equispec.data.datasets import read_ids
+    from equispec.workflows import read_ids
 
     part = table.subset(read_ids(ids_path)[:limit], ids_path)
     return [AseAtomsAdaptor.get_atoms(s) for s in part.structures], part.dos
@@ -161,8 +160,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     torch.set_default_dtype(torch.float64)
     torch.manual_seed(args.seed)
-    from equispec.data.datasets import read_phdos_csv
-    from equispec.metrics import spectrum_metrics
+    from equispec.workflows import read_phdos_csv, spectrum_metrics
 
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """Can any processing choice make ``identify`` name the measured Cu K HERFD standards? A grid over the choices.
 
-    python scripts/identify_cu_study.py [--data ../shared/data] [--xas-model xas-cu-k] [--feff-only | --all-standards]
+    python scripts/studies/identify_cu_study.py [--data ../shared/data] [--xas-model xas-cu-k] [--feff-only | --all-standards]
 
 For each measured standard whose phase has FEFF spectra in the OmniXAS Cu set (Cu2O, CuSO4) it ranks the
 candidates of ``compare_measured.py`` (all Cu oxides and sulfates there) for every combination of
@@ -20,6 +20,8 @@ practice) as well as per-candidate and common shifts. The FEFF set has no metal 
 chalcopyrite, covellite and Cu2S are built here from textbook cells (Cu2S as the antifluorite
 high-temperature cell, a stand-in for low chalcocite's 144-atom cell); they are outside the model's
 training chemistry (Cu-O compounds).
+
+Reported in ``docs/comparing.md`` ("Every processing choice, measured").
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def broaden_measured(measured: MeasuredXas, fwhm_ev: float) -> MeasuredXas:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2].parent / "shared" / "data"))
     parser.add_argument("--xas-model", default="xas-cu-k")
     parser.add_argument("--feff-only", action="store_true", help="skip the model")
     parser.add_argument("--all-standards", action="store_true",

@@ -6,10 +6,10 @@ search on the physics DOS alone. The weight w is NOT fitted there: the network h
 (its training MSE is a fifth of its valid MSE), so a fit on them trusts it far too much (measured: w =
 0.95). w stays at the prior ``--network-weight`` (0.5, the plain average). Valid is scored once, for the
 network, the physics DOS as computed and rescaled, the plain average, and the hybrid. Physics DOS come from
-``scripts/physics_dos_batch.py`` caches. With ``--write`` the fit goes into the model's ``model.json``
+``scripts/recipes/physics_dos_batch.py`` caches. With ``--write`` the fit goes into the model's ``model.json``
 (``hybrid`` record), which ``--mode hybrid`` reads.
 
-    python scripts/fit_hybrid.py --fit runs/physics-train120.npz --valid runs/physics-valid.npz --write
+    python scripts/recipes/fit_hybrid.py --fit runs/physics-train120.npz --valid runs/physics-valid.npz --write
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from equispec.data.datasets import read_ids, read_phdos_csv
 from equispec.io.files import atomic_write
 from equispec.metrics import spectrum_metrics
 from equispec.models.hybrid import hybrid_rows
+from equispec.nn.pretrained.table import DEFAULT_POTENTIAL
 from equispec.physics.cache import scaled_label
 
 SCALES = np.round(np.arange(0.90, 1.301, 0.01), 2)
@@ -66,7 +67,7 @@ def network_predictions(model: str, table) -> tuple[np.ndarray, float]:
 
 
 def main() -> None:
-    data = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "phdos"
+    data = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "phdos"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv", default=str(data / "phdos_trainval.csv"))
     parser.add_argument("--valid-ids", default=str(data / "splits" / "valid_mp_ids.txt"))
@@ -75,7 +76,7 @@ def main() -> None:
     parser.add_argument("--model", default="phdos")
     parser.add_argument("--network-weight", type=float, default=0.5, help="w of the hybrid (default 0.5)")
     parser.add_argument("--write", action="store_true", help="store the fit in the model's model.json")
-    parser.add_argument("--potential", default="7net-0", help="the potential both caches were computed with "
+    parser.add_argument("--potential", default=DEFAULT_POTENTIAL, help="the potential both caches were computed with "
                         "(recorded with the fit; --mode hybrid then uses it)")
     parser.add_argument("--relax", action="store_true", help="the caches were computed with --relax")
     parser.add_argument("-o", "--output", default="runs/hybrid_valid.json")

@@ -1,7 +1,7 @@
 """Every physics potential on the valid split, from one physics cache: the label-processed DOS against the
 DFPT labels (MSE, MAE, Wasserstein), with the median seconds per structure each computation took.
 
-    python scripts/potentials_valid.py --data ../shared/data/phdos/phdos_trainval.csv \\
+    python scripts/studies/potentials_valid.py --data ../shared/data/phdos/phdos_trainval.csv \\
         --ids ../shared/data/phdos/splits/valid_mp_ids.txt --cache ~/.cache/equispec/physics \\
         [--potentials 7net-0 ...] [--cached-only]
 
@@ -9,6 +9,8 @@ Each row is ``equispec evaluate --mode physics --potential P --cache DIR`` on th
 cache lacks is computed (one thread: about 10-60 s each) unless ``--cached-only``, which scores, for every
 potential, only the materials all of them have in the cache. Seconds are those stored with each entry, as
 measured when it was computed (the machine's load at that time included).
+
+Reported in ``docs/physics.md`` ("Six potentials").
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 import equispec
 from equispec.data.datasets import read_ids, read_phdos_csv
 from equispec.physics.cache import PhysicsDosCache
-from equispec.potentials import POTENTIAL_NAMES
+from equispec.nn.pretrained.table import POTENTIAL_NAMES
 
 
 def _caches(names: list[str], root: str) -> dict:

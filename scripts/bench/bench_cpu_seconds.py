@@ -1,12 +1,13 @@
 """CPU seconds on one thread (``time.process_time``): figures that stay meaningful when other jobs share the cores.
 
-    PYTHONPATH=SRC python scripts/bench_cpu_seconds.py features CIF_DIR          # features and end to end
-    PYTHONPATH=SRC python scripts/bench_cpu_seconds.py physics ID [ID ...]      # batched vs ASE-calculator forces
-    PYTHONPATH=SRC python scripts/bench_cpu_seconds.py cold                     # where a cold predict goes
+    PYTHONPATH=SRC python scripts/bench/bench_cpu_seconds.py features CIF_DIR          # features and end to end
+    PYTHONPATH=SRC python scripts/bench/bench_cpu_seconds.py physics ID [ID ...]      # batched vs ASE-calculator forces
+    PYTHONPATH=SRC python scripts/bench/bench_cpu_seconds.py cold                     # where a cold predict goes
 
 ``SRC`` picks the code measured (this tree's ``src``, or ``git archive COMMIT src checkpoints`` unpacked
-elsewhere for a before/after comparison); ``physics`` and ``cold`` need this branch's code. Wall-clock
-throughput belongs to ``scripts/bench.py`` on an idle machine; these figures are what one core does.
+elsewhere for a before/after comparison); it needs ``equispec.workflows``, whose public names are all this imports
+from equispec. Wall-clock throughput belongs to ``scripts/bench/bench.py`` on an idle machine; these figures are
+what one core does.
 """
 
 from __future__ import annotations
@@ -19,21 +20,20 @@ import warnings
 from pathlib import Path
 
 cpu = time.process_time
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def features(folder: str) -> dict:
     """Shipped phdos: SevenNet-0 features of structures read beforehand, and ``predict`` of the CIF files."""
-    from equispec.api import load_model
-    from equispec.data import datasets
-    from equispec.data.structures import read_structure
+    from equispec import load_model
+    from equispec.workflows import read_structure
 
     paths = sorted(str(p) for p in Path(folder).glob("*.cif"))
     predictor = load_model("phdos", device="cpu")
     predictor.predict(paths[:2])  # loads the featurizer once, as a long-lived process would
     structures = [read_structure(p) for p in paths]
     started = cpu()
-    datasets.pretrained_features(structures, "sevennet-0", progress=False)
+    predictor.features(structures)
     features_s = cpu() - started
     started = cpu()
     predictor.predict(paths, batch_size=64)
@@ -43,16 +43,19 @@ def features(folder: str) -> dict:
 
 
 def physics(ids: list[str]) -> dict:
-    """``physics_dos`` (total DOS) per structure: batched forces, then sevenn's ASE calculator one supercell at a
-    time (the code before issue 13), and the largest difference of the two DOS."""
+    """``physics_dos`` (total DOS) per structure: batched forces, then sevenn's ASE calculator (SevenNet-0, float32)
+    one supercell at a time (the code before issue 13), and the largest difference of the two DOS."""
     import numpy as np
+    import torch
+    from sevenn.calculator import SevenNetCalculator
 
-    from equispec.data.datasets import read_phdos_csv
-    from equispec.data.pretrained import sevennet_calculator
-    from equispec.physics import physics_dos
+    from equispec.workflows import PhysicsDosSettings, physics_dos, read_phdos_csv
 
     table = read_phdos_csv(ROOT.parent / "shared" / "data" / "phdos" / "phdos_trainval.csv").subset(ids, "ids")
-    calculator = sevennet_calculator()
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    calculator = SevenNetCalculator(PhysicsDosSettings().potential, device="cpu")  # the default potential
+    torch.set_default_dtype(previous)
     physics_dos(table.structures[0], name="warm-up", partial=False)
     rows = []
     for mp_id, structure in zip(table.ids, table.structures):
@@ -72,7 +75,7 @@ def physics(ids: list[str]) -> dict:
 
 def cold() -> dict:
     """CPU seconds of each step of a cold ``predict`` of one CIF, in the order the CLI takes them (run it in a
-    fresh interpreter: ``python scripts/bench_cpu_seconds.py cold``)."""
+    fresh interpreter: ``python scripts/bench/bench_cpu_seconds.py cold``)."""
     marks = [("start", cpu())]
     import torch  # noqa: F401
     marks.append(("import torch", cpu()))
@@ -82,15 +85,17 @@ def cold() -> dict:
     marks.append(("import e3nn", cpu()))
     import pymatgen.io.cif  # noqa: F401
     marks.append(("import pymatgen.io.cif", cpu()))
-    from equispec.api import load_model
-    marks.append(("import equispec.api (the rest)", cpu()))
+    from equispec import load_model
+    marks.append(("import equispec's load_model (the rest)", cpu()))
     predictor = load_model("phdos", device="cpu")
     marks.append(("build and load the shipped phdos ensemble (5 members)", cpu()))
-    from equispec.nn.sevennet import load_sevennet
-    load_sevennet("7net-0", "cpu")
-    marks.append(("build SevenNet-0 (sevenn's build_model)", cpu()))
-    predictor.predict(str(ROOT / "data" / "examples" / "Si.cif"))
-    marks.append(("read Si.cif, features, graph, predict", cpu()))
+    from equispec.workflows import read_structure
+    si = read_structure(ROOT / "data" / "examples" / "Si.cif")
+    marks.append(("import equispec.workflows, read Si.cif", cpu()))
+    predictor.features([si])
+    marks.append(("first features: build SevenNet-0, featurize Si", cpu()))
+    predictor.predict(si)
+    marks.append(("check Si, features, graph, predict", cpu()))
     steps = {b: round(tb - ta, 2) for (_, ta), (b, tb) in zip(marks, marks[1:])}
     return {"steps_cpu_s": steps, "total_cpu_s": round(marks[-1][1] - marks[0][1], 2)}
 

@@ -1,8 +1,8 @@
-"""Copy raw physics DOS from ``scripts/physics_dos_batch.py`` archives into the per-structure cache of
+"""Copy raw physics DOS from ``scripts/recipes/physics_dos_batch.py`` archives into the per-structure cache of
 ``equispec evaluate/predict --mode physics|hybrid`` (``equispec.physics.cache``), so that materials already
 computed are not computed again.
 
-    python scripts/seed_physics_cache.py CACHE_ROOT A.npz+B.npz [--potential 7net-l3i5] [--csv CSV] [--check]
+    python scripts/recipes/seed_physics_cache.py CACHE_ROOT A.npz+B.npz [--potential 7net-l3i5] [--csv CSV] [--check]
 
 Both store the same thing: ``physics_dos(structure, partial=False)`` at frequency scale 1 with the default
 ``PhysicsDosSettings`` (an archive made with ``--relax`` or another potential is refused). With ``--check``
@@ -26,7 +26,7 @@ from equispec.data.datasets import read_phdos_csv  # noqa: E402
 from equispec.physics.cache import PhysicsDosCache, RawPhysicsDos  # noqa: E402
 from equispec.physics.phonopy_dos import PhysicsDosSettings  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "phdos"
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "phdos"
 
 
 def main() -> None:
@@ -61,7 +61,7 @@ def main() -> None:
             continue
         if args.check:
             continue
-        extra = {"seeded_from": f"{args.archives} (scripts/physics_dos_batch.py)"}
+        extra = {"seeded_from": f"{args.archives} (scripts/recipes/physics_dos_batch.py)"}
         extra.update({k: info[k] for k in ("imaginary_fraction", "min_frequency_cm1", "seconds", "supercell",
                                            "num_displacements", "num_atoms") if k in info})
         cache.put(structure, RawPhysicsDos(freq, dos, extra, info.get("error")), mp_id)

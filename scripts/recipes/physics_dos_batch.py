@@ -2,7 +2,7 @@
 labelled phonon-DOS CSV, kept raw in an ``.npz`` so that the hybrid fit can rescale frequencies
 without recomputing forces. Resumable: ids already in the output are skipped.
 
-    python scripts/physics_dos_batch.py ../shared/data/phdos/phdos_trainval.csv IDS.txt -o runs/physics.npz \
+    python scripts/recipes/physics_dos_batch.py ../shared/data/phdos/phdos_trainval.csv IDS.txt -o runs/physics.npz \
         [--potential 7net-0|7net-l3i5] [--relax]
 """
 
@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from equispec.data.datasets import read_ids, read_phdos_csv
 from equispec.errors import EquispecError
 from equispec.io.files import atomic_savez
+from equispec.nn.pretrained.table import DEFAULT_POTENTIAL
 from equispec.physics import POTENTIALS, PhysicsDosSettings, physics_dos
 
 
@@ -27,7 +28,7 @@ def main() -> None:
     parser.add_argument("ids")
     parser.add_argument("-o", "--output", required=True, help=".npz of raw DOS per id (updated in place)")
     parser.add_argument("--limit", type=int, help="a random sample of this many ids (seed 0)")
-    parser.add_argument("--potential", choices=POTENTIALS, default="7net-0")
+    parser.add_argument("--potential", choices=POTENTIALS, default=DEFAULT_POTENTIAL)
     parser.add_argument("--relax", action="store_true", help="relax atomic positions at fixed cell first")
     parser.add_argument("--reverse", action="store_true", help="work from the last id (a second worker on "
                         "another output file; merge the caches afterwards)")

@@ -1,22 +1,26 @@
 """How well the ensemble's ±2σ band covers the DFPT DOS, and whether its spread ranks the errors.
 
-    python scripts/uncertainty_valid.py ../shared/data/phdos/phdos_trainval.csv \
+    python scripts/studies/uncertainty_valid.py ../shared/data/phdos/phdos_trainval.csv \
         ../shared/data/phdos/splits/valid_mp_ids.txt [--model phdos] [-o runs/uncertainty_valid.json]
 
 σ is the ensemble members' population spread on the scale of the (max-normalised) mean prediction.
 Prints and writes: the fraction of (material, bin) values of the DFPT DOS within prediction ± 2σ, its per-material
 distribution, and the Spearman rank correlation between mean σ per material and MSE per material.
+
+Reported in ``docs/uncertainty.md`` (the coverage table; command at the end of the page).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
 
-from _valid_predictions import ensemble_table, parser
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))  # _valid_predictions.py
+from _valid_predictions import ensemble_table, parser  # noqa: E402
 
 
 def coverage_report(truth: np.ndarray, prediction: np.ndarray, std: np.ndarray, ids: list[str]) -> dict:

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Example SLURM job: equispec training on 2 nodes x 4 GPUs with DDP, bf16 mixed precision, graphs cached
 # on shared disk, and automatic requeue + resume on preemption. Submit from the project root:
-#   sbatch scripts/train_slurm.sh configs/phdos.yaml
+#   sbatch scripts/recipes/train_slurm.sh configs/phdos.yaml
 # Adapt partition/account lines to your cluster; keep ntasks-per-node equal to the GPUs per node.
 #SBATCH --job-name=equispec-train
 #SBATCH --nodes=2

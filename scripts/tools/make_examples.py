@@ -1,6 +1,6 @@
 """Write the example structures in data/examples/ from textbook prototypes and lattice constants.
 
-Run from the project root: ``python scripts/make_examples.py``. The files are generated here, not copied
+Run from the project root: ``python scripts/tools/make_examples.py``. The files are generated here, not copied
 from any data set; lattice constants are room-temperature experimental values.
 """
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from pymatgen.core import Lattice, Structure
 from pymatgen.io.vasp import Poscar
 
-OUT = Path(__file__).resolve().parents[1] / "data" / "examples"
+OUT = Path(__file__).resolve().parents[2] / "data" / "examples"
 
 
 def diamond(element: str, a: float) -> Structure:

@@ -1,12 +1,14 @@
 """Real-pair checks of the comparison layer; prints one table row per check.
 
-    python scripts/compare_measured.py [--data ../shared/data] [--xas-model xas-cu-k] [--phdos-model phdos]
+    python scripts/studies/compare_measured.py [--data ../shared/data] [--xas-model xas-cu-k] [--phdos-model phdos]
 
 - anatase Ti K: Lightshow's FEFF spectrum vs the measurement (Lightshow reports cosine 0.990,
   Pearson 0.958, Spearman 0.765);
 - bcc V: the phonon model's prediction vs the measured neutron-weighted DOS (ARCS, Ei = 120 meV);
 - Cu K HERFD standards: identify among Cu compounds of the OmniXAS set, with the FEFF spectra themselves
   (look-up) and, when it loads, with the Cu XAS model (``--xas-model``).
+
+Reported in ``docs/comparing.md`` (the real-pair table and the Cu K HERFD identification).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def fmt(c):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2].parent / "shared" / "data"))
     parser.add_argument("--phdos-model", default="phdos")
     parser.add_argument("--xas-model", default="xas-cu-k")
     args = parser.parse_args(argv)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce checkpoints/xas-cu-k: train SEEDS seeds of configs/xas_cu_k.yaml, two at a time with one thread
 # each (as on a 2-core machine), then merge them into one ensemble scored on the OmniXAS val split.
-#   bash scripts/train_xas_ensemble.sh [OUT_DIR]
+#   bash scripts/recipes/train_xas_ensemble.sh [OUT_DIR]
 set -euo pipefail
 out=${1:-checkpoints/xas-cu-k}
 seeds=${SEEDS:-3}

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Rebuild the learned hybrid of checkpoints/phdos (equispec.models.hybrid) from physics-DOS caches
-# (scripts/physics_dos_batch.py --potential 7net-l3i5) of training materials (PHYSICS) and of valid materials
+# (scripts/recipes/physics_dos_batch.py --potential 7net-l3i5) of training materials (PHYSICS) and of valid materials
 # (VALID_PHYSICS, with VALID_IDS):
 #  1. the training materials that have a physics DOS are split into FOLDS held-out folds; per fold SEEDS seeds
 #     of configs/phdos.yaml (EPOCHS epochs) train on every other training material (best epoch chosen on the
 #     valid split, never on the held-out fold) and predict that fold's held-out materials only
 #     (OUT_DIR/oof_predictions.npz);
-#  2. scripts/learned_hybrid.py fit: fitted on those out-of-fold predictions, scored on valid, and the variant
+#  2. scripts/recipes/learned_hybrid.py fit: fitted on those out-of-fold predictions, scored on valid, and the variant
 #     VARIANT written into the model's hybrid record.
 #   PHYSICS=runs/a.npz+runs/b.npz VALID_PHYSICS=runs/c.npz VALID_IDS=runs/valid50_ids.txt \
-#     bash scripts/train_learned_hybrid.sh [OUT_DIR]
+#     bash scripts/recipes/train_learned_hybrid.sh [OUT_DIR]
 set -euo pipefail
 data=../shared/data/phdos
 data_default_valid=$data/splits/valid_mp_ids.txt
@@ -23,7 +23,7 @@ seeds=${SEEDS:-2}
 epochs=${EPOCHS:-30}
 jobs=${JOBS:-1}
 mkdir -p "$out"
-python scripts/learned_hybrid.py split "$data/splits/train_mp_ids.txt" --folds "$folds" --physics "$physics" -o "$out"
+python scripts/recipes/learned_hybrid.py split "$data/splits/train_mp_ids.txt" --folds "$folds" --physics "$physics" -o "$out"
 for fold in $(seq 0 $((folds - 1))); do
   for seed in $(seq 0 $((seeds - 1))); do
     OMP_NUM_THREADS=1 equispec train configs/phdos.yaml --set trainer.seed="$seed" --set trainer.progress_bar=false \
@@ -33,7 +33,7 @@ for fold in $(seq 0 $((folds - 1))); do
   done
 done
 wait
-python scripts/learned_hybrid.py predict-oof "$out" --folds "$folds" --seeds "$seeds" --csv "$data/phdos_trainval.csv" \
+python scripts/recipes/learned_hybrid.py predict-oof "$out" --folds "$folds" --seeds "$seeds" --csv "$data/phdos_trainval.csv" \
   --feature-cache runs/sevennet-0-features.npz
-python scripts/learned_hybrid.py fit --oof "$out/oof_predictions.npz" --fit-physics "$physics" \
+python scripts/recipes/learned_hybrid.py fit --oof "$out/oof_predictions.npz" --fit-physics "$physics" \
   --valid-physics "$valid_physics" --valid-ids "$valid_ids" --write "$variant" -o "$out/learned_hybrid.json"

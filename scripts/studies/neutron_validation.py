@@ -2,7 +2,7 @@
 of ``../shared/data/measured/phdos`` (or any folder with the same files), one-phonon against multiphonon,
 with the figures.
 
-    python scripts/neutron_validation.py ../shared/data/measured/phdos/multiphonon -o docs/figures \\
+    python scripts/studies/neutron_validation.py ../shared/data/measured/phdos/multiphonon -o docs/figures \\
         [--potentials 7net-0 ...] [--json runs/neutron_validation.json]
 
 Rows: potential x {Al S(Q,E) map, V S(Q,E) map, V DOS, diamond full range}. The maps are compared with
@@ -25,14 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
-from equispec.analysis import compare_spectra, plot_comparison
+from equispec.analysis import compare_spectra
 from equispec.analysis.readers import read_measured_dos, read_measured_sqe
-from equispec.analysis.sqe import compare_sqe, plot_sqe_comparison
+from equispec.analysis.sqe import compare_sqe
 from equispec.api import load_model
 from equispec.physics.neutron import instrument_resolution
-from equispec.potentials import POTENTIAL_NAMES, check_installed, get_potential
+from equispec.plots import plot_comparison
+from equispec.nn.pretrained.table import POTENTIAL_NAMES, check_installed, get_potential
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "examples"
 MAPS = [("Al S(Q,E)", "Al.cif", "Al_Ei80meV_sqe.npz", 80.0), ("V S(Q,E)", "V.cif", "V_ARCS_Ei120meV_300K_sqe.npz", 120.0)]
 V_DOS = ("V DOS", "V.cif", "V_ARCS_Ei120meV_300K_dos.csv", 120.0)
 #: Diamond's zone-centre optical mode (Raman), the top of its phonon spectrum, in meV.
@@ -77,7 +78,7 @@ def main() -> None:
                                      temperature_k=300.0, ei_mev=ei, phonon_order=order)
                 seconds = predict_seconds + time.perf_counter() - started
                 if order == "auto":
-                    plot_sqe_comparison(result, figures / f"{Path(measured_file).stem}_{stem}.png")
+                    plot_comparison(result, figures / f"{Path(measured_file).stem}_{stem}.png")
                 emit(_row(case, potential.name, result.details["phonon_order"],
                           {k: result.scores[k] for k in ("pearson", "cosine", "chi2_reduced")}, seconds,
                           term_shares=result.details["term_shares"]))

@@ -5,10 +5,10 @@
 #   2. physics mode on the GPU: one valid material with the shipped hybrid's potential (SevenNet-l3i5 forces
 #      of every displaced supercell on the GPU), with the CPU run of the same structure beside it;
 #   3. one DDP training epoch on 1 GPU through `equispec train` (Lightning, strategy ddp, bf16-mixed);
-# then the older timings of scripts/gpu_check.py (featurization, training steps) unless SKIP_STEPS=1.
-# Run from the project root with the data folder beside it:  bash scripts/gpu_check.sh
+# then the timings of scripts/bench/gpu_check.py (featurization, training steps) unless SKIP_STEPS=1.
+# Run from the project root with the data folder beside it:  bash scripts/bench/gpu_check.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 python -c "import torch; assert torch.cuda.is_available(), 'no GPU visible to torch'; print('torch', torch.__version__, torch.cuda.get_device_name(0))"
 work=$(mktemp -d)
@@ -16,7 +16,7 @@ python - "$work/cifs" <<'PY'
 import os
 import sys
 from pymatgen.io.cif import CifWriter
-from equispec.data.datasets import read_phdos_csv
+from equispec.workflows import read_phdos_csv
 table = read_phdos_csv("../shared/data/phdos/phdos_trainval.csv")
 os.makedirs(sys.argv[1])
 for mp_id, structure in list(zip(table.ids, table.structures))[:1000]:
@@ -52,5 +52,5 @@ echo "3. DDP, 1 GPU, one epoch (graphs included): $(seconds "$start") s; valid m
 cat "$work/run/valid_metrics.json"
 
 if [ "${SKIP_STEPS:-0}" != 1 ]; then
-  python scripts/gpu_check.py --steps "${STEPS:-300}" --batch-size "${BATCH:-16}"
+  python scripts/bench/gpu_check.py --steps "${STEPS:-300}" --batch-size "${BATCH:-16}"
 fi

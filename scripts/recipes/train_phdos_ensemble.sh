@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce checkpoints/phdos: train seeds of the two member recipes, two runs at a time with one thread
 # each (as on a 2-core machine), then merge them into one ensemble scored on the valid split.
-#   bash scripts/train_phdos_ensemble.sh [OUT_DIR]
+#   bash scripts/recipes/train_phdos_ensemble.sh [OUT_DIR]
 # Members: READOUT_SEEDS seeds of configs/phdos.yaml and GATED_SEEDS seeds of configs/phdos_gated.yaml.
 set -euo pipefail
 out=${1:-checkpoints/phdos}

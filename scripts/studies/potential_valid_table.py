@@ -1,31 +1,35 @@
 """Valid-split table of physics and hybrid modes for several force configurations (potential, relaxation),
-side by side on the materials every configuration finished, from ``scripts/physics_dos_batch.py`` caches.
+side by side on the materials every configuration finished, from ``scripts/recipes/physics_dos_batch.py`` caches.
 
-    python scripts/potential_valid_table.py 7net-0=runs/physics-valid50-7net-0.npz \\
+    python scripts/studies/potential_valid_table.py 7net-0=runs/physics-valid50-7net-0.npz \\
         7net-l3i5=runs/physics-valid50-7net-l3i5.npz+runs/physics-valid50-7net-l3i5-rev.npz [--csv CSV] \
         [--scale 1.04] [-o runs/potential_table.json]
 
 Rows per configuration: physics as computed, physics with the shipped hybrid's frequency scale, and the
 hybrid ``0.5 fast + 0.5 physics x scale``; plus the fast network on the same materials. Times are the
 caches' seconds per structure (total DOS only), as measured when they were written.
+
+Reported in ``docs/physics.md`` ("Both potentials, with and without relaxation").
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from equispec.data.datasets import read_phdos_csv
-from equispec.metrics import spectrum_metrics
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))  # fit_hybrid.py, a step of the hybrid recipe
+from fit_hybrid import hybrid, network_predictions, physics_labels, read_physics  # noqa: E402
 
-from fit_hybrid import hybrid, network_predictions, physics_labels, read_physics
+from equispec.data.datasets import read_phdos_csv  # noqa: E402
+from equispec.metrics import spectrum_metrics  # noqa: E402
 
 
 def main() -> None:
-    data = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "phdos"
+    data = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "phdos"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("caches", nargs="+", metavar="LABEL=CACHE.npz")
     parser.add_argument("--csv", default=str(data / "phdos_trainval.csv"))

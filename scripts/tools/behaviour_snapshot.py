@@ -1,8 +1,8 @@
 """Record what the CLI writes for the bundled examples (and the valid-split scores of both shipped models), or
 check that a refactor left it unchanged.
 
-    python scripts/behaviour_snapshot.py record runs/snapshot-before [--shared ../shared/data] [--no-evaluate]
-    python scripts/behaviour_snapshot.py check runs/snapshot-before runs/snapshot-after
+    python scripts/tools/behaviour_snapshot.py record runs/snapshot-before [--shared ../shared/data] [--no-evaluate]
+    python scripts/tools/behaviour_snapshot.py check runs/snapshot-before runs/snapshot-after
 
 ``record`` runs each command below with this interpreter (``python -m equispec``; set PYTHONPATH to score
 another checkout) and keeps its outputs and stdout. ``check`` requires every file to be byte-identical (the
@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "data" / "examples"
 
 

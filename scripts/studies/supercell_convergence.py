@@ -1,13 +1,13 @@
 """How the force-constant DOS of physics mode converges with the supercell, per potential (issue 24).
 
-For each structure (valid-split materials drawn with a seed, as ``scripts/bench.py`` draws them), the DOS is
+For each structure (valid-split materials drawn with a seed, as ``scripts/bench/bench.py`` draws them), the DOS is
 computed with finite displacements at several minimum supercell lengths and compared with the largest one:
 the label-processed 51-bin DOS (max-normalised, the scale of every physics-mode score) and the full-range DOS
 after a 1 meV FWHM Gaussian (what a neutron spectrometer resolves), relative to its maximum. Results go to a
 JSON file, one structure at a time, so an interrupted run resumes where it stopped. ``docs/physics.md`` reports the
 result for SevenNet-l3i5 (with the MSE of each length to the DFPT labels).
 
-    python scripts/supercell_convergence.py --potential 7net-l3i5 --lengths 7.5 10 13 --n 12 \\
+    python scripts/studies/supercell_convergence.py --potential 7net-l3i5 --lengths 7.5 10 13 --n 12 \\
         --out docs/studies/supercell_convergence_7net-l3i5.json
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED_PHDOS = ROOT.parent / "shared" / "data" / "phdos"
 
 
