@@ -54,12 +54,14 @@ class ModelHyperparameters:
 
 
 class SpectrumModel(torch.nn.Module):
-    """Backbone + head. ``forward(data)`` returns the dictionary of ``keys`` fields both wrote."""
+    """Backbone + head. ``forward(data)`` returns the dictionary of ``keys`` fields both wrote; ``task``
+    (``phdos`` or ``xas``) says which fields those are, so that callers never guess it from the keys."""
 
-    def __init__(self, backbone: torch.nn.Module, head: torch.nn.Module):
+    def __init__(self, backbone: torch.nn.Module, head: torch.nn.Module, task: str):
         super().__init__()
         self.backbone = backbone
         self.head = head
+        self.task = task
 
     @property
     def cutoff_ang(self) -> float:
@@ -86,11 +88,15 @@ class EnsembleModel(torch.nn.Module):
     def cutoff_ang(self) -> float:
         return self.members[0].cutoff_ang
 
+    @property
+    def task(self) -> str:
+        return self.members[0].task
+
     def forward(self, data) -> dict:
         outs = [member(data) for member in self.members]
         graph = torch.stack([o[keys.GRAPH_OUTPUT] for o in outs])
         out = dict(outs[0])
-        if keys.SITE_OUTPUT in out:
+        if self.task == "xas":
             sites = torch.stack([o[keys.SITE_OUTPUT] for o in outs])
             out[keys.SITE_OUTPUT], out[keys.SITE_OUTPUT_STD] = sites.mean(0), sites.std(0, unbiased=False)
             out[keys.GRAPH_OUTPUT], out[keys.GRAPH_OUTPUT_STD] = graph.mean(0), graph.std(0, unbiased=False)
@@ -134,7 +140,7 @@ def _backbone(hp: ModelHyperparameters) -> EquivariantBackbone:
 
 def _phdos_gate_v1(hp: ModelHyperparameters) -> SpectrumModel:
     backbone = _backbone(hp)
-    return SpectrumModel(backbone, PhononDosHead(backbone.irreps_out, hp.n_out, hp.readout_hidden, hp.dropout))
+    return SpectrumModel(backbone, PhononDosHead(backbone.irreps_out, hp.n_out, hp.readout_hidden, hp.dropout), "phdos")
 
 
 def _xas_site_v1(hp: ModelHyperparameters) -> SpectrumModel:
@@ -144,7 +150,7 @@ def _xas_site_v1(hp: ModelHyperparameters) -> SpectrumModel:
         raise ConfigError("model.env_cutoff_ang", f"{hp.env_cutoff_ang} Å exceeds the graph cutoff {hp.cutoff_ang} Å")
     backbone = _backbone(hp)
     return SpectrumModel(backbone, SiteSpectrumHead(backbone.irreps_out, hp.n_out, hp.readout_hidden, hp.env_cutoff_ang,
-                                                    len(XAS_EDGES), hp.dropout, hp.output_scale))
+                                                    len(XAS_EDGES), hp.dropout, hp.output_scale), "xas")
 
 
 #: Registry of architecture names stored in configs and ``model.json``.

@@ -26,7 +26,7 @@ class SpectrumTask(L.LightningModule):
 
     def _step(self, batch, stage: str) -> torch.Tensor:
         out = self.model(batch)
-        if keys.SITE_OUTPUT in out:  # one spectrum per absorber, compared on the model's O(1) scale
+        if self.model.task == "xas":  # one spectrum per absorber, compared on the model's O(1) scale
             prediction = out[keys.SITE_OUTPUT]
             target = batch[keys.NODE_TARGET][out[keys.SITE_NODE]]
             error = (prediction - target) / self.hparams["hyperparameters"].get("output_scale", 1.0)
