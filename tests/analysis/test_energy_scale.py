@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from equispec.analysis import compare, compare_phdos, compare_spectra, format_scores, plot_comparison
+from equispec.analysis import compare_phdos, compare_spectra, format_scores
 from equispec.analysis.energy_scale import ENERGY_SCALE_BOUNDS, minimise_energy_scale
 from equispec.analysis.readers import MeasuredDos, MeasuredSqe
-from equispec.analysis.sqe import _fine_energies, compare_sqe, format_sqe_scores, plot_sqe_comparison
+from equispec.analysis.sqe import _fine_energies, compare_sqe
 from equispec.errors import InputError
 from equispec.physics import physics_dos
 from equispec.physics.neutron import (_mesh_modes, broaden_map, euphonic_force_constants, powder_map, powder_modes,
                                       quiet_euphonic)
+from equispec.plots import plot_comparison
 from tests.physics.test_physics_dos import NearestNeighbourSprings
 
 #: The "measurement" is this much stiffer than the prediction: a universal potential 13 % soft.
@@ -170,9 +171,9 @@ def test_map_fit_recovers_a_planted_stiffness(springs, tmp_path):
     assert record["energy_scale_bounds"] == list(ENERGY_SCALE_BOUNDS)
     assert set(record["scores_at_energy_scale"]) == {"pearson", "cosine", "chi2_reduced"}
     assert record["pearson"] == comparison.scores["pearson"]  # the headline stays at s = 1
-    line = format_sqe_scores(comparison)
+    line = format_scores(comparison)
     assert "\n" not in line and f"fitted energy scale s = {fit.value_text()}" in line
-    assert plot_sqe_comparison(comparison, tmp_path / "map.png").read_bytes()[:4] == b"\x89PNG"
+    assert plot_comparison(comparison, tmp_path / "map.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_map_fit_at_its_bound_is_an_input_error(springs, tmp_path):

@@ -52,7 +52,7 @@ def feff_reference(monkeypatch, tmp_path):
 
     reference = ReferenceXasPredictor(CU_FEFF)
     real = equispec.api.load_model
-    monkeypatch.setattr(equispec.api, "load_model", lambda name, *a, **k: reference if name == "xas-feff"
+    monkeypatch.setattr(equispec.workflows.models, "load_model", lambda name, *a, **k: reference if name == "xas-feff"
                         else real(name, *a, **k))
     folder = tmp_path / "candidates"
     folder.mkdir()

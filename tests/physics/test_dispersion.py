@@ -11,10 +11,11 @@ from pymatgen.phonon.bandstructure import PhononBandStructureSymmLine
 from scipy import constants
 
 from equispec.errors import InputError
-from equispec.io.dispersion import plot_dispersion, write_dispersion
+from equispec.io.dispersion import write_dispersion
 from equispec.physics import physics_dos
 from equispec.physics.dispersion import frequencies_thz, phonon_dispersion, primitive_phonon
 from equispec.physics.q_path import default_path, parse_q_path, path_frame, read_q_points
+from equispec.plots import plot_dispersion
 from tests.conftest import EXAMPLES
 
 from .test_physics_dos import NearestNeighbourSprings

@@ -13,11 +13,12 @@ from pymatgen.core import Lattice, Structure
 from scipy import constants
 
 from equispec.errors import InputError
-from equispec.io.single_crystal import plot_single_crystal_map, write_single_crystal_map
+from equispec.io.single_crystal import write_single_crystal_map
 from equispec.physics import physics_dos
 from equispec.physics.neutron import euphonic_force_constants, quiet_euphonic
 from equispec.physics.q_path import PathSamples, parse_q_path, path_frame, sample_path
 from equispec.physics.single_crystal import mode_intensities, single_crystal_map
+from equispec.plots import plot_single_crystal_map
 
 from .test_physics_dos import NearestNeighbourSprings
 

@@ -32,13 +32,13 @@ __all__ = ["compare_spectra", "refuse_inapplicable"]
 def compare_spectra(prediction, measured, **options) -> Comparison:
     """Dispatch on the prediction's kind: XAS (has ``.average`` or is an ``XAS``) or phonon DOS."""
     if is_xas(prediction):
+        refuse_inapplicable(options, "xas")
         if not isinstance(measured, MeasuredXas):
             raise InputError(getattr(measured, "name", None), "an XAS prediction needs a measured XAS spectrum")
-        refuse_inapplicable(options, "xas")
         return compare_xas(prediction, measured, **{k: v for k, v in options.items() if k in _XAS_OPTIONS})
+    refuse_inapplicable(options, "phdos")
     if not isinstance(measured, MeasuredDos):
         raise InputError(getattr(measured, "name", None), "a phonon-DOS prediction needs a measured phonon DOS")
-    refuse_inapplicable(options, "phdos")
     return compare_phdos(prediction, measured, **{k: v for k, v in options.items() if k in _DOS_OPTIONS})
 
 
@@ -49,7 +49,9 @@ _DOS_OPTIONS = {"resolution_mev": None, "neutron_weighting": True, "fit_energy_s
 _SQE_OPTIONS = {"resolution_mev": None, "fit_energy_scale": False, "temperature_k": None, "ei_mev": None,
                 "elastic_mev": None, "phonon_order": "auto", "npts": None, "progress": False}
 _OPTIONS = {"xas": _XAS_OPTIONS, "phdos": _DOS_OPTIONS, "sqe": _SQE_OPTIONS}
-_KIND_NAMES = {"xas": "XAS comparisons", "phdos": "phonon-DOS comparisons", "sqe": "measured S(Q,E) maps (.npz)"}
+#: Who reads an option -> how the refusal names them.
+_READERS = {("xas",): "XAS comparisons", ("phdos",): "phonon comparisons (a DOS table)",
+            ("sqe",): "a measured S(Q,E) map (.npz)", ("phdos", "sqe"): "phonon comparisons (a DOS table or an S(Q,E) map)"}
 
 
 def refuse_inapplicable(options: dict, kind: str) -> None:
@@ -60,8 +62,6 @@ def refuse_inapplicable(options: dict, kind: str) -> None:
     for key, value in options.items():
         if key in known or key == "name":
             continue
-        owners = [k for k, table in _OPTIONS.items() if key in table and value != table[key]]
+        owners = tuple(k for k, table in _OPTIONS.items() if key in table and value != table[key])
         if owners:
-            flag = "--" + key.replace("_", "-")
-            raise InputError(flag, f"is for {' and '.join(_KIND_NAMES[k] for k in owners)}, not "
-                                   f"{_KIND_NAMES[kind]}")
+            raise InputError("--" + key.replace("_", "-"), f"is for {_READERS[owners]}")

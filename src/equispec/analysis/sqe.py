@@ -16,19 +16,19 @@ modes with frequencies times s at each trial s, and the scores at s = 1 stay the
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from ..errors import InputError
+from .comparison import ComparisonResult, _array
 from .energy_scale import ENERGY_SCALE_BOUNDS, EnergyScaleFit, energy_scale_phrase, minimise_energy_scale
 from .readers import MeasuredSqe
 from .scores import cosine, pearson
 
-__all__ = ["SqeComparison", "compare_sqe", "format_sqe_scores", "plot_sqe_comparison", "SQE_SCORE_KEYS"]
+__all__ = ["SqeComparison", "compare_sqe", "SQE_SCORE_KEYS"]
 
 #: Scores of a map comparison, in the order they are printed.
 SQE_SCORE_KEYS = ("pearson", "cosine", "chi2_reduced")
@@ -36,9 +36,9 @@ SQE_SCORE_KEYS = ("pearson", "cosine", "chi2_reduced")
 _MIN_POINTS = 20
 
 
-@dataclass
-class SqeComparison:
-    """A predicted S(|Q|, E) map scored against a measured one.
+@dataclass(eq=False)
+class SqeComparison(ComparisonResult):
+    """A predicted S(|Q|, E) map scored against a measured one (kind ``sqe``).
 
     Attributes:
         name, measured_name: the prediction and the measurement (file).
@@ -55,6 +55,8 @@ class SqeComparison:
         energy_scale: the fitted stiffness factor, its error and the scores at it (``fit_energy_scale``), or None.
     """
 
+    kinds: ClassVar[tuple[str, ...]] = ("sqe",)
+
     name: str
     measured_name: str
     q_inv_ang: np.ndarray
@@ -70,11 +72,8 @@ class SqeComparison:
     energy_unit: str = "meV"
     energy_scale: EnergyScaleFit | None = None
 
-    @property
-    def residual(self) -> np.ndarray:
-        return self.measured - self.predicted
-
-    def to_dict(self) -> dict:
+    def to_dict(self, arrays: bool = False) -> dict:
+        """Scores, fitted scale and background, what was compared and the Q-integrated cut; JSON-ready."""
         compared = np.isfinite(self.measured)
         energies = self.energy_mev[compared.any(axis=0)]
         out = {key: self.scores[key] for key in SQE_SCORE_KEYS}
@@ -84,7 +83,37 @@ class SqeComparison:
                     "cut": {key: [float(v) for v in values] for key, values in self.cut.items()}})
         if self.energy_scale is not None:
             out.update(self.energy_scale.to_dict())
+        if arrays:
+            out["arrays"] = self._arrays_record()
         return out
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The axes and the (n_q, n_e) maps (NaN where not compared); the cut is in ``to_dict()`` already."""
+        return {"q_inv_ang": self.q_inv_ang, "energy_mev": self.energy_mev, "measured": self.measured,
+                "predicted": self.predicted}
+
+    @classmethod
+    def _from_dict(cls, d: dict) -> SqeComparison:
+        a = d["arrays"]
+        return cls(d["structure"], d["measured"], _array(a["q_inv_ang"]), _array(a["energy_mev"]),
+                   _array(a["measured"]), _array(a["predicted"]), {key: d[key] for key in SQE_SCORE_KEYS},
+                   d["scale"], d["background"], d["details"], {key: _array(v) for key, v in d["cut"].items()},
+                   d["kind"], d["energy_unit"], cls._energy_scale_from(d))
+
+    def summary_line(self) -> str:
+        """The prediction, its map scores over the compared points, and the fitted scale and background."""
+        s = self.scores
+        text = (f"{self.name}: S(Q,E) pearson {s['pearson']:.4f}, cosine {s['cosine']:.4f}, reduced chi2 "
+                f"{s['chi2_reduced']:.4g} over {self.details['points']} points "
+                f"(scale {self.scale:.4g}, background {self.background:.4g})")
+        if self.energy_scale is not None:
+            phrase = energy_scale_phrase(self.energy_scale, _SQE_FORMATS)
+            text += "; " + phrase.replace("chi2_reduced", "reduced chi2")
+        return text
+
+    def notes(self) -> list[str]:
+        """The settings the map was computed with: they change the answer, so a terminal always shows them."""
+        return [self.settings_line()]
 
     def settings_line(self) -> str:
         """What the prediction was made with, for a plot title or a terminal: resolution, Ei, temperature,
@@ -263,67 +292,3 @@ def _scale_and_scores(m: np.ndarray, p: np.ndarray, w: np.ndarray) -> tuple[floa
 
 #: How each map score is printed.
 _SQE_FORMATS = {"pearson": ".4f", "cosine": ".4f", "chi2_reduced": ".4g"}
-
-
-def format_sqe_scores(comparison: SqeComparison) -> str:
-    s = comparison.scores
-    text = (f"{comparison.name}: S(Q,E) pearson {s['pearson']:.4f}, cosine {s['cosine']:.4f}, reduced chi2 "
-            f"{s['chi2_reduced']:.4g} over {comparison.details['points']} points "
-            f"(scale {comparison.scale:.4g}, background {comparison.background:.4g})")
-    if comparison.energy_scale is not None:
-        phrase = energy_scale_phrase(comparison.energy_scale, _SQE_FORMATS)
-        text += "; " + phrase.replace("chi2_reduced", "reduced chi2")
-    return text
-
-
-def plot_sqe_comparison(comparison: SqeComparison, path: str | os.PathLike) -> Path:
-    """Measured | predicted | residual maps on one colour scale (residual on its own, centred), and beside
-    them the Q-integrated cut over the compared region (measured, predicted, and its one-phonon part)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..io.spectra import check_figure_path, save_figure
-
-    path = check_figure_path(path)
-    fig, axes = plt.subplots(1, 4, figsize=(17.0, 4.3), dpi=120, gridspec_kw={"width_ratios": [1, 1, 1, 1.1]})
-    extent = [comparison.q_inv_ang[0], comparison.q_inv_ang[-1], comparison.energy_mev[0], comparison.energy_mev[-1]]
-    top = float(np.nanpercentile(comparison.measured, 99))
-    limit = float(np.nanpercentile(np.abs(comparison.residual), 99))
-    panels = [(comparison.measured, "measured", "viridis", 0, top), (comparison.predicted, "predicted (scaled + background)",
-              "viridis", 0, top), (comparison.residual, "measured - predicted", "RdBu_r", -limit, limit)]
-    for ax, (values, title, cmap, low, high) in zip(axes, panels):
-        image = ax.imshow(values.T, origin="lower", aspect="auto", extent=extent, cmap=cmap, vmin=low, vmax=high,
-                          interpolation="nearest")
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("|Q| (1/Å)")
-        fig.colorbar(image, ax=ax, fraction=0.05)
-    axes[0].set_ylabel("Energy transfer (meV)")
-    cut, ax = comparison.cut, axes[3]
-    energy = np.asarray(cut["energy_mev"], float)
-    # no line across the elastic cut: a NaN after each gap wider than the energy step breaks it
-    gaps = np.flatnonzero(np.diff(energy) > 1.5 * np.median(np.diff(energy))) + 1 if len(energy) > 2 else []
-
-    def broken(values):
-        return np.insert(energy, gaps, np.nan), np.insert(np.asarray(values, float), gaps, np.nan)
-
-    ax.plot(energy, cut["measured"], "k.", ms=3, label="measured")
-    ax.plot(*broken(cut["predicted"]), "C3-", lw=1.3, label=f"predicted, {comparison.details['phonon_order']}-phonon")
-    ax.plot(*broken(cut["one_phonon"]), "C0--", lw=1, label="its one-phonon part")
-    fit = comparison.energy_scale
-    if fit is not None and "predicted_at_energy_scale" in cut:
-        ax.plot(*broken(cut["predicted_at_energy_scale"]), "C2:", lw=1.3, label=f"predicted at s = {fit.scale:.3f}")
-    ax.set_xlabel("Energy transfer (meV)")
-    ax.set_ylabel("Q-integrated intensity over the compared region")
-    ax.set_title("Q-integrated cut", fontsize=9)
-    ax.legend(fontsize=7, frameon=False)
-    s = comparison.scores
-    title = (f"{comparison.name} vs {Path(comparison.measured_name).name}: Pearson {s['pearson']:.3f}, "
-             f"cosine {s['cosine']:.3f}, reduced χ² {s['chi2_reduced']:.3g}")
-    if fit is not None:
-        title += (f"; fitted energy scale s = {fit.value_text()}: Pearson {fit.scores['pearson']:.3f}, "
-                  f"reduced χ² {fit.scores['chi2_reduced']:.3g}")
-    fig.suptitle(f"{title}\n{comparison.settings_line()}", fontsize=9)
-    fig.tight_layout()
-    return save_figure(fig, path)

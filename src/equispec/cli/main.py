@@ -211,45 +211,20 @@ def _add_data_parser(sub) -> None:
     xa.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
 
 
-def _prefetch_mp_ids(files: list[str]) -> None:
-    """Fetch (or find cached) the structures of Materials Project ids among ``predict``'s arguments."""
-    import os
-
-    from ..data.structures import is_mp_id
-
-    ids = [f for f in files if is_mp_id(f) and not os.path.exists(f)]
-    if ids:
-        from ..data.materials_project import MaterialsProject
-
-        client = MaterialsProject()
-        for mp_id in ids:
-            client.structure(mp_id)
-
-
 def _data(args) -> int:
-    from ..data.datasets import read_ids
-    from ..data.mp_datasets import build_phdos_csv, build_xas_dataset
     from ..errors import InputError
+    from ..workflows import build_dataset
 
-    from pathlib import Path
-
-    from ..io.spectra import check_output
-
-    if args.data_kind == "phdos":  # output paths first: the downloads can take minutes
-        check_output(args.output, (".csv",))
-    elif not Path(args.output).parent.is_dir() or Path(args.output).is_file():
-        raise InputError(args.output, "output must be a new or existing folder in an existing folder")
-    ids = read_ids(args.ids) if args.ids else None
+    query = None
+    if args.data_kind == "phdos" and args.query:
+        pairs = [item.split("=", 1) for item in args.query]
+        if any(len(p) != 2 or p[0] not in ("chemsys", "formula", "elements") for p in pairs):
+            raise InputError("--query", "expected chemsys=..., formula=... or elements=A,B")
+        query = dict(pairs)
     if args.data_kind == "phdos":
-        query = None
-        if args.query:
-            pairs = [item.split("=", 1) for item in args.query]
-            if any(len(p) != 2 or p[0] not in ("chemsys", "formula", "elements") for p in pairs):
-                raise InputError("--query", "expected chemsys=..., formula=... or elements=A,B")
-            query = dict(pairs)
-        report = build_phdos_csv(args.output, material_ids=ids, query=query)
+        report = build_dataset("phdos", args.output, ids=args.ids, query=query)
     else:
-        report = build_xas_dataset(args.output, args.element, args.edge, material_ids=ids, split=args.split)
+        report = build_dataset("xas", args.output, ids=args.ids, element=args.element, edge=args.edge, split=args.split)
     print("\n".join(report.summary_lines()))
     return 0
 
@@ -399,6 +374,7 @@ def _predict_locked(args) -> int:
     if args.dispersion or args.q_path or args.sqe_path or args.overlay_dispersion:
         return _predict_along_path(args)
     from ..errors import InputError
+    from .. import plots
     from ..io import spectra
     from ..io.files import display_name
 
@@ -430,12 +406,14 @@ def _predict_locked(args) -> int:
     inputs = _structures_of_blocks(files, args.block) if args.block else files
     budget = _memory_budget(args.max_memory)
     if args.plot:
-        spectra.check_figure_path(args.plot)
+        plots.check_figure_path(args.plot)
     resolution = _neutron_resolution(args) if args.ins else None
-    _prefetch_mp_ids(files)  # before the model loads, so that no key / no network fails in seconds
+    from ..workflows import resolve_structures
+
+    inputs, names = resolve_structures(inputs, names)  # before the model loads: no key / no network fails in seconds
     from tqdm.auto import tqdm
 
-    from ..api import load_model  # torch, pymatgen and the model code: only once the arguments are checked
+    from ..workflows import load_model  # torch, pymatgen and the model code: only once the arguments are checked
 
     predictor = load_model(args.model, mode=args.mode, potential=args.potential, relax=args.relax, device=args.device)
     if budget is not None:
@@ -445,9 +423,9 @@ def _predict_locked(args) -> int:
     if predictor.task == "xas":
         if args.ins:
             raise InputError("--ins", "neutron spectra are for phonon-DOS models")
-        summary, write, plot = spectra.xas_summary_line, spectra.write_xas, spectra.plot_xas
+        summary, write, plot = spectra.xas_summary_line, spectra.write_xas, plots.plot_xas
     else:
-        summary, write, plot = spectra.summary_line, spectra.write_phdos, spectra.plot_phdos
+        summary, write, plot = spectra.summary_line, spectra.write_phdos, plots.plot_phdos
     keep = (args.output and stream_to is None) or args.plot
     predictions, neutron = [], []
     with stream_to or contextlib.nullcontext():
@@ -472,7 +450,7 @@ def _predict_locked(args) -> int:
     elif args.output:
         print(f"wrote {spectra.write_ins(predictions, neutron, args.output) if args.ins else write(predictions, args.output)}")
     if args.plot:
-        print(f"wrote {spectra.plot_ins(predictions, neutron, args.plot) if args.ins else plot(predictions, args.plot)}")
+        print(f"wrote {plots.plot_ins(predictions, neutron, args.plot) if args.ins else plot(predictions, args.plot)}")
     return 0
 
 
@@ -509,9 +487,10 @@ def _predict_along_path(args) -> int:
     """``predict --dispersion`` (branches along a path) or ``--sqe-path`` (a single-crystal S(Q,E) map) of one
     structure in physics or hybrid mode. Every option, the structure and the path are checked before the
     force constants are computed; outputs are written at the end, each atomically."""
-    from ..api import load_model
+    from ..workflows import load_model
     from ..data.structures import read_structure, to_structure
     from ..errors import InputError
+    from .. import plots
     from ..io import spectra
     from ..physics.q_path import path_frame, resolve_path
 
@@ -525,7 +504,7 @@ def _predict_along_path(args) -> int:
     if args.output:
         spectra.check_output(args.output, (".csv", ".json") if args.dispersion else (".json", ".npz"))
     if args.plot:
-        spectra.check_figure_path(args.plot)
+        plots.check_figure_path(args.plot)
     name = _input_names(files)[0]
     source = read_structure(files[0], args.block) if args.block else files[0]
     structure, _ = to_structure(source, name)
@@ -540,7 +519,8 @@ def _predict_along_path(args) -> int:
     prediction = predictor.predict([structure], [name])[0]
     print(spectra.summary_line(prediction))
     if args.dispersion:
-        from ..io.dispersion import plot_dispersion, write_dispersion
+        from ..io.dispersion import write_dispersion
+        from ..plots import plot_dispersion
         from ..physics.dispersion import phonon_dispersion
 
         result = phonon_dispersion(prediction.force_constants, prediction.structure, path, frame, name)
@@ -548,7 +528,8 @@ def _predict_along_path(args) -> int:
         written = [write_dispersion(result, args.output, prediction) if args.output else None,
                    plot_dispersion(result, args.plot, prediction) if args.plot else None]
     else:
-        from ..io.single_crystal import plot_single_crystal_map, write_single_crystal_map
+        from ..io.single_crystal import write_single_crystal_map
+        from ..plots import plot_single_crystal_map
         from ..physics.neutron import map_energies
         from ..physics.q_path import sample_path
         from ..physics.single_crystal import single_crystal_map
@@ -591,22 +572,15 @@ def _reliability_flag(prediction) -> str | None:
 
 
 def _evaluate(args) -> int:
-    from ..api import load_model
     from ..errors import InputError
+    from ..workflows import evaluate
 
     if args.mode == "fast" and (args.cache or args.no_cache):
         raise InputError("--cache" if args.cache else "--no-cache", "is for --mode physics or hybrid")
     _require_extras(args)
-    predictor = load_model(args.model, mode=args.mode, potential=args.potential, relax=args.relax, device=args.device)
-    if predictor.task == "xas":
-        if args.ids:
-            raise InputError("--ids", "XAS data folders select spectra with --split, not --ids")
-        metrics, _, _ = predictor.evaluate(args.data, args.split or "val")
-    else:
-        if args.split:
-            raise InputError("--split", "phonon-DOS CSVs select materials with --ids, not --split")
-        metrics, _, _ = predictor.evaluate(args.data, args.ids, progress=sys.stderr.isatty() and args.mode != "fast",
-                                           physics_cache=_physics_cache_dir(args))
+    metrics = evaluate(args.model, args.data, ids=args.ids, split=args.split, mode=args.mode, potential=args.potential,
+                       relax=args.relax, device=args.device, progress=sys.stderr.isatty() and args.mode != "fast",
+                       physics_cache=_physics_cache_dir(args))
     if args.json:  # strict JSON: an undefined figure (R² of one material) is null, not NaN
         print(json.dumps({k: None if isinstance(v, float) and v != v else v for k, v in metrics.items()}))
     else:
@@ -626,7 +600,7 @@ def _physics_cache_dir(args):
 
 
 def _train(args) -> int:
-    from ..training import load_config, train
+    from ..workflows import load_config, train
 
     import yaml
 
@@ -646,21 +620,9 @@ def _train(args) -> int:
 
 
 def _ensemble(args) -> int:
-    from ..inference import predictor_for
-    from ..models.serialization import combine_model_dirs
+    from ..workflows import ensemble
 
-    def score(model, metadata) -> dict:
-        predictor = predictor_for(model, metadata, name=args.output)
-        if predictor.task == "xas":
-            metrics, _, _ = predictor.evaluate(args.data, args.split or "val")
-            valid_data = {"folder": args.data, "split": args.split or "val"}
-        else:
-            metrics, _, _ = predictor.evaluate(args.data, args.ids)
-            valid_data = {"csv": args.data, "ids": args.ids}
-        print(json.dumps(metrics))
-        return {"valid_data": valid_data, "valid_metrics": metrics}
-
-    directory = combine_model_dirs(args.members, args.output, score=score if args.data else None)
+    directory = ensemble(args.members, args.output, args.data, args.ids, args.split)
     print(f"wrote {directory}")
     return 0
 
@@ -674,20 +636,17 @@ def _comparison_options(args, ei_from_file: bool = False) -> dict:
 
 
 def _compare(args) -> int:
-    from ..analysis import format_scores, plot_comparison
-    from ..api import compare
-    from ..analysis.sqe import SqeComparison, format_sqe_scores, plot_sqe_comparison
-    from ..io.spectra import check_figure_path
-
     from ..analysis.readers import is_sqe_file
     from ..errors import InputError
+    from ..plots import check_figure_path, plot_comparison
+    from ..workflows import compare
 
     _check_neutron_args(args)
     _require_extras(args, sqe_map=str(args.measured).lower().endswith(".npz"))
     if args.plot:
         check_figure_path(args.plot)
     is_map = is_sqe_file(args.measured)
-    if not is_map:
+    if not is_map:  # refused here, before the model loads; the workflow refuses them too
         map_only = [flag for flag, value in (("--ei", None if args.instrument else args.ei),
                                              ("--temperature", args.temperature), ("--elastic-mev", args.elastic_mev),
                                              ("--phonon-order", None if args.phonon_order == "auto" else 1))
@@ -695,28 +654,24 @@ def _compare(args) -> int:
         if map_only:
             raise InputError(map_only[0], "is for a measured S(Q,E) map (.npz)")
     options = _comparison_options(args, ei_from_file=is_map)
-    options.update(temperature_k=args.temperature, ei_mev=args.ei, elastic_mev=args.elastic_mev,
-                   phonon_order=args.phonon_order)
+    if is_map:
+        options.update(temperature_k=args.temperature, ei_mev=args.ei, elastic_mev=args.elastic_mev,
+                       phonon_order=args.phonon_order)
     if args.fit_energy_scale:
         options["fit_energy_scale"] = True
     comparison = compare(args.structure, args.measured, args.model, mode=args.mode, potential=args.potential,
                          relax=args.relax or None, **options)
-    is_map = isinstance(comparison, SqeComparison)
-    notes = [comparison.settings_line()] if is_map else \
-        [comparison.details.get(key) for key in ("note", "resolution_note")]
-    for note in filter(None, notes):
+    for note in comparison.notes():
         print(note, file=sys.stderr)
-    print(json.dumps(comparison.to_dict()) if args.json else
-          (format_sqe_scores(comparison) if is_map else format_scores(comparison)))
+    print(json.dumps(comparison.to_dict()) if args.json else comparison.summary_line())
     if args.plot:
-        path = plot_sqe_comparison(comparison, args.plot) if is_map else plot_comparison(comparison, args.plot)
+        path = plot_comparison(comparison, args.plot)
         print(f"wrote {path}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
 def _identify(args) -> int:
-    from ..analysis import format_scores
-    from ..api import identify
+    from ..workflows import identify
 
     ranked = identify(args.measured, args.candidates, args.model, top=args.top, rank_by=args.rank_by,
                       shift_mode=args.shift_mode, calibration=args.calibrate, **_comparison_options(args))
@@ -724,7 +679,7 @@ def _identify(args) -> int:
         print(json.dumps([dict(rank=k + 1, **c.to_dict()) for k, c in enumerate(ranked)]))
     else:
         for k, comparison in enumerate(ranked):
-            print(f"{k + 1}. {format_scores(comparison)}")
+            print(f"{k + 1}. {comparison.summary_line()}")
     return 0
 
 

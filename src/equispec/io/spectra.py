@@ -1,4 +1,4 @@
-"""Predicted spectra to the formats the ecosystem reads: CSV, JSON and a PNG plot."""
+"""Predicted spectra to the formats the ecosystem reads: CSV, JSON, NPZ (their figures are ``equispec.plots``)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ from .files import JsonLinesWriter as _JsonLinesWriter
 from .files import atomic_savez, atomic_write, check_name_length, display_name
 from .units import CM1_PER_MEV
 
-__all__ = ["write_phdos", "header_comments", "plot_phdos", "summary_line", "write_xas", "plot_xas", "xas_summary_line",
-           "JsonLinesWriter", "check_output", "check_figure_path", "save_figure", "write_ins", "plot_ins",
-           "TRUNCATION_SHARE", "truncation_note"]
+__all__ = ["write_phdos", "header_comments", "summary_line", "write_xas", "xas_summary_line", "JsonLinesWriter",
+           "check_output", "write_ins", "TRUNCATION_SHARE", "truncation_note"]
 
 
 def _unique_labels(predictions) -> list[str]:
@@ -132,61 +131,6 @@ def write_xas(predictions, path: str | Path) -> Path:
     return _write_table(path, "energy_ev", predictions[0].energy_ev, columns, predictions)
 
 
-def plot_phdos(predictions, path: str | Path) -> Path:
-    """Overlay of predicted DOS, shaded ±2σ of the ensemble spread where there is one; for a single structure
-    also its per-element partial DOS."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = check_figure_path(path)
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
-    for label, p in zip(_unique_labels(predictions), predictions):
-        (line,) = ax.plot(p.freq_cm1, p.dos, lw=2, label=f"{label} ({p.structure.composition.reduced_formula})")
-        band = getattr(p, "dos_band", None)  # calibrated ±2σ (95 % of valid bins), else the raw spread
-        calibrated = band is not None
-        if band is None and getattr(p, "dos_std", None) is not None:
-            band = 2 * p.dos_std
-        if band is not None:
-            ax.fill_between(p.freq_cm1, np.clip(p.dos - band, 0, None), p.dos + band, color=line.get_color(),
-                            alpha=0.25, lw=0, label=f"{label} ±2σ " + ("calibrated" if calibrated else "ensemble"))
-    if len(predictions) == 1 and len(predictions[0].partial_dos) > 1:
-        for element, partial in predictions[0].partial_dos.items():
-            ax.plot(predictions[0].freq_cm1, partial, lw=1, ls="--", label=f"{element} partial")
-    ax.set_xlabel("Frequency (cm$^{-1}$)")
-    ax.set_ylabel("Phonon DOS (max-normalised)")
-    ax.set_xlim(predictions[0].freq_cm1[0], predictions[0].freq_cm1[-1])
-    ax.set_ylim(bottom=0)
-    secondary = ax.secondary_xaxis("top", functions=(lambda x: x / CM1_PER_MEV, lambda x: x * CM1_PER_MEV))
-    secondary.set_xlabel("Energy (meV)")
-    ax.legend(fontsize=7, frameon=False)
-    return save_figure(fig, path)
-
-
-#: Figure formats the plots can be written in (matplotlib's Agg backend).
-FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")
-
-
-def check_figure_path(path: str | Path) -> Path:
-    """Fail before any work if a figure cannot be written there: existing folder, known image format."""
-    path = Path(path)
-    if path.suffix.lower() not in FIGURE_SUFFIXES:
-        raise InputError(display_name(path), f"figure must end in one of {', '.join(FIGURE_SUFFIXES)}")
-    return _check_writable(path)
-
-
-def save_figure(fig, path: Path) -> Path:
-    """Lay out and write a matplotlib figure atomically in the format its suffix names, then close it."""
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    suffix = path.suffix.lstrip(".") or "png"
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format=suffix))
-    plt.close(fig)
-    return path
-
-
 def write_ins(predictions, neutron, path: str | Path) -> Path:
     """Neutron spectra of phonon predictions (``PhononDosPrediction.ins``). ``.json``: per structure the
     prediction's record (51-bin and full-range DOS) with an ``ins`` record (neutron-weighted DOS, S(|Q|,E)
@@ -209,86 +153,6 @@ def write_ins(predictions, neutron, path: str | Path) -> Path:
             arrays[prefix + "physics"] = np.array(json.dumps(p.physics))  # a str array: loads without pickle
     atomic_savez(path, arrays, compressed=True)
     return path
-
-
-def plot_ins(predictions, neutron, path: str | Path) -> Path:
-    """Per structure: the powder S(|Q|, E) map as a colour image (where there is one) beside the
-    neutron-weighted DOS (and, on the full range, the plain DOS)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import LogNorm
-
-    path = check_figure_path(path)
-    rows = len(neutron)
-    fig, axes = plt.subplots(rows, 3, figsize=(16.0, 3.8 * rows), dpi=120, squeeze=False,
-                             gridspec_kw={"width_ratios": [1.2, 1, 1]})
-    for (left, middle, right), label, p, n in zip(axes, _unique_labels(predictions), predictions, neutron):
-        formula = p.structure.composition.reduced_formula
-        if n.powder is not None:
-            m = n.powder
-            values = np.where(m.intensity > 0, m.intensity, np.nan)
-            top = float(np.nanmax(values)) if np.isfinite(values).any() else 1.0
-            image = left.pcolormesh(m.q_inv_ang, m.energy_mev, values.T, shading="nearest", cmap="viridis",
-                                    norm=LogNorm(vmin=top * 1e-3, vmax=top))
-            fig.colorbar(image, ax=left, label="S(|Q|,E) (mbarn/sr/meV per atom)")
-            left.set_xlabel("|Q| (1/Å)")
-            left.set_ylabel("Energy transfer (meV)")
-            where = f", Ei = {n.ei_mev:g} meV" if n.ei_mev else ""
-            shares = ", ".join(f"{x:.2f}" for x in m.details.get("term_shares", [1.0]))
-            left.set_title(f"{label} ({formula}): powder S(|Q|,E), {n.temperature_k:g} K{where}\n"
-                           f"{m.phonon_order}-phonon (shares {shares})", fontsize=8)
-            middle.plot(m.energy_mev, m.q_integrated(), "C3-", lw=1.3, label=f"{m.phonon_order}-phonon")
-            if m.one_phonon is not None:
-                middle.plot(m.energy_mev, m.q_integrated(m.one_phonon), "C0--", lw=1, label="one-phonon part")
-            middle.set_xlabel("Energy transfer (meV)")
-            middle.set_ylabel("Q-integrated S (mbarn/meV/Å per atom)")
-            middle.set_title(f"{label}: Q-integrated cut over the {'kinematic' if n.ei_mev else 'whole'} range",
-                             fontsize=8)
-            middle.set_ylim(bottom=0)
-            middle.legend(fontsize=7, frameon=False)
-        else:
-            for ax in (left, middle):
-                ax.set_axis_off()
-            left.text(0.5, 0.5, "no S(|Q|,E) in fast mode\n(use --mode physics)", ha="center", va="center",
-                      transform=left.transAxes)
-        right.plot(n.energy_mev, n.neutron_dos, "C3-", lw=1.5, label="neutron-weighted DOS")
-        if n.powder is not None:
-            area = np.trapezoid(n.dos, n.energy_mev)
-            right.plot(n.energy_mev, n.dos / area if area > 0 else n.dos, "k-", lw=0.8, label="phonon DOS")
-        right.set_xlabel("Energy (meV)")
-        right.set_ylabel("DOS (unit area, 1/meV)")
-        right.set_xlim(0, n.energy_mev[-1])
-        right.set_ylim(bottom=0)
-        resolution = n.details.get("resolution_fwhm_mev")
-        right.set_title(f"{label}: resolution {resolution if resolution is not None else 'native'}", fontsize=8)
-        right.legend(fontsize=7, frameon=False)
-    return save_figure(fig, path)
-
-
-def plot_xas(predictions, path: str | Path) -> Path:
-    """Site-averaged spectra; for a single structure also each inequivalent site (thin, with multiplicity)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = check_figure_path(path)
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
-    for label, p in zip(_unique_labels(predictions), predictions):
-        ax.plot(p.energy_ev, p.mu, lw=2, label=f"{label} ({p.structure.composition.reduced_formula}), average")
-    if len(predictions) == 1 and len(predictions[0].site_indices) > 1:
-        p = predictions[0]
-        for index, multiplicity, mu in zip(p.site_indices, p.multiplicities, p.site_mu):
-            ax.plot(p.energy_ev, mu, lw=1, ls="--", label=f"{p.element} site {index} (x{multiplicity})")
-    p = predictions[0]
-    ax.set_xlabel(f"Photon energy (eV, {p.element} {p.edge} edge, FEFF scale)")
-    ax.set_ylabel("Absorption μ (training-data units)")
-    ax.set_xlim(p.energy_ev[0], p.energy_ev[-1])
-    ax.set_ylim(bottom=0)
-    ax.legend(fontsize=7, frameon=False)
-    return save_figure(fig, path)
 
 
 #: Fast mode: a DOS still above this share of its maximum at the top of its grid has modes beyond it.

@@ -186,9 +186,15 @@ def raw_physics_dos(structure: Structure, name: str, settings: PhysicsDosSetting
     ``need_forces``: an entry written before forces were kept is computed again."""
     raw = cache.get(structure) if cache is not None else None
     if raw is None or (need_forces and raw.error is None and raw.forces is None):
-        raw = compute_raw_dos(structure, name, settings, device)
-        if cache is not None:
-            cache.put(structure, raw, name)
+        raw = _computed(structure, name, settings, cache, device)
+    return raw
+
+
+def _computed(structure: Structure, name: str, settings: PhysicsDosSettings, cache: PhysicsDosCache | None,
+              device: str) -> RawPhysicsDos:
+    raw = compute_raw_dos(structure, name, settings, device)
+    if cache is not None:
+        cache.put(structure, raw, name)
     return raw
 
 
@@ -199,7 +205,7 @@ def raw_dos_many(structures: list[Structure], names: list[str], settings: Physic
     records = [cache.get(s) if cache is not None else None for s in structures]
     todo = [i for i, record in enumerate(records) if record is None]
     for i in tqdm(todo, desc="physics DOS", unit="structure", disable=not progress or not todo):
-        records[i] = raw_physics_dos(structures[i], names[i], settings, cache, device)
+        records[i] = _computed(structures[i], names[i], settings, cache, device)
     return records
 
 

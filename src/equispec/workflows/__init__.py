@@ -13,7 +13,7 @@ __all__ = ["PRETRAINED", "PhysicsDosSettings", "build_dataset", "compare", "ense
            "resolve_model_dir", "resolve_structures", "spectrum_metrics", "train"]
 
 _FROM = {"PRETRAINED": "models", "load_model": "models", "resolve_model_dir": "models",
-         "predict": "predict", "evaluate": "predict", "compare": "compare", "identify": "identify",
+         "predict": "predicting", "evaluate": "predicting", "compare": "comparing", "identify": "identifying",
          "resolve_structures": "structures", "train": "training", "load_config": "training",
          "ensemble": "training", "build_dataset": "training", "PhysicsDosSettings": "_reexports",
          "physics_dos": "_reexports", "read_ids": "_reexports", "read_phdos_csv": "_reexports",

@@ -15,9 +15,11 @@ __all__ = ["compare", "predict_one", "read_measured"]
 
 
 def predict_one(predictor, structure):
-    """The prediction of one structure (a path, Materials Project id, ``Structure`` or ``Atoms``)."""
-    inputs, names = resolve_structures([structure])
-    return predictor.predict(inputs, names)[0]
+    """The prediction of one structure (a path, Materials Project id, ``Structure`` or ``Atoms``); any object
+    with ``predict(structure)`` serves as the predictor."""
+    (structure,), (name,) = resolve_structures([structure])
+    result = predictor.predict(structure) if name is None else predictor.predict([structure], [name])
+    return result[0] if isinstance(result, (list, tuple)) else result
 
 
 def read_measured(measured, kind: str, dos_unit: str | None = None):

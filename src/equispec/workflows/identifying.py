@@ -17,7 +17,7 @@ from ..analysis.scores import HIGHER_IS_BETTER
 from ..analysis.xas_compare import _fit_shift, _XasPair, compare_xas
 from ..analysis.xas_processing import normalize_xas
 from ..errors import InputError
-from .compare import compare, read_measured
+from .comparing import compare, predict_one, read_measured
 from .models import as_predictor
 from .structures import resolve_structures
 
@@ -91,10 +91,12 @@ def identify(measured, candidates, model="phdos", *, top: int | None = None, ran
     measured = read_measured(measured, kind, dos_unit)
     files, names = resolve_structures(candidate_files(candidates))
     refuse_inapplicable(options, kind)
-    for candidate, name in zip(files, names):
-        predictor.check(candidate, name)
+    if hasattr(predictor, "check"):  # every candidate is read and checked before any is predicted
+        for candidate, name in zip(files, names):
+            predictor.check(candidate, name)
     if kind == "phdos":
-        comparisons = [compare_spectra(prediction, measured, **options) for prediction in predictor.predict(files, names)]
+        predictions = predictor.predict(files) if not any(names) else predictor.predict(files, names)
+        comparisons = [compare_spectra(prediction, measured, **options) for prediction in predictions]
     else:
         comparisons = _identify_xas(predictor, measured, files, names, shift_mode, calibration, options)
     sign = -1.0 if HIGHER_IS_BETTER[rank_by] else 1.0
@@ -111,7 +113,8 @@ def _identify_xas(predictor, measured, files, names, shift_mode, calibration, op
         source = "calibrated"
     else:
         source = "given"
-    predictions = [predictor.predict([f], [n])[0] for f, n in zip(files, names)]
+    predictions = [predict_one(predictor, f) if n is None else predictor.predict([f], [n])[0]
+                   for f, n in zip(files, names)]
     if shift_mode == "per-candidate" and shift_ev is None:
         return [compare_xas(p, measured, **xas_options) for p in predictions]
     window_ev = xas_options.get("window_ev")
