@@ -258,3 +258,41 @@ def test_neutron_dos_stays_finite_when_a_gamma_frequency_is_exactly_zero():
     assert np.isfinite(widths.magnitude).all() and np.isfinite(weighted).all()
     assert np.sum(weighted) > 0
     assert np.isfinite(powder.intensity).all() and np.isfinite(powder.details["euphonic_msd_ang2"]["Al"])
+
+
+def test_energy_resolution_resolves_names_only_and_says_what_is_missing():
+    """One resolver for ``ins_spectra`` and the CLI: settings pass through, a name needs Ei, and each caller
+    keeps its own wording of what to give."""
+    from equispec.physics.neutron import energy_resolution
+
+    for setting in (None, 2.0, (1.0, 0.05), [2.0]):
+        assert energy_resolution(setting, None) is setting
+    assert energy_resolution("ARCS", 120.0).description.startswith("ARCS")
+    assert energy_resolution("ARCS", None, defer=True) == "ARCS"
+    with pytest.raises(InputError) as caught:
+        energy_resolution("ARCS")
+    assert str(caught.value) == "ARCS: a named instrument's resolution needs the incident energy (--ei)"
+    with pytest.raises(InputError) as caught:
+        energy_resolution("ARCS", source="--instrument", needs="--ei")
+    assert str(caught.value) == "--instrument: a named instrument's resolution needs --ei"
+
+
+def test_ins_dos_weights_broadens_and_normalises():
+    """The chain behind ``ins_spectra``'s label-grid DOS and ``compare_phdos``: sigma/M weights of the partial
+    DOS, area kept by the resolution, unit area on the energies asked for, zero outside the DOS's span."""
+    from equispec.physics.neutron import ins_dos, neutron_weighted_dos
+
+    energy = np.linspace(0.0, 50.0, 201)
+    partial = {"V": np.exp(-0.5 * ((energy - 20) / 3) ** 2), "H": np.exp(-0.5 * ((energy - 35) / 2) ** 2)}
+    plain = ins_dos(energy, neutron_weighted_dos(partial))
+    weighted = ins_dos(energy, None, partial_dos=partial)
+    assert weighted.values == pytest.approx(plain.values, rel=1e-12)
+    assert np.trapezoid(weighted.values, energy) == pytest.approx(1.0)
+    broad = ins_dos(energy, None, 4.0, partial_dos=partial)
+    assert np.trapezoid(broad.values, energy) == pytest.approx(1.0) and broad.values.max() < weighted.values.max()
+    on = np.arange(-10.0, 70.0, 0.5)
+    wide = ins_dos(energy, partial["V"], 2.0, on, full_range_to_mev=70.0)
+    assert wide.span_mev[0] == 0.0 and wide.span_mev[1] >= 70.0
+    assert (wide.values[on < 0] == 0).all() and wide.inside.sum() == (on >= 0).sum()
+    inside = ins_dos(energy, partial["V"], 2.0, on, full_range_to_mev=70.0, within_span=True)
+    assert len(inside.values) == wide.inside.sum() and np.trapezoid(inside.values, on[wide.inside]) == pytest.approx(1)

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..broadening import broaden_dos
 from ..errors import InputError
 from ..io.spectra import TRUNCATION_SHARE, truncation_note  # their home: the CLI's output notes
 from ..io.units import CM1_PER_MEV, MEV_PER_THZ
-from ..physics.neutron import neutron_weighted_dos
+from ..physics.neutron import ins_dos
 from .comparison import _MIN_OVERLAP_POINTS, Comparison, _prediction_name
 from .energy_scale import ENERGY_SCALE_BOUNDS, EnergyScaleFit, minimise_energy_scale
 from .readers import DOS_UNITS, MeasuredDos
@@ -55,26 +54,23 @@ def compare_phdos(predicted, measured: MeasuredDos, resolution_mev=None, neutron
     """
     name = name or _prediction_name(predicted)
     energy, total, partial = _phonon_arrays(predicted)
-    if neutron_weighting and len(partial) > 1:
-        dos = neutron_weighted_dos(partial)
-    elif neutron_weighting and not partial and hasattr(predicted, "structure") and \
+    if neutron_weighting and not partial and hasattr(predicted, "structure") and \
             len(predicted.structure.composition.elements) > 1:
         raise InputError(name, "neutron weighting needs per-element partial DOS")
-    else:
-        dos = total
+    weighting = partial if neutron_weighting and len(partial) > 1 else None
     full_range = getattr(predicted, "full_range", None) is not None
-    fine_grid, fine = _processed_dos(energy, dos, measured, resolution_mev, full_range)
-    inside = (measured.energy_mev >= fine_grid[0]) & (measured.energy_mev <= fine_grid[-1])
-    if inside.sum() < _MIN_OVERLAP_POINTS:
+    spectrum = _processed_dos(energy, total, weighting, measured, resolution_mev, full_range, measured.energy_mev,
+                              within_span=True)
+    low, high = spectrum.span_mev
+    if spectrum.inside.sum() < _MIN_OVERLAP_POINTS:
         raise InputError(measured.name, f"fewer than {_MIN_OVERLAP_POINTS} measured points inside the predicted range "
-                                        f"{fine_grid[0]:.0f}-{fine_grid[-1]:.0f} meV")
-    grid = measured.energy_mev[inside]
-    m = measured.dos[inside]
-    p = np.interp(grid, fine_grid, fine)
-    area_m, area_p = np.trapezoid(m, grid), np.trapezoid(p, grid)
-    if area_m <= 0 or area_p <= 0:
+                                        f"{low:.0f}-{high:.0f} meV")
+    grid = measured.energy_mev[spectrum.inside]
+    m = measured.dos[spectrum.inside]
+    area_m = np.trapezoid(m, grid)
+    if area_m <= 0 or spectrum.area <= 0:
         raise InputError(measured.name, "no spectral weight in the common energy range")
-    m, p = m / area_m, p / area_p
+    m, p = m / area_m, spectrum.values
     factor = DOS_UNITS.get(measured.unit, 1.0)
     details = {"neutron_weighted": bool(neutron_weighting and len(partial) > 1),
                "resolution_mev": resolution_mev if not callable(resolution_mev) else
@@ -90,28 +86,26 @@ def compare_phdos(predicted, measured: MeasuredDos, resolution_mev=None, neutron
         details["note"] = "\n".join(notes)
     energy_scale = None
     if fit_energy_scale:
-        energy_scale = _fit_dos_energy_scale(energy, dos, measured, resolution_mev, full_range, grid, m)
+        energy_scale = _fit_dos_energy_scale(energy, total, weighting, measured, resolution_mev, full_range, grid, m)
         details["energy_scale_fit"] = energy_scale.details
     return Comparison("phdos", name, measured.name, "meV", grid, m, p, score_spectra(grid, m, p), None, details,
                       energy_scale=energy_scale)
 
 
-def _processed_dos(energy: np.ndarray, dos: np.ndarray, measured: MeasuredDos, resolution_mev, full_range: bool,
-                   energy_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """The predicted DOS with its energies times ``energy_scale`` s (g_s(E) = g(E / s) / s), extended by zeros
-    to the measured top when it is a full-range DOS, and broadened by the resolution: (fine grid, DOS)."""
-    if energy_scale != 1:
-        energy, dos = energy * energy_scale, dos / energy_scale
-    if full_range and measured.energy_mev[-1] > energy[-1]:
-        # a full-range DOS is known to vanish above its highest mode: it covers the whole measured range
-        step = float(energy[1] - energy[0])
-        extra = np.arange(energy[-1] + step, measured.energy_mev[-1] + 2 * step, step)
-        energy, dos = np.concatenate([energy, extra]), np.concatenate([dos, np.zeros(len(extra))])
-    return broaden_dos(energy, dos, resolution_mev, step=float(energy[1] - energy[0]) if full_range else None)
+def _processed_dos(energy: np.ndarray, total: np.ndarray, weighting: dict | None, measured: MeasuredDos,
+                   resolution_mev, full_range: bool, on_mev: np.ndarray, energy_scale: float = 1.0,
+                   within_span: bool = False):
+    """The predicted DOS as the measurement reads it on ``on_mev`` (``physics.neutron.ins_dos``): weighted by
+    the partial DOS of ``weighting`` (else ``total``), energies times ``energy_scale`` s (g_s(E) = g(E / s) / s),
+    broadened, at unit area. A full-range DOS is known to vanish above its highest mode: it covers the whole
+    measured range."""
+    return ins_dos(energy, total, resolution_mev, on_mev, partial_dos=weighting, energy_scale=energy_scale,
+                   full_range_to_mev=measured.energy_mev[-1] if full_range else None, within_span=within_span)
 
 
-def _fit_dos_energy_scale(energy: np.ndarray, dos: np.ndarray, measured: MeasuredDos, resolution_mev,
-                          full_range: bool, grid: np.ndarray, measured_on_grid: np.ndarray) -> EnergyScaleFit:
+def _fit_dos_energy_scale(energy: np.ndarray, total: np.ndarray, weighting: dict | None, measured: MeasuredDos,
+                          resolution_mev, full_range: bool, grid: np.ndarray,
+                          measured_on_grid: np.ndarray) -> EnergyScaleFit:
     """Fit s on the measured energies of ``grid`` (values ``measured_on_grid``) that the scaled prediction covers
     at every s within the bounds (all of them for a full-range DOS, which vanishes above its top; a label-grid
     DOS ends at its grid).
@@ -133,12 +127,11 @@ def _fit_dos_energy_scale(energy: np.ndarray, dos: np.ndarray, measured: Measure
     m = measured_on_grid[covered] / np.trapezoid(measured_on_grid[covered], fit_grid)
 
     def predicted_at(energy_scale: float) -> np.ndarray:
-        fine_grid, fine = _processed_dos(energy, dos, measured, resolution_mev, full_range, energy_scale)
-        p = np.interp(fit_grid, fine_grid, fine, left=0.0, right=0.0)
-        area = np.trapezoid(p, fit_grid)
-        if not area > 0:
+        spectrum = _processed_dos(energy, total, weighting, measured, resolution_mev, full_range, fit_grid,
+                                  energy_scale)
+        if not spectrum.area > 0:
             raise InputError(measured.name, f"no predicted weight in the common energy range at s = {energy_scale:.4g}")
-        return p / area
+        return spectrum.values
 
     def squared_residual(energy_scale: float) -> float:
         return float(np.sum((m - predicted_at(energy_scale)) ** 2))
