@@ -146,7 +146,7 @@ DEFAULT_TEMPERATURE_K = 300.0
 def _settings(measured: MeasuredSqe, resolution, ei_mev, temperature_k) -> tuple[object, float | None, float, dict]:
     """The resolution, Ei and temperature a comparison applies, each given, from the file, or (temperature
     only) assumed; a resolution that is neither given nor in the file is an error."""
-    from ..physics.neutron import instrument_resolution
+    from ..physics.neutron import energy_resolution
 
     source = {}
     if resolution is None and measured.instrument is not None:
@@ -165,11 +165,8 @@ def _settings(measured: MeasuredSqe, resolution, ei_mev, temperature_k) -> tuple
     if resolution is None:
         raise InputError(measured.name, "an S(Q,E) comparison needs the energy resolution and the file states "
                                         "none: give --instrument NAME --ei MEV, or --resolution-mev FWHM (0: none)")
-    if isinstance(resolution, str):
-        if ei_mev is None:
-            raise InputError(str(resolution), "a named instrument's resolution needs the incident energy: give --ei "
-                                              "MEV (the file states no ei_mev)")
-        resolution = instrument_resolution(resolution, ei_mev)
+    resolution = energy_resolution(resolution, ei_mev, needs="the incident energy: give --ei MEV (the file states "
+                                                           "no ei_mev)")
     return resolution, ei_mev, float(temperature_k), source
 
 

@@ -282,14 +282,9 @@ def _neutron_resolution(args, ei_from_file: bool = False):
     ``ei_from_file`` and no ``--ei``, its name, resolved at the measured file's Ei), a constant or
     polynomial FWHM in meV, or None."""
     if getattr(args, "instrument", None):
-        from ..errors import InputError
-        from ..physics.neutron import instrument_resolution
+        from ..physics.neutron import energy_resolution
 
-        if args.ei is None:
-            if ei_from_file:
-                return args.instrument
-            raise InputError("--instrument", "a named instrument's resolution needs --ei")
-        return instrument_resolution(args.instrument, args.ei)
+        return energy_resolution(args.instrument, args.ei, source="--instrument", needs="--ei", defer=ei_from_file)
     resolution = getattr(args, "resolution_mev", None)
     if resolution is not None and len(resolution) == 1:
         return resolution[0]
@@ -487,12 +482,12 @@ def _predict_along_path(args) -> int:
     """``predict --dispersion`` (branches along a path) or ``--sqe-path`` (a single-crystal S(Q,E) map) of one
     structure in physics or hybrid mode. Every option, the structure and the path are checked before the
     force constants are computed; outputs are written at the end, each atomically."""
-    from ..workflows import load_model
-    from ..data.structures import read_structure, to_structure
+    from .. import plots, workflows
+    from ..data.structures import read_structure
     from ..errors import InputError
-    from .. import plots
     from ..io import spectra
-    from ..physics.q_path import path_frame, resolve_path
+    from ..io.dispersion import write_dispersion
+    from ..io.single_crystal import write_single_crystal_map
 
     option = _check_path_options(args)
     _check_neutron_args(args)
@@ -506,40 +501,21 @@ def _predict_along_path(args) -> int:
     if args.plot:
         plots.check_figure_path(args.plot)
     name = _input_names(files)[0]
-    source = read_structure(files[0], args.block) if args.block else files[0]
-    structure, _ = to_structure(source, name)
-    frame = path_frame(structure)
-    path = resolve_path(args.q_path if args.dispersion else args.sqe_path, frame, "--q-path" if args.dispersion
-                        else "--sqe-path")
+    structure = read_structure(files[0], args.block) if args.block else files[0]
     resolution = _neutron_resolution(args) if args.sqe_path else None
-    predictor = load_model(args.model, mode=args.mode, potential=args.potential, relax=args.relax, device=args.device)
-    if predictor.task != "phdos":
-        raise InputError(option, "is for phonon-DOS models")
-    predictor.use_physics_cache(_physics_cache_dir(args))
-    prediction = predictor.predict([structure], [name])[0]
-    print(spectra.summary_line(prediction))
+    physics = dict(name=name, mode=args.mode, potential=args.potential, relax=args.relax, device=args.device,
+                   physics_cache=_physics_cache_dir(args), on_prediction=lambda p: print(spectra.summary_line(p)))
     if args.dispersion:
-        from ..io.dispersion import write_dispersion
-        from ..plots import plot_dispersion
-        from ..physics.dispersion import phonon_dispersion
-
-        result = phonon_dispersion(prediction.force_constants, prediction.structure, path, frame, name)
+        prediction, result = workflows.dispersion(structure, args.q_path, args.model, **physics)
         print(result.summary_line(), file=sys.stderr)
         written = [write_dispersion(result, args.output, prediction) if args.output else None,
-                   plot_dispersion(result, args.plot, prediction) if args.plot else None]
+                   plots.plot_dispersion(result, args.plot, prediction) if args.plot else None]
     else:
-        from ..io.single_crystal import write_single_crystal_map
-        from ..plots import plot_single_crystal_map
-        from ..physics.neutron import map_energies
-        from ..physics.q_path import sample_path
-        from ..physics.single_crystal import single_crystal_map
-
-        energies = map_energies(args.ei, float(prediction.full_range.energy_mev[-1]), gain_side=True)
-        result = single_crystal_map(prediction.force_constants, sample_path(path), frame, energies, args.temperature,
-                                    resolution, name=name, path_text=path.text)
+        prediction, result = workflows.single_crystal(structure, args.sqe_path, args.model, ei_mev=args.ei,
+                                                      temperature_k=args.temperature, resolution=resolution, **physics)
         print(result.summary_line(), file=sys.stderr)
         written = [write_single_crystal_map(result, args.output) if args.output else None,
-                   plot_single_crystal_map(result, args.plot, overlay_dispersion=args.overlay_dispersion)
+                   plots.plot_single_crystal_map(result, args.plot, overlay_dispersion=args.overlay_dispersion)
                    if args.plot else None]
     for path_written in filter(None, written):
         print(f"wrote {path_written}")
