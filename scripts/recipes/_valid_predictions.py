@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from equispec.api import load_model
+from equispec.workflows import load_model
 from equispec.errors import EquispecError
 
 

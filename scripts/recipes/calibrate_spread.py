@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from _valid_predictions import ensemble_table, parser
-from equispec.api import resolve_model_dir
+from equispec.workflows import resolve_model_dir
 from equispec.io.files import atomic_write, sha256
 from equispec.models.calibration import calibration_checks, fit_spread_calibration
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from equispec.api import load_model, resolve_model_dir
+from equispec.workflows import load_model, resolve_model_dir
 from equispec.data.datasets import read_ids, read_phdos_csv
 from equispec.io.files import atomic_write
 from equispec.metrics import spectrum_metrics

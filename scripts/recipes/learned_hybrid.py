@@ -53,7 +53,7 @@ def split(args) -> None:
 
 
 def predict_oof(args) -> None:
-    from equispec.api import load_model
+    from equispec.workflows import load_model
 
     out = Path(args.folder)
     table = read_phdos_csv(args.csv)
@@ -94,7 +94,7 @@ def _elements(structure) -> list[str]:
 
 
 def fit(args) -> None:
-    from equispec.api import load_model, resolve_model_dir
+    from equispec.workflows import load_model, resolve_model_dir
 
     table = read_phdos_csv(args.csv)
     by_id = {i: k for k, i in enumerate(table.ids)}

@@ -81,7 +81,7 @@ def main(argv=None) -> int:
             (folder / f"{material_id}.POSCAR").write_text(reference.dataset.poscars[material_id])
         feff_candidates = [str(folder / f"{m}.POSCAR") for m in CU_CANDIDATES if m in reference._rows]
         try:
-            from equispec.api import load_model
+            from equispec.workflows import load_model
 
             models = [("FEFF look-up", reference, feff_candidates),
                       (args.xas_model, load_model(args.xas_model), [str(p) for p in sorted(folder.iterdir())])]

@@ -67,7 +67,7 @@ def herfd_session_structures(reference: ReferenceXasPredictor) -> dict:
 
 def all_standards(data: Path, reference: ReferenceXasPredictor, model_name: str) -> None:
     """Rank each of the seven standards among all seven phases with the model (see the module docstring)."""
-    from equispec.api import load_model
+    from equispec.workflows import load_model
 
     model = load_model(model_name)
     folder = data / "measured" / "xas" / "larch_athena_extracted"
@@ -120,7 +120,7 @@ def main(argv=None) -> int:
                  if m in reference._rows}
     predictors = [("FEFF look-up", reference)]
     if not args.feff_only:
-        from equispec.api import load_model
+        from equispec.workflows import load_model
 
         predictors.append((args.xas_model, load_model(args.xas_model)))
     print("predictor | measurement broadening (eV) | shift | rank by | " +

@@ -28,7 +28,7 @@ import numpy as np
 from equispec.analysis import compare_spectra
 from equispec.analysis.readers import read_measured_dos, read_measured_sqe
 from equispec.analysis.sqe import compare_sqe
-from equispec.api import load_model
+from equispec.workflows import load_model
 from equispec.physics.neutron import instrument_resolution
 from equispec.plots import plot_comparison
 from equispec.nn.pretrained.table import POTENTIAL_NAMES, check_installed, get_potential
