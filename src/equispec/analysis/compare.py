@@ -1,4 +1,5 @@
-"""Compare a predicted spectrum with a measured one, and rank candidate structures against a measurement.
+"""Score a prediction already made against a measurement already read (``compare_spectra``); predicting and
+reading files is the caller's (``equispec.workflows.compare`` and ``identify``).
 
 A prediction comes in as pymatgen objects: an XAS prediction has ``.average`` (a pymatgen ``XAS``), a
 phonon prediction has ``.freq_cm1``, ``.dos`` and per-element ``.partial_dos`` (``PhononDosPrediction``);
@@ -9,8 +10,8 @@ scored on one grid in the measurement's energy scale:
   prediction is divided by its own edge step when it states one (``edge_step``), else scaled to the
   measurement's area; it can be broadened by a core-hole width (Lorentzian; off by default, as FEFF
   spectra include it) and an experimental resolution (Gaussian), and is shifted rigidly in energy (FEFF
-  energies are not calibrated to experiment). ``compare`` fits that shift; ``identify`` uses ONE shift
-  for all candidates (given, calibrated on a standard, or fitted to all together), so that chemical
+  energies are not calibrated to experiment). A comparison fits that shift; ``workflows.identify`` uses ONE
+  shift for all candidates (given, calibrated on a standard, or fitted to all together), so that chemical
   shifts between candidates stay in the comparison. The whole predicted range that the measurement
   covers is compared unless ``window_ev`` asks for a window from the onset.
 - Phonon DOS: the prediction is converted to meV, neutron-weighted (``sigma_scatt/M`` per element on the

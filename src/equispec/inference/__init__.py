@@ -1,6 +1,6 @@
 """Inference: one predictor per task (``ModelInfo.task``) turns structures into graphs, runs the model forward
-only and returns results holding pymatgen objects. The API, the CLI, training's validation scores, analysis and
-the scripts all predict through here."""
+only and returns results holding pymatgen objects. The workflows (the API and the CLI), training's validation
+scores and the scripts all predict through here; analysis never does (it scores what it is handed)."""
 
 from .base import Predictor
 from .loading import PREDICTORS, PRETRAINED, load_predictor, predictor_for, resolve_model_dir

@@ -198,8 +198,7 @@ class PhysicsMode(PhononMode):
         predictions, _ = predictor._physics_rows(table.structures, labels, cache, progress)
         scored = ~np.isnan(predictions).any(axis=1)
         if not scored.any():
-            raise InputError(source, f"the physics DOS failed for all {len(labels)} materials: "
-                                                "nothing to score")
+            raise InputError(source, f"the physics DOS failed for all {len(labels)} materials: nothing to score")
         metrics = spectrum_metrics(predictor.freq_cm1, table.dos[scored], predictions[scored])
         ids = [mp_id for mp_id, ok in zip(table.ids, scored) if ok]
         return {**metrics, "physics_failed": int((~scored).sum())}, ids, predictions[scored]
