@@ -39,10 +39,10 @@ def test_cli_cuda_without_a_gpu_is_one_line_exit_2(command, capsys):
 
 def test_predictor_featurizes_on_its_device(monkeypatch):
     from equispec import load_model
-    from equispec.data import datasets
+    from equispec.nn.pretrained import feature_cache
 
     seen = []
-    original = datasets.pretrained_features
+    original = feature_cache.pretrained_features
     monkeypatch.setattr("equispec.inference.base.pretrained_features",
                         lambda *args, **kwargs: seen.append(kwargs.get("device")) or original(*args, **kwargs))
     predictor = load_model("phdos", device="cpu")
