@@ -4,6 +4,7 @@ structure in physics or hybrid mode. The path is checked before any force consta
 from __future__ import annotations
 
 from .models import as_predictor
+from .structures import resolve_structures
 
 __all__ = ["dispersion", "single_crystal"]
 
@@ -14,6 +15,7 @@ def _predict_on_path(structure, path, option: str, model, name, physics, physics
     from ..errors import InputError
     from ..physics.q_path import path_frame, resolve_path
 
+    (structure,), (name,) = resolve_structures([structure], [name])
     structure, name = to_structure(structure, name)
     frame = path_frame(structure)
     parsed = resolve_path(path, frame, option)
