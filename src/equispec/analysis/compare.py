@@ -27,7 +27,7 @@ from .phonon_compare import compare_phdos
 from .readers import MeasuredDos, MeasuredXas
 from .xas_compare import compare_xas
 
-__all__ = ["compare_spectra", "refuse_inapplicable"]
+__all__ = ["MAP_ONLY_DEFAULTS", "SQE_OPTIONS", "compare_spectra", "refuse_inapplicable"]
 
 
 def compare_spectra(prediction, measured, **options) -> Comparison:
@@ -47,9 +47,11 @@ def compare_spectra(prediction, measured, **options) -> Comparison:
 _XAS_OPTIONS = {"window_ev": None, "core_hole_ev": 0.0, "resolution_ev": 0.0, "max_shift_ev": 20.0,
                 "shift_ev": None, "step_ev": 0.1}
 _DOS_OPTIONS = {"resolution_mev": None, "neutron_weighting": True, "fit_energy_scale": False, "dos_unit": None}
-_SQE_OPTIONS = {"resolution_mev": None, "fit_energy_scale": False, "temperature_k": None, "ei_mev": None,
-                "elastic_mev": None, "phonon_order": "auto", "npts": None, "progress": False}
-_OPTIONS = {"xas": _XAS_OPTIONS, "phdos": _DOS_OPTIONS, "sqe": _SQE_OPTIONS}
+SQE_OPTIONS = {"resolution_mev": None, "fit_energy_scale": False, "temperature_k": None, "ei_mev": None,
+               "elastic_mev": None, "phonon_order": "auto", "npts": None, "progress": False}
+_OPTIONS = {"xas": _XAS_OPTIONS, "phdos": _DOS_OPTIONS, "sqe": SQE_OPTIONS}
+#: Options only a measured map reads, at the values that mean "not asked for".
+MAP_ONLY_DEFAULTS = {key: value for key, value in SQE_OPTIONS.items() if key not in _DOS_OPTIONS}
 #: Who reads an option -> how the refusal names them.
 _READERS = {("xas",): "XAS comparisons", ("phdos",): "phonon comparisons (a DOS table)",
             ("sqe",): "a measured S(Q,E) map (.npz)", ("phdos", "sqe"): "phonon comparisons (a DOS table or an S(Q,E) map)"}

@@ -4,7 +4,7 @@ analysis, never back up."""
 
 from __future__ import annotations
 
-from ..analysis.compare import compare_spectra, refuse_inapplicable
+from ..analysis.compare import MAP_ONLY_DEFAULTS, SQE_OPTIONS, compare_spectra, refuse_inapplicable
 from ..analysis.readers import (MeasuredDos, MeasuredSqe, MeasuredXas, is_sqe_file, read_measured_dos,
                                 read_measured_sqe, read_measured_xas)
 from ..errors import InputError
@@ -57,20 +57,13 @@ def compare(structure, measured, model="phdos", *, mode: str | None = None, pote
     if isinstance(measured, MeasuredSqe):
         from ..analysis.sqe import compare_sqe
 
-        if predictor.mode == "fast":
+        if getattr(predictor, "mode", "fast") == "fast":
             raise InputError(measured.name, "an S(Q,E) comparison needs force constants: use --mode physics or hybrid")
         refuse_inapplicable(options, "sqe")
-        sqe_options = {k: v for k, v in options.items() if k in _SQE_KEYS}
+        sqe_options = {k: v for k, v in options.items() if (k in SQE_OPTIONS and k != "resolution_mev") or k == "name"}
         return compare_sqe(predict_one(predictor, structure), measured, resolution=options.get("resolution_mev"),
                            **sqe_options)
-    refuse_inapplicable({k: v for k, v in options.items() if k not in _SQE_ONLY_DEFAULTS
-                         or v != _SQE_ONLY_DEFAULTS[k]}, predictor.task)
-    options = {k: v for k, v in options.items() if k not in _SQE_ONLY_DEFAULTS}
+    refuse_inapplicable({k: v for k, v in options.items() if k not in MAP_ONLY_DEFAULTS
+                         or v != MAP_ONLY_DEFAULTS[k]}, predictor.task)
+    options = {k: v for k, v in options.items() if k not in MAP_ONLY_DEFAULTS}
     return compare_spectra(predict_one(predictor, structure), measured, **options)
-
-
-#: The options ``analysis.sqe.compare_sqe`` takes besides ``resolution_mev``.
-_SQE_KEYS = ("temperature_k", "ei_mev", "elastic_mev", "npts", "phonon_order", "name", "progress", "fit_energy_scale")
-#: Options only a map reads, at the values that mean "not asked for".
-_SQE_ONLY_DEFAULTS = {"temperature_k": None, "ei_mev": None, "elastic_mev": None, "phonon_order": "auto",
-                      "npts": None, "progress": False}
