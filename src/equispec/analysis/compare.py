@@ -27,7 +27,7 @@ from .phonon_compare import compare_phdos
 from .readers import MeasuredDos, MeasuredXas
 from .xas_compare import compare_xas
 
-__all__ = ["MAP_ONLY_DEFAULTS", "SQE_OPTIONS", "compare_spectra", "refuse_inapplicable"]
+__all__ = ["SQE_OPTIONS", "compare_spectra", "refuse_inapplicable"]
 
 
 def compare_spectra(prediction, measured, **options) -> Comparison:
@@ -36,22 +36,25 @@ def compare_spectra(prediction, measured, **options) -> Comparison:
         refuse_inapplicable(options, "xas")
         if not isinstance(measured, MeasuredXas):
             raise InputError(getattr(measured, "name", None), "an XAS prediction needs a measured XAS spectrum")
-        return compare_xas(prediction, measured, **{k: v for k, v in options.items() if k in _XAS_OPTIONS})
+        return compare_xas(prediction, measured, **_read_by(options, _XAS_OPTIONS))
     refuse_inapplicable(options, "phdos")
     if not isinstance(measured, MeasuredDos):
         raise InputError(getattr(measured, "name", None), "a phonon-DOS prediction needs a measured phonon DOS")
-    return compare_phdos(prediction, measured, **{k: v for k, v in options.items() if k in _DOS_OPTIONS})
+    return compare_phdos(prediction, measured, **_read_by(options, _DOS_OPTIONS))
+
+
+def _read_by(options: dict, table: dict) -> dict:
+    """The options a comparison function takes: those of its table, and the prediction's ``name``."""
+    return {key: value for key, value in options.items() if key in table or key == "name"}
 
 
 #: What each kind of comparison reads, and the value of each option that changes nothing (the default).
 _XAS_OPTIONS = {"window_ev": None, "core_hole_ev": 0.0, "resolution_ev": 0.0, "max_shift_ev": 20.0,
                 "shift_ev": None, "step_ev": 0.1}
-_DOS_OPTIONS = {"resolution_mev": None, "neutron_weighting": True, "fit_energy_scale": False, "dos_unit": None}
+_DOS_OPTIONS = {"resolution_mev": None, "neutron_weighting": True, "fit_energy_scale": False}
 SQE_OPTIONS = {"resolution_mev": None, "fit_energy_scale": False, "temperature_k": None, "ei_mev": None,
                "elastic_mev": None, "phonon_order": "auto", "npts": None, "progress": False}
 _OPTIONS = {"xas": _XAS_OPTIONS, "phdos": _DOS_OPTIONS, "sqe": SQE_OPTIONS}
-#: Options only a measured map reads, at the values that mean "not asked for".
-MAP_ONLY_DEFAULTS = {key: value for key, value in SQE_OPTIONS.items() if key not in _DOS_OPTIONS}
 #: Who reads an option -> how the refusal names them.
 _READERS = {("xas",): "XAS comparisons", ("phdos",): "phonon comparisons (a DOS table)",
             ("sqe",): "a measured S(Q,E) map (.npz)", ("phdos", "sqe"): "phonon comparisons (a DOS table or an S(Q,E) map)"}

@@ -4,7 +4,7 @@ analysis, never back up."""
 
 from __future__ import annotations
 
-from ..analysis.compare import MAP_ONLY_DEFAULTS, SQE_OPTIONS, compare_spectra, refuse_inapplicable
+from ..analysis.compare import SQE_OPTIONS, compare_spectra, refuse_inapplicable
 from ..analysis.readers import (MeasuredDos, MeasuredSqe, MeasuredXas, is_sqe_file, read_measured_dos,
                                 read_measured_sqe, read_measured_xas)
 from ..errors import InputError
@@ -63,7 +63,5 @@ def compare(structure, measured, model="phdos", *, mode: str | None = None, pote
         sqe_options = {k: v for k, v in options.items() if (k in SQE_OPTIONS and k != "resolution_mev") or k == "name"}
         return compare_sqe(predict_one(predictor, structure), measured, resolution=options.get("resolution_mev"),
                            **sqe_options)
-    refuse_inapplicable({k: v for k, v in options.items() if k not in MAP_ONLY_DEFAULTS
-                         or v != MAP_ONLY_DEFAULTS[k]}, predictor.task)
-    options = {k: v for k, v in options.items() if k not in MAP_ONLY_DEFAULTS}
+    refuse_inapplicable(options, predictor.task)  # before the seconds a physics prediction may take
     return compare_spectra(predict_one(predictor, structure), measured, **options)
