@@ -76,11 +76,11 @@ def load_predictor(name_or_dir: str | os.PathLike = "phdos", device: str | torch
     """
     device = resolve_device(device)
     directory = resolve_model_dir(name_or_dir)
-    info = ModelInfo.from_dict(read_model_info(directory))
+    raw = read_model_info(directory)
+    info = ModelInfo.from_dict(raw)
     if info.task == "phdos" and mode in MODES and not MODES[mode].uses_network:  # physics: model.json only
         return predictor_for(None, info, str(name_or_dir), mode=mode, potential=potential, relax=relax,
                              device=str(device))
-    model, raw = load_model_dir(directory)
+    model, _ = load_model_dir(directory, raw)
     check_pretrained_record(raw, str(directory))
-    return predictor_for(model.to(device), ModelInfo.from_dict(raw), str(name_or_dir), mode=mode,
-                         potential=potential, relax=relax)
+    return predictor_for(model.to(device), info, str(name_or_dir), mode=mode, potential=potential, relax=relax)

@@ -269,12 +269,16 @@ class PhononDosPredictor(Predictor):
         """Physics/hybrid modes: read and write each structure's forces and raw DOS in ``folder`` (the
         :class:`~equispec.physics.cache.PhysicsDosCache` that ``evaluate`` uses), so that a rerun calls no
         potential; None: compute afresh. A folder that cannot be written fails here, before any work."""
+        self.physics_cache = self._physics_cache_in(folder)
+
+    def _physics_cache_in(self, folder: str | os.PathLike | None):
+        """The :class:`~equispec.physics.cache.PhysicsDosCache` of ``folder`` for this predictor's settings, or
+        None (fast mode, or no folder)."""
         if self.mode == "fast" or folder is None:
-            self.physics_cache = None
-            return
+            return None
         from ..physics.cache import PhysicsDosCache
 
-        self.physics_cache = PhysicsDosCache(folder, self.physics_settings)
+        return PhysicsDosCache(folder, self.physics_settings)
 
     def _physics_settings(self, potential: str | None, relax: bool):
         """How the force constants are computed (``equispec.physics``); checked before any input is read."""
@@ -412,11 +416,7 @@ class PhononDosPredictor(Predictor):
         that an interrupted run resumes and a rerun computes nothing again.
         """
         table, labels = self.labelled_table(csv_path, ids_path)
-        cache = None
-        if self.mode != "fast" and physics_cache is not None:  # a bad folder fails before any computation
-            from ..physics.cache import PhysicsDosCache
-
-            cache = PhysicsDosCache(physics_cache, self.physics_settings)
+        cache = self._physics_cache_in(physics_cache)  # a bad folder fails before any computation
         return self.strategy.evaluate(self, table, labels, str(csv_path), batch_size, progress, cache)
 
     def _physics_rows(self, structures: list[Structure], labels: list[str], cache, progress: bool

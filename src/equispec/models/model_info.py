@@ -38,7 +38,8 @@ class HybridCalibration:
         network_weight: the network's share of the combined DOS (a learned hybrid refines it per bin).
         potential, relax: the force settings the scale belongs to (hybrid mode refuses others).
         learned: the learned hybrid's record (``models.hybrid.LearnedHybrid``), or None.
-        record: the whole record as written (the other keys document the fit).
+
+    The record's other keys document the fit; ``ModelInfo.raw["hybrid"]`` keeps them as written.
     """
 
     frequency_scale: float = field(default=1.0, metadata=bounded(0.5, 2.0))
@@ -46,13 +47,12 @@ class HybridCalibration:
     potential: str = DEFAULT_POTENTIAL
     relax: bool = False
     learned: dict | None = field(default=None, compare=False)
-    record: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_dict(cls, record: dict) -> "HybridCalibration":
         return cls(float(record["frequency_scale"]), float(record["network_weight"]),
                    record.get("potential", DEFAULT_POTENTIAL), bool(record.get("relax", False)),
-                   record.get("learned"), dict(record))
+                   record.get("learned"))
 
 
 @dataclass(frozen=True, eq=False)  # arrays inside: compare fields, not infos

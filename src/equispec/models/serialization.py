@@ -72,12 +72,13 @@ def read_model_info(directory: str | Path) -> dict:
     return info
 
 
-def load_model_dir(directory: str | Path) -> tuple[torch.nn.Module, dict]:
-    """Rebuild the model from ``model.json`` (checked against its schema) and load ``model.safetensors``
-    strictly, after checking that its SHA-256 is the one ``model.json`` recorded."""
+def load_model_dir(directory: str | Path, info: dict | None = None) -> tuple[torch.nn.Module, dict]:
+    """Rebuild the model from ``model.json`` (checked against its schema; ``info``: already read by
+    :func:`read_model_info`) and load ``model.safetensors`` strictly, after checking that its SHA-256 is the
+    one ``model.json`` recorded."""
     from .build import build_model
 
-    info = read_model_info(directory)
+    info = read_model_info(directory) if info is None else info
     weights = Path(directory) / WEIGHTS
     if cached_sha256(weights) != info["weights_sha256"]:  # a file unchanged since its last check is not re-read
         raise ModelError(str(weights), f"SHA-256 differs from weights_sha256 in {METADATA}: the weights were "
