@@ -86,6 +86,30 @@ def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(after_s, tmp_path):
     assert not (tmp_path / "si.csv").exists()
 
 
+INTERRUPTED_IMPORT = """
+import signal, sys
+from equispec.cli.main import _interrupt
+from equispec.io.files import atomic_write
+signal.signal(signal.SIGINT, _interrupt)
+sys.path.insert(0, sys.argv[1])
+atomic_write(sys.argv[2], lambda tmp: __import__("interrupts_itself"))
+"""
+
+
+def test_ctrl_c_during_an_import_ends_at_once_and_removes_the_temporary_file(tmp_path):
+    """A Ctrl-C that lands while a module is imported (here inside an output being written) is not raised
+    there, where a C++ extension would abort on it or the import lock would swallow it: the process ends with
+    the one line and 130, and the output's temporary file is gone."""
+    (tmp_path / "interrupts_itself.py").write_text("import os, signal, time\nos.kill(os.getpid(), signal.SIGINT)\n"
+                                                  "time.sleep(30)\n")
+    out = tmp_path / "out" / "result.csv"
+    out.parent.mkdir()
+    done = subprocess.run([sys.executable, "-c", INTERRUPTED_IMPORT, str(tmp_path), str(out)], capture_output=True,
+                          text=True, timeout=60, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert (done.returncode, done.stderr.strip()) == (130, "equispec: interrupted")
+    assert list(out.parent.iterdir()) == []
+
+
 def test_a_missing_optional_dependency_fails_before_any_physics(tmp_path, capsys, monkeypatch):
     def no_physics(*args, **kwargs):
         raise AssertionError("physics started before the dependency check")

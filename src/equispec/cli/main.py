@@ -659,17 +659,42 @@ def _identify(args) -> int:
     return 0
 
 
+def _inside_import(frame) -> bool:
+    """Whether ``frame`` runs under the import machinery (a module being imported, or its lock's callback)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _interrupt(signum, frame):
+    """Ctrl-C or a kill: KeyboardInterrupt, so that open outputs close and temporary files go.
+
+    While a module is being imported (the first seconds of a cold start) the exception is not raised: raised
+    inside a C++ extension's import (pybind11) it aborts the process, and inside the import lock's callback
+    CPython ignores it and the command runs on. Nothing is written during imports, so the process ends at once
+    with the one line and status 130."""
+    if _inside_import(frame):
+        import os
+
+        files = sys.modules.get("equispec.io.files")  # not imported yet: it holds nothing (and no import here)
+        if files is not None:
+            files.remove_own_temporaries()
+        print("equispec: interrupted", file=sys.stderr, flush=True)
+        os._exit(130)
+    raise KeyboardInterrupt
+
+
 def _interrupt_on_sigterm():
-    """SIGTERM raises KeyboardInterrupt; returns the handler it replaced (None off the main thread)."""
+    """SIGTERM is an interruption (:func:`_interrupt`); returns the handler it replaced (None off the main
+    thread)."""
     import signal
     import threading
 
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
     if threading.current_thread() is not threading.main_thread():
         return None
-    return signal.signal(signal.SIGTERM, interrupt)
+    return signal.signal(signal.SIGTERM, _interrupt)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -692,6 +717,10 @@ def run() -> None:
     Any other command but ``train`` ends the same way once its work is done (:func:`_exit_without_teardown`):
     tearing down an interpreter that holds torch, e3nn and torch._dynamo takes ~0.7 s, a fifth of a cold
     ``predict`` (issue 24)."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when the caller ignores Ctrl-C
+        signal.signal(signal.SIGINT, _interrupt)
     code = main()
     if code == 130:
         import os

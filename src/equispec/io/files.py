@@ -27,7 +27,8 @@ from pathlib import Path
 from ..errors import InputError
 
 __all__ = ["atomic_write", "atomic_savez", "read_text", "sha256", "cached_sha256", "name_max", "check_name_length",
-           "sidecar", "OutputLock", "JsonLinesWriter", "display_name", "fault_point", "CACHE_ENV", "cache_root"]
+           "sidecar", "OutputLock", "JsonLinesWriter", "display_name", "fault_point", "CACHE_ENV", "cache_root",
+           "remove_own_temporaries"]
 
 #: Environment variable that moves the cache (default: ``$XDG_CACHE_HOME/equispec`` or ``~/.cache/equispec``).
 CACHE_ENV = "EQUISPEC_CACHE_DIR"
@@ -89,6 +90,20 @@ def sidecar(path: str | os.PathLike, suffix: str) -> Path:
     return path.with_name(f".{digest}{suffix}")
 
 
+#: Temporary and lock files this process holds now, for :func:`remove_own_temporaries`.
+_HELD: set[Path] = set()
+
+
+def remove_own_temporaries() -> None:
+    """Remove the temporary and lock files this process holds, before it ends without unwinding (an
+    interrupt during an import); a failure to remove one is ignored, as the next run takes them over."""
+    for path in list(_HELD):
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
 def _temporary(folder: Path) -> tuple[int, Path]:
     """A new file with a short unique name in ``folder`` (usual permissions: 0666 less the umask)."""
     while True:
@@ -119,6 +134,7 @@ def atomic_write(path: str | os.PathLike, write) -> None:
     except OSError as exc:
         raise _write_failed(path, exc, existed) from None
     os.close(fd)
+    _HELD.add(tmp)
     try:
         write(tmp)
         fault_point("write")
@@ -131,6 +147,8 @@ def atomic_write(path: str | os.PathLike, write) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        _HELD.discard(tmp)
 
 
 def atomic_savez(path: str | os.PathLike, arrays: dict, compressed: bool = False) -> None:
@@ -188,6 +206,7 @@ class OutputLock:
         except OSError:
             pass
         self._fd = fd
+        _HELD.add(self.lock_path)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -195,6 +214,7 @@ class OutputLock:
             Path(self.lock_path).unlink(missing_ok=True)  # while still held: nobody can have it yet
             os.close(self._fd)
             self._fd = None
+            _HELD.discard(self.lock_path)
 
 
 class JsonLinesWriter:
