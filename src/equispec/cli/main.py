@@ -124,7 +124,35 @@ def build_parser() -> argparse.ArgumentParser:
                    help="XAS: one shift for all candidates (default) or each candidate's own best shift")
     _add_processing_options(i)
     _add_data_parser(sub)
+    _add_serve_parser(sub)
     return parser
+
+
+def _add_serve_parser(sub) -> None:
+    """``equispec serve``: the local web page (needs the web extra)."""
+    s = sub.add_parser("serve", help="serve a local web page: upload a structure and a measurement, see the "
+                       "prediction and the comparison (needs the web extra)")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine "
+                   "only; any other needs --token)")
+    s.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: a free one, printed)")
+    s.add_argument("--token", nargs="?", const="", default=None, metavar="TOKEN",
+                   help="require this token on every request (16+ characters); --token alone generates one and "
+                   "prints it once in the address to open")
+    s.add_argument("--max-upload-mb", type=float, default=20.0, metavar="MB",
+                   help="largest request (all its files together; default 20)")
+    s.add_argument("--jobs", type=int, default=1, metavar="N", help="physics, hybrid and S(Q,E) jobs running at "
+                   "once, each in a worker process (default 1; the rest wait)")
+    s.add_argument("--cache", metavar="DIR", help="physics cache folder (default: the command line's)")
+
+
+def _serve(args) -> int:
+    from ..errors import InputError
+    from ..web.server import serve
+
+    if args.jobs < 1:
+        raise InputError("--jobs", f"must be 1 or more (got {args.jobs})")
+    return serve(args.host, args.port, token=args.token or None, generate_token=args.token == "",
+                 max_upload_mb=args.max_upload_mb, workers=args.jobs, physics_cache=args.cache)
 
 
 def _add_physics_options(p) -> None:
@@ -760,15 +788,16 @@ def _main(argv: list[str] | None) -> int:
 
     warnings.filterwarnings("ignore", module="pymatgen")
     command = {"predict": _predict, "evaluate": _evaluate, "train": _train, "ensemble": _ensemble,
-               "compare": _compare, "identify": _identify, "data": _data}[args.command]
-    # Library warnings are held back until the command succeeds, so that a failure is one line. Training
-    # shows them as they come: it runs for hours.
-    held = contextlib.nullcontext([]) if args.command == "train" else warnings.catch_warnings(record=True)
-    # a kill is an interruption: outputs close as after Ctrl-C (train keeps Lightning's handler)
-    previous = _interrupt_on_sigterm() if args.command != "train" else None
+               "compare": _compare, "identify": _identify, "data": _data, "serve": _serve}[args.command]
+    # Library warnings are held back until the command succeeds, so that a failure is one line. Training and
+    # the server show them as they come: they run for hours.
+    long_running = args.command in ("train", "serve")
+    held = contextlib.nullcontext([]) if long_running else warnings.catch_warnings(record=True)
+    # a kill is an interruption: outputs close as after Ctrl-C (train keeps Lightning's handler, serve uvicorn's)
+    previous = _interrupt_on_sigterm() if not long_running else None
     try:
         with held as caught:
-            if args.command != "train":
+            if not long_running:
                 warnings.simplefilter("default")
                 warnings.filterwarnings("ignore", module="pymatgen")
                 warnings.filterwarnings("ignore", category=DeprecationWarning)

@@ -10,11 +10,12 @@ The names below are imported on first use (PEP 562), so that ``import equispec``
 from .._lazy import lazy_attributes
 
 __all__ = ["PRETRAINED", "PhysicsDosSettings", "build_dataset", "compare", "dispersion", "ensemble", "evaluate",
-           "identify", "load_config", "load_model", "physics_dos", "predict", "read_ids", "read_phdos_csv",
-           "read_structure", "resolve_model_dir", "resolve_structures", "single_crystal", "spectrum_metrics", "train"]
+           "identify", "load_config", "load_model", "physics_dos", "predict", "read_ids", "read_measured",
+           "read_phdos_csv", "read_structure", "resolve_model_dir", "resolve_structures", "single_crystal", "spectrum_metrics", "train"]
 
 _FROM = {"PRETRAINED": "models", "load_model": "models", "resolve_model_dir": "models",
-         "predict": "predicting", "evaluate": "predicting", "compare": "comparing", "identify": "identifying",
+         "predict": "predicting", "evaluate": "predicting", "compare": "comparing", "read_measured": "comparing",
+         "identify": "identifying",
          "resolve_structures": "structures", "train": "training", "load_config": "training",
          "ensemble": "training", "build_dataset": "training", "PhysicsDosSettings": "_reexports",
          "physics_dos": "_reexports", "read_ids": "_reexports", "read_phdos_csv": "_reexports",
