@@ -9,6 +9,7 @@ cancel) and ``/api/jobs/ID/files/NAME`` (downloads). Every failure is JSON ``{"e
 from __future__ import annotations
 
 import contextlib
+import functools
 import hmac
 import logging
 import math
@@ -78,24 +79,25 @@ class _BodyLimit:
         too_large = _error(413, f"upload too large: the limit is {self.limit / 2**20:g} MB per request")
         if length is not None and length.isdigit() and int(length) > self.limit:
             return await too_large(scope, receive, send)
-        seen = 0
+        seen, refused = 0, False
 
         async def counted():
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise _TooLarge
+            if seen > self.limit:  # answer now; the app reads a disconnect and its own answer is dropped
+                refused = True
+                await too_large(scope, receive, send)
+                return {"type": "http.disconnect"}
             return message
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await too_large(scope, receive, send)
+        async def unless_refused(message):
+            if not refused:
+                await send(message)
 
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, counted, unless_refused)
 
 
 class _TokenCheck:
@@ -248,11 +250,15 @@ def create_app(settings: ServeSettings) -> FastAPI:
             structures.append({"mp_id": mp_id})
         if not structures:
             raise InputError("structure", "upload a structure file (CIF, POSCAR, ...) or give an mp-id")
+        for structure in structures:  # read now, as the command line does, so that a bad file fails at once
+            if "path" in structure:
+                await run_in_threadpool(_read_structure, structure["path"])
         measured = None
         upload = form.get("measured")
         if hasattr(upload, "read") and upload.filename:
             stored = uploads.store(upload.filename, await upload.read(), MEASURED_SUFFIXES, "measured spectrum")
             measured = {"path": str(stored.path), "name": stored.name}
+            await run_in_threadpool(_read_measured, stored.path, model)
         instrument = str(form.get("instrument") or "").strip() or None
         spec = TaskSpec("compare" if measured else "predict", structures, model, mode, potential, measured,
                         instrument=instrument, ei_mev=_number(form, "ei_mev", "Ei"),
@@ -293,6 +299,28 @@ def create_app(settings: ServeSettings) -> FastAPI:
         wrapped = _TokenCheck(wrapped, settings.token)
     wrapped.state = app.state  # tests and the server reach the job manager through the outer app
     return wrapped
+
+
+def _read_structure(path: str) -> None:
+    from ..data.structures import read_structure
+
+    read_structure(path)
+
+
+@functools.lru_cache(maxsize=None)
+def _task_of(model: str) -> str:
+    """``xas`` or ``phdos``: what a model predicts, from its ``model.json`` (the weights are not read)."""
+    from ..models.serialization import read_model_info
+    from ..workflows import resolve_model_dir
+
+    return read_model_info(resolve_model_dir(model))["task"]
+
+
+def _read_measured(path: Path, model: str) -> None:
+    """Read a measured upload as the model's kind expects (XAS; a DOS table or an S(Q,E) map for phonons)."""
+    from ..workflows import read_measured
+
+    read_measured(str(path), _task_of(model))
 
 
 def _static_text(name: str) -> str:

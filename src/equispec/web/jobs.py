@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import queue as queue_module
+import re
 import secrets
 import shutil
 import threading
@@ -61,13 +62,20 @@ class Job:
         return self.folder / name
 
 
+#: An upload's generated folder inside the server's private folder: the page shows the file's own name.
+_UPLOAD_FOLDER = re.compile(r"/[^\s:'\"]*/uploads/[0-9a-f]{32}/")
+
+
 def error_line(exc: BaseException) -> str:
-    """The one line a failure shows on the page: an equispec error as the command line prints it."""
+    """The one line a failure shows on the page: an equispec error as the command line prints it, with each
+    uploaded file named as it was sent (not by where the server keeps it)."""
     if isinstance(exc, EquispecError):
         from ..io.files import display_name
 
-        return display_name(" ".join(str(exc).split()))
-    return f"internal error ({type(exc).__name__}): {' '.join(str(exc).split())[:300]}"
+        text = display_name(" ".join(str(exc).split()))
+    else:
+        text = f"internal error ({type(exc).__name__}): {' '.join(str(exc).split())[:300]}"
+    return _UPLOAD_FOLDER.sub("", text)
 
 
 def _work(spec: dict, folder: str, messages) -> None:
