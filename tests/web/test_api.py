@@ -125,6 +125,9 @@ def test_only_a_jobs_listed_files_are_served_by_its_id(tmp_path):
         assert names == ["prediction.csv", "prediction.json", "prediction.png"]
         csv = http.get(done["result"]["downloads"][0]["url"])
         assert csv.status_code == 200 and "freq_cm1," in csv.text
+        png = http.get(done["result"]["downloads"][2]["url"])  # drawn when first asked for
+        assert png.status_code == 200 and png.content.startswith(b"\x89PNG\r\n\x1a\n")
+        assert http.get(done["result"]["downloads"][2]["url"]).content == png.content
         for path in (f"/api/jobs/{done['id']}/files/result.json", f"/api/jobs/{done['id']}/files/..%2F..%2Fx",
                      "/api/jobs/not-a-job/files/prediction.csv", "/static/..%2Fapp.py", "/static/tasks.py"):
             assert http.get(path).status_code == 404, path

@@ -22,6 +22,8 @@ from .tasks import TaskSpec, run_task
 __all__ = ["Job", "JobManager"]
 
 _CONTEXT = multiprocessing.get_context("spawn")
+#: matplotlib's pyplot is not thread-safe: the server draws one figure at a time.
+_DRAWING = threading.Lock()
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Job:
     seconds: float | None = None
     process: object = field(default=None, repr=False)
     messages: object = field(default=None, repr=False)
+    drawings: dict = field(default_factory=dict, repr=False)  # PNG name -> draw(path), drawn when first asked for
 
     @property
     def finished(self) -> bool:
@@ -56,9 +59,14 @@ class Job:
         return out
 
     def file(self, name: str) -> Path | None:
-        """A download of this job by its listed name (nothing else in the folder is served)."""
+        """A download of this job by its listed name (nothing else in the folder is served); a figure not
+        drawn yet is drawn now, once."""
         if self.result is None or name not in self.result["downloads"]:
             return None
+        with _DRAWING:
+            draw = self.drawings.pop(name, None)
+            if draw is not None:
+                draw(self.folder / name)
         return self.folder / name
 
 
@@ -88,7 +96,7 @@ def _work(spec: dict, folder: str, messages) -> None:
         messages.put(("progress", fraction, stage))
 
     try:
-        result = run_task(TaskSpec(**spec), Path(folder), report=report)
+        result, _ = run_task(TaskSpec(**spec), Path(folder), report=report)
         from ..io.files import atomic_write
 
         text = json.dumps(result)
@@ -128,7 +136,7 @@ class JobManager:
         job.status, job.stage = "running", "predicting"
         started = time.perf_counter()
         try:
-            job.result = run_task(spec, job.folder, predictor=predictor)
+            job.result, job.drawings = run_task(spec, job.folder, predictor=predictor, draw=False)
             job.status, job.progress, job.stage = "done", 1.0, "done"
         except Exception as exc:  # noqa: BLE001 - shown on the page in one line; the server stays up
             job.status, job.error, job.stage = "failed", error_line(exc), "failed"

@@ -65,10 +65,15 @@ def _inputs(spec: TaskSpec) -> tuple[list, list]:
     return inputs, names
 
 
-def run_task(spec: TaskSpec, folder: Path, predictor=None, report: Report | None = None) -> dict:
+def run_task(spec: TaskSpec, folder: Path, predictor=None, report: Report | None = None, draw: bool = True
+             ) -> tuple[dict, dict]:
     """Run ``spec``, writing its downloads into ``folder``; ``predictor`` is a loaded one to reuse (the
-    server keeps fast models loaded), else the task loads its own. Returns the page's record: ``summary``
-    lines, ``notes``, ``figures`` (plotly records), ``scores`` (comparisons) and ``downloads``."""
+    server keeps fast models loaded), else the task loads its own.
+
+    Returns the page's record (``summary`` lines, ``notes``, ``figures`` as plotly records, ``scores`` of a
+    comparison, ``downloads``) and the PNG figures still to draw (name -> ``draw(path)``): with ``draw`` they
+    are drawn here and that dict is empty; without, the server draws one when it is first downloaded, so that
+    a fast answer does not wait on matplotlib."""
     report = report or (lambda fraction, stage: None)
     from .. import workflows
 
@@ -79,9 +84,13 @@ def run_task(spec: TaskSpec, folder: Path, predictor=None, report: Report | None
         predictor.use_physics_cache(spec.physics_cache)
         if hasattr(predictor, "use_engine"):
             predictor.use_engine(scheduler=spec.scheduler, workers=spec.workers)
-    if spec.action == "compare":
-        return _compare(spec, folder, predictor, report)
-    return _predict(spec, folder, predictor, report)
+    task = _compare if spec.action == "compare" else _predict
+    record, drawings = task(spec, folder, predictor, report)
+    if draw:
+        for name, draw_figure in drawings.items():
+            draw_figure(folder / name)
+        drawings = {}
+    return record, drawings
 
 
 def _predict(spec: TaskSpec, folder: Path, predictor, report: Report) -> dict:
@@ -107,12 +116,12 @@ def _predict(spec: TaskSpec, folder: Path, predictor, report: Report) -> dict:
     write, plot = (spectra.write_xas, plots.plot_xas) if xas else (spectra.write_phdos, plots.plot_phdos)
     write(predictions, folder / "prediction.csv")
     write(predictions, folder / "prediction.json")
-    plot(predictions, folder / "prediction.png")
     figure_list = figures.xas_figures(predictions) if xas else figures.phdos_figures(predictions)
     return {"action": "predict", "kind": predictor.task, "mode": spec.mode, "summary": summary, "notes": notes,
             "reliability": [] if xas else [line for line in map(_reliability_line, predictions) if line],
             "figures": figure_list, "scores": None,
-            "downloads": ["prediction.csv", "prediction.json", "prediction.png"]}
+            "downloads": ["prediction.csv", "prediction.json", "prediction.png"]}, \
+        {"prediction.png": lambda path: plot(predictions, path)}
 
 
 def _reliability_flag(prediction) -> str | None:
@@ -173,8 +182,8 @@ def _compare(spec: TaskSpec, folder: Path, predictor, report: Report) -> dict:
     record = comparison.to_dict()
     text = json.dumps(record)
     atomic_write(folder / "comparison.json", lambda tmp: Path(tmp).write_text(text + "\n"))
-    plot_comparison(comparison, folder / "comparison.png")
     atomic_savez(folder / "comparison.npz", comparison.arrays())
     return {"action": "compare", "kind": comparison.kind, "mode": spec.mode, "summary": [comparison.summary_line()],
             "notes": comparison.notes(), "reliability": [], "figures": figures.comparison_figures(comparison),
-            "scores": record, "downloads": ["comparison.json", "comparison.png", "comparison.npz"]}
+            "scores": record, "downloads": ["comparison.json", "comparison.png", "comparison.npz"]}, \
+        {"comparison.png": lambda path: plot_comparison(comparison, path)}
