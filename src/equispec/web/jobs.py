@@ -168,6 +168,8 @@ class JobManager:
             if process.is_alive():
                 process.kill()
                 process.join()
+            job.messages.close()  # its queue dies with it: nothing more will be read
+            job.messages.cancel_join_thread()
         shutil.rmtree(job.folder, ignore_errors=True)
         return job
 
@@ -199,7 +201,7 @@ class JobManager:
     def _start(self, job: Job) -> None:
         job.messages = _CONTEXT.Queue()
         job.process = _CONTEXT.Process(target=_work, args=(job.spec.to_dict(), str(job.folder), job.messages),
-                                       name=f"equispec-job-{job.id[:8]}", daemon=True)
+                                       name=f"equispec-job-{job.id[:8]}")  # not a daemon: a job may start a pool
         job.status, job.stage, job.progress = "running", "starting a worker", 0.01
         job.started = time.perf_counter()
         job.process.start()
