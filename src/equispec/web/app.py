@@ -213,13 +213,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     def _run_fast(spec: TaskSpec):
         with predictors.lock(spec.model):
-            try:
-                predictor = predictors.get(spec.model)
-            except EquispecError as exc:
-                job = jobs.run_here(spec, None)  # the same failure, recorded as a failed job
-                job.error = error_line(exc)
-                return job
-            return jobs.run_here(spec, predictor)
+            return jobs.run_here(spec, lambda: predictors.get(spec.model))
 
     async def _task_spec(form) -> TaskSpec:
         model = str(form.get("model") or "phdos")

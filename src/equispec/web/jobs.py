@@ -15,6 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ..errors import EquispecError
 from .tasks import TaskSpec, run_task
@@ -130,13 +131,14 @@ class JobManager:
             self._jobs[job_id] = job
         return job
 
-    def run_here(self, spec: TaskSpec, predictor) -> Job:
-        """Run a fast request in this thread with an already loaded ``predictor``."""
+    def run_here(self, spec: TaskSpec, predictor: Callable[[], object]) -> Job:
+        """Run a fast request in this thread with the predictor that ``predictor()`` returns (loaded once by
+        the server); a failure to load it fails the job like any other."""
         job = self._new(spec)
         job.status, job.stage = "running", "predicting"
         started = time.perf_counter()
         try:
-            job.result, job.drawings = run_task(spec, job.folder, predictor=predictor, draw=False)
+            job.result, job.drawings = run_task(spec, job.folder, predictor=predictor(), draw=False)
             job.status, job.progress, job.stage = "done", 1.0, "done"
         except Exception as exc:  # noqa: BLE001 - shown on the page in one line; the server stays up
             job.status, job.error, job.stage = "failed", error_line(exc), "failed"

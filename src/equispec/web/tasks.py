@@ -8,7 +8,7 @@ without pickling anything a user sent; :func:`run_task` runs it and returns the 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -47,7 +47,6 @@ class TaskSpec:
     physics_cache: str | None = None
     scheduler: str | None = None
     workers: int | None = None
-    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
