@@ -160,7 +160,7 @@ def _number(form, key: str, label: str, positive: bool = True) -> float | None:
 
 def create_app(settings: ServeSettings) -> FastAPI:
     """The application: one :class:`JobManager` and one set of loaded fast models for its lifetime."""
-    from ..nn.pretrained.table import DEFAULT_POTENTIAL, POTENTIAL_NAMES
+    from ..nn.pretrained.table import POTENTIAL_NAMES
 
     uploads = UploadFolder(settings.root)
     jobs = JobManager(settings.root, settings.workers)
@@ -190,7 +190,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
         from .. import __version__
 
         return {"version": __version__, "models": list(settings.models), "modes": list(_MODES),
-                "potentials": list(POTENTIAL_NAMES), "default_potential": DEFAULT_POTENTIAL,
+                "potentials": list(POTENTIAL_NAMES),
+                "default_potentials": {model: _default_potential(model) for model in settings.models},
                 "mp_ids": bool(os.environ.get("MP_API_KEY")), "max_upload_mb": settings.max_upload_bytes / 2**20,
                 "structure_suffixes": list(STRUCTURE_SUFFIXES), "measured_suffixes": list(MEASURED_SUFFIXES)}
 
@@ -302,12 +303,26 @@ def _read_structure(path: str) -> None:
 
 
 @functools.lru_cache(maxsize=None)
-def _task_of(model: str) -> str:
-    """``xas`` or ``phdos``: what a model predicts, from its ``model.json`` (the weights are not read)."""
+def _model_record(model: str) -> dict:
+    """A model's ``model.json`` (checked; the weights are not read)."""
     from ..models.serialization import read_model_info
     from ..workflows import resolve_model_dir
 
-    return read_model_info(resolve_model_dir(model))["task"]
+    return read_model_info(resolve_model_dir(model))
+
+
+def _task_of(model: str) -> str:
+    """``xas`` or ``phdos``: what a model predicts."""
+    return _model_record(model)["task"]
+
+
+def _default_potential(model: str) -> str | None:
+    """The potential physics and hybrid modes use when none is chosen: the one the model's hybrid was fitted
+    with (None for a model without physics modes)."""
+    from ..models.model_info import HybridCalibration
+
+    record = _model_record(model)
+    return HybridCalibration.from_dict(record.get("hybrid") or {}).potential if record["task"] == "phdos" else None
 
 
 def _read_measured(path: Path, model: str) -> None:

@@ -24,15 +24,20 @@ async function loadOptions() {
   for (const [id, values] of [["model", body.models], ["mode", body.modes]]) {
     $(id).replaceChildren(...values.map((v) => new Option(v, v)));
   }
-  $("potential").replaceChildren(new Option(`default (${body.default_potential})`, ""),
-    ...body.potentials.map((v) => new Option(v, v)));
+  state.defaultPotentials = body.default_potentials;
+  $("potential").replaceChildren(new Option("the model's default", ""), ...body.potentials.map((v) => new Option(v, v)));
   $("mp-id-label").hidden = !body.mp_ids;
   $("structure").accept = body.structure_suffixes.join(",");
   $("measured").accept = body.measured_suffixes.join(",");
   syncPotential();
 }
 
-function syncPotential() { $("potential").disabled = $("mode").value === "fast"; }
+function syncPotential() {
+  // the default is the potential the model's hybrid was fitted with; XAS models have no physics modes
+  const fallback = (state.defaultPotentials || {})[$("model").value];
+  $("potential").options[0].text = fallback ? `default (${fallback})` : "none (fast mode only)";
+  $("potential").disabled = $("mode").value === "fast" || !fallback;
+}
 
 function jobLabel(job) {
   const names = (job.names || []).join(", ") || "job";
@@ -164,5 +169,6 @@ async function submit(event) {
 window.addEventListener("DOMContentLoaded", () => {
   $("job-form").addEventListener("submit", submit);
   $("mode").addEventListener("change", syncPotential);
+  $("model").addEventListener("change", syncPotential);
   loadOptions();
 });
