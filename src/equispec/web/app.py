@@ -208,7 +208,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         finally:
             await form.close()
         if needs_worker(spec):
-            return JSONResponse(jobs.submit(spec).to_dict(), status_code=202)
+            return JSONResponse(jobs.submit(spec), status_code=202)
         job = await run_in_threadpool(_run_fast, spec)
         return JSONResponse(job.to_dict(), status_code=200 if job.status == "done" else 400)
 

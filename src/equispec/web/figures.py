@@ -18,6 +18,10 @@ def _list(values) -> list:
     return [None if not math.isfinite(v) else v for v in np.asarray(values, dtype=float).ravel().tolist()]
 
 
+#: A legend above the plot leaves the plot area full width, so stacked figures share their x axis lines.
+_LEGEND_ON_TOP = {"orientation": "h", "x": 0, "y": 1.12}
+
+
 def _figure(figure_id: str, title: str, x_title: str, y_title: str, data: list, **layout) -> dict:
     return {"id": figure_id, "data": data,
             "layout": {"title": {"text": title}, "xaxis": {"title": {"text": x_title}},
@@ -81,7 +85,7 @@ def comparison_figures(comparison) -> list[dict]:
                       [{"name": "measured", "x": x, "y": _list(a["measured"]), "mode": "lines",
                         "line": {"color": "black", "width": 2}},
                        {"name": "predicted", "x": x, "y": _list(a["predicted"]), "mode": "lines",
-                        "line": {"color": "#d62728", "width": 2}}])
+                        "line": {"color": "#d62728", "width": 2}}], legend=_LEGEND_ON_TOP)
     residual = _figure("residual", "Residual (predicted − measured)", f"Energy ({unit})", "Residual",
                        [{"name": "residual", "x": x, "y": _list(a["predicted"] - a["measured"]), "mode": "lines",
                          "line": {"color": "#7f7f7f"}}])

@@ -145,12 +145,14 @@ class JobManager:
         job.seconds = round(time.perf_counter() - started, 3)
         return job
 
-    def submit(self, spec: TaskSpec) -> Job:
-        """Queue ``spec`` for a worker process."""
+    def submit(self, spec: TaskSpec) -> dict:
+        """Queue ``spec`` for a worker process; returns the job's record as queued (taken before the job
+        thread may start it)."""
         job = self._new(spec)
         with self._lock:
+            record = job.to_dict()
             self._lock.notify()
-        return job
+        return record
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:
@@ -170,8 +172,7 @@ class JobManager:
             if process.is_alive():
                 process.kill()
                 process.join()
-            job.messages.close()  # its queue dies with it: nothing more will be read
-            job.messages.cancel_join_thread()
+            self._drop_queue(job)
         shutil.rmtree(job.folder, ignore_errors=True)
         return job
 
@@ -200,6 +201,14 @@ class JobManager:
             with self._lock:
                 self._lock.wait(0.1)
 
+    @staticmethod
+    def _drop_queue(job: Job) -> None:
+        """Close a finished job's queue (nothing more will be read), so that its semaphores are freed now."""
+        if job.messages is not None:
+            job.messages.close()
+            job.messages.cancel_join_thread()
+            job.messages = None
+
     def _start(self, job: Job) -> None:
         job.messages = _CONTEXT.Queue()
         job.process = _CONTEXT.Process(target=_work, args=(job.spec.to_dict(), str(job.folder), job.messages),
@@ -225,6 +234,7 @@ class JobManager:
         with self._lock:
             if job.finished:  # cancelled meanwhile
                 return
+            self._drop_queue(job)
             job.seconds = round(time.perf_counter() - job.started, 3)
             if outcome is not None and outcome[0] == "done":
                 job.result = json.loads((job.folder / "result.json").read_text())

@@ -68,7 +68,10 @@ def serve(host: str = "127.0.0.1", port: int = 8000, token: str | None = None, g
         if token and not generate_token:
             print(f"equispec: open {address}?token=YOUR_TOKEN once in the browser", flush=True)
         config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
-        uvicorn.Server(config).run(sockets=[sock])
+        try:
+            uvicorn.Server(config).run(sockets=[sock])
+        except KeyboardInterrupt:  # uvicorn raises Ctrl-C again once it has shut down: the normal way to stop
+            pass
     finally:
         sock.close()
         shutil.rmtree(root, ignore_errors=True)

@@ -59,12 +59,16 @@ function renderJob(job) {
   item.dataset.status = job.status;
   item.querySelector(".label").textContent = jobLabel(job);
   item.querySelector("progress").value = job.progress;
-  item.querySelector(".stage").textContent = job.status === "failed" ? job.error : `${job.status}: ${job.stage}`;
-  item.querySelector(".cancel").hidden = ["done", "failed", "cancelled"].includes(job.status);
+  item.querySelector(".stage").textContent = job.status === "failed" ? job.error
+    : FINISHED.includes(job.status) ? job.status : `${job.status}: ${job.stage}`;
+  item.querySelector(".cancel").hidden = FINISHED.includes(job.status);
 }
+
+const FINISHED = ["done", "failed", "cancelled"];
 
 function remember(job, names, mode) {
   const known = state.jobs.get(job.id) || { names, mode };
+  if (FINISHED.includes(known.status) && !FINISHED.includes(job.status)) return known;  // a poll sent before a cancel
   Object.assign(known, job);
   state.jobs.set(job.id, known);
   renderJob(known);
@@ -78,7 +82,7 @@ async function poll(id) {
     const { ok, body } = await api(`/api/jobs/${id}`);
     if (!ok) { showError(body.error); break; }
     const job = remember(body);
-    if (["done", "failed", "cancelled"].includes(job.status)) {
+    if (FINISHED.includes(job.status)) {
       if (job.status === "done" && (state.shown === null || state.shown === id)) showResult(id);
       if (job.status === "failed" && state.shown === id) showError(job.error);
       break;
@@ -116,6 +120,7 @@ function showResult(id) {
       if (typeof value !== "number") continue;
       const row = body.insertRow();
       row.dataset.score = key;
+      row.dataset.value = String(value);  // the full number; the cell shows six digits
       row.insertCell().textContent = key;
       row.insertCell().textContent = Number.isInteger(value) ? String(value) : value.toPrecision(6);
     }
