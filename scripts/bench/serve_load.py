@@ -69,7 +69,12 @@ async def run(address: str, requests: int, concurrency: int, physics_job: bool) 
         if physics_job:
             job = (await client.post("/api/jobs", files={"structure": ("Si.cif", data, "chemical/x-cif")},
                                      data={"mode": "physics"})).json()["id"]
-            await asyncio.sleep(1.0)
+            for _ in range(600):  # until the worker computes forces (it first imports torch and the potential)
+                state = (await client.get(f"/api/jobs/{job}")).json()
+                if state["status"] != "running" or "force constants" in state["stage"]:
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(2.0)
         stop, page = asyncio.Event(), []
         prober = asyncio.create_task(probe(client, stop, page))
         gate = asyncio.Semaphore(concurrency)
