@@ -32,6 +32,9 @@ class EquispecError(Exception):
         self.problem = problem
         super().__init__(f"{source}: {problem}" if source else problem)
 
+    def __reduce__(self):  # pickled whole: raised in a worker process, re-raised as it was by the client
+        return type(self), (self.source, self.problem)
+
 
 class InputError(EquispecError, ValueError):
     """A structure or data file that cannot be used."""

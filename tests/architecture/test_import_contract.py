@@ -20,7 +20,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 
 #: Parts of ``equispec`` (top-level modules and packages), bottom layer first.
 LAYERS = [
-    {"_lazy", "_version", "keys", "errors", "typed_fields", "devices", "broadening", "metrics"},
+    {"_lazy", "_version", "keys", "errors", "typed_fields", "devices", "broadening", "metrics", "engines"},
     {"io"},
     {"data"},
     {"nn"},

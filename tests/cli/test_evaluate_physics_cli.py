@@ -2,7 +2,9 @@
 on-disk cache that a rerun reads instead of computing, and a resume after an interruption.
 
 Two small rock-salt materials of the valid split with SevenNet-0 (seconds each), on one thread so that a
-recomputed DOS is the same to the last digits (two threads move it by ~1e-4, see ``one_thread``)."""
+recomputed DOS is the same to the last digits (two threads move it by ~1e-4, see ``one_thread``). The runs that
+count computations through a patched function, or hold figures to the last digits, compute in this process
+(``--workers 1``); tests/workflows/test_scheduler.py runs them on worker processes."""
 
 import json
 import shutil
@@ -67,7 +69,8 @@ def counted(monkeypatch):
 def test_physics_figures_equal_the_direct_computation_and_a_rerun_reads_the_cache(materials, capsys, counted,
                                                                                    one_thread):
     ids_file, table, direct, cache = materials
-    code, metrics = evaluate(capsys, ids_file, "--mode", "physics", "--potential", "7net-0", "--cache", cache)
+    code, metrics = evaluate(capsys, ids_file, "--mode", "physics", "--potential", "7net-0", "--cache", cache,
+                             "--workers", "1")
     assert code == 0 and counted == IDS
     expected = spectrum_metrics(table.freq_cm1, table.dos, np.stack([d.dos for d in direct]))
     assert metrics.pop("physics_failed") == 0
@@ -93,7 +96,7 @@ def test_interrupted_run_resumes_with_the_missing_material_only(materials, capsy
     monkeypatch.setattr(physics_cache, "physics_dos", interrupted)
     cache = tmp_path / "cache"
     assert main(["evaluate", "--data", str(PHDOS / "phdos_trainval.csv"), "--ids", str(ids_file), "--mode", "physics",
-                 "--potential", "7net-0", "--cache", str(cache)]) == 130
+                 "--potential", "7net-0", "--cache", str(cache), "--workers", "1"]) == 130
     assert len(list(cache.rglob("*.npz"))) == 1 and not list(cache.rglob(".*"))  # no half-written file
     calls.clear()
     monkeypatch.setattr(physics_cache, "physics_dos", lambda *a, **k: (calls.append(k["name"]), real(*a, **k))[1])

@@ -16,7 +16,6 @@ import pytest
 import equispec.physics.cache as physics_cache
 import equispec.physics.phonopy_dos as phonopy_dos
 from equispec.cli.main import main
-from equispec.physics import PhysicsDosSettings
 from tests.conftest import EXAMPLES, PHDOS
 
 VALID_ID = "mp-1784"  # CsF: 2 atoms, in the valid split
@@ -152,3 +151,13 @@ def test_predict_and_evaluate_share_the_physics_cache(tmp_path, capsys, monkeypa
     assert first.dos.tolist() == again.dos.tolist() and first.full_range.dos.tolist() == again.full_range.dos.tolist()
     assert first.partial_dos.keys() == {"Cs", "F"} and first.force_constants is not None
     assert len(list(cache.rglob("*.npz"))) == 1
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
+    """``equispec compare ... --json | head -c 10``: the pipe closes before the line is printed; no traceback."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before anything is written
+    done = subprocess.run([sys.executable, "-m", "equispec", "predict", str(EXAMPLES / "Si.cif")], stdout=write,
+                          stderr=subprocess.PIPE, text=True, timeout=120, cwd=tmp_path)
+    os.close(write)
+    assert done.returncode == 141 and "Traceback" not in done.stderr, done.stderr[-2000:]

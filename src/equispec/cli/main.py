@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "imaginary modes); hybrid = both, combined")
     _add_physics_options(p)
     _add_cache_options(p)
+    _add_engine_options(p)
     p.add_argument("--ins", action="store_true", help="phonon DOS: inelastic neutron scattering as a powder "
                    "experiment sees it: neutron-weighted DOS and, in physics/hybrid mode, the powder S(|Q|,E) map "
                    "(Euphonic); -o takes OUT.json or OUT.npz")
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "where physics fails), as the README's valid figures were made")
     _add_physics_options(e)
     _add_cache_options(e)
+    _add_engine_options(e)
 
     t = sub.add_parser("train", help="train a model from a YAML config")
     t.add_argument("config", metavar="CONFIG.yaml")
@@ -143,6 +145,8 @@ def _add_serve_parser(sub) -> None:
     s.add_argument("--jobs", type=int, default=1, metavar="N", help="physics, hybrid and S(Q,E) jobs running at "
                    "once, each in a worker process (default 1; the rest wait)")
     s.add_argument("--cache", metavar="DIR", help="physics cache folder (default: the command line's)")
+    s.add_argument("--scheduler", metavar="ADDRESS", help="run a job's many-structure physics on this Dask "
+                   "scheduler (tcp://HOST:8786) instead of a local process pool (docs/cluster.md)")
 
 
 def _serve(args) -> int:
@@ -151,8 +155,10 @@ def _serve(args) -> int:
 
     if args.jobs < 1:
         raise InputError("--jobs", f"must be 1 or more (got {args.jobs})")
+    scheduler = _scheduler_address(args)  # a wrong address fails now, not in the first job
     return serve(args.host, args.port, token=args.token or None, generate_token=args.token == "",
-                 max_upload_mb=args.max_upload_mb, workers=args.jobs, physics_cache=args.cache)
+                 max_upload_mb=args.max_upload_mb, workers=args.jobs, scheduler=scheduler,
+                 physics_cache=args.cache)
 
 
 def _add_physics_options(p) -> None:
@@ -172,6 +178,38 @@ def _add_cache_options(p) -> None:
                        "no potential (default: $EQUISPEC_CACHE_DIR/physics or ~/.cache/equispec/physics)")
     cache.add_argument("--no-cache", action="store_true", help="physics/hybrid: compute every physics DOS afresh "
                        "and store none")
+
+
+def _add_engine_options(p) -> None:
+    p.add_argument("--scheduler", metavar="ADDRESS", help="physics/hybrid: compute the physics DOS of the "
+                   "structures on the existing Dask cluster whose scheduler is at ADDRESS (e.g. tcp://host:8786, or "
+                   "the file of dask scheduler --scheduler-file); a cluster you control: tasks travel as pickles "
+                   "(docs/cluster.md)")
+    p.add_argument("--workers", type=int, metavar="N", help="physics/hybrid: compute them on N local processes "
+                   "(default: one per core, at most one per structure to compute; 1: in this process)")
+
+
+def _check_engine_args(args) -> None:
+    """``--scheduler`` and ``--workers``: refused in fast mode, together, or out of range (cheap checks only)."""
+    from ..errors import InputError
+
+    given = [flag for flag, value in (("--scheduler", args.scheduler), ("--workers", args.workers))
+             if value is not None]
+    if given and args.mode == "fast":
+        raise InputError(given[0], "is for --mode physics or hybrid")
+    if args.workers is not None and args.workers < 1:
+        raise InputError("--workers", f"must be 1 or more (got {args.workers})")
+    if len(given) == 2:
+        raise InputError("--workers", "sizes the local pool: with --scheduler the cluster's workers run the tasks")
+
+
+def _scheduler_address(args) -> str | None:
+    """``--scheduler`` once a Dask scheduler has answered there (a wrong address fails before any work)."""
+    if args.scheduler is None:
+        return None
+    from ..engines import check_scheduler
+
+    return check_scheduler(args.scheduler)
 
 
 def _add_neutron_options(p, compare: bool = False) -> None:
@@ -413,6 +451,7 @@ def _predict_locked(args) -> int:
     _require_extras(args)
     if args.mode == "fast" and (args.cache or args.no_cache):
         raise InputError("--cache" if args.cache else "--no-cache", "is for --mode physics or hybrid")
+    _check_engine_args(args)
     stream_to = None
     if args.output:  # a wrong output path fails before any work
         spectra.check_output(args.output, (".json", ".npz") if args.ins else (".csv", ".json", ".jsonl"))
@@ -434,6 +473,7 @@ def _predict_locked(args) -> int:
     from ..workflows import resolve_structures
 
     inputs, names = resolve_structures(inputs, names)  # before the model loads: no key / no network fails in seconds
+    scheduler = _scheduler_address(args)
     from tqdm.auto import tqdm
 
     from ..workflows import load_model  # torch, pymatgen and the model code: only once the arguments are checked
@@ -443,6 +483,8 @@ def _predict_locked(args) -> int:
         predictor.max_memory_bytes = budget
     if predictor.task == "phdos":
         predictor.use_physics_cache(_physics_cache_dir(args))
+        if args.mode != "fast":
+            predictor.use_engine(scheduler=scheduler, workers=args.workers)
     if predictor.task == "xas":
         if args.ins:
             raise InputError("--ins", "neutron spectra are for phonon-DOS models")
@@ -490,6 +532,9 @@ def _check_path_options(args) -> str:
         raise InputError("--sqe-path", "one output at a time: --dispersion or --sqe-path (--overlay-dispersion "
                                        "draws the branches over the map)")
     option = "--dispersion" if args.dispersion else "--sqe-path"
+    for flag, value in (("--scheduler", args.scheduler), ("--workers", args.workers)):
+        if value is not None:
+            raise InputError(flag, f"{option} takes one structure, computed in this process")
     if args.ins:
         raise InputError("--ins", f"the powder spectra and {option} are separate runs: choose one")
     if args.mode == "fast":
@@ -581,10 +626,12 @@ def _evaluate(args) -> int:
 
     if args.mode == "fast" and (args.cache or args.no_cache):
         raise InputError("--cache" if args.cache else "--no-cache", "is for --mode physics or hybrid")
+    _check_engine_args(args)
     _require_extras(args)
     metrics = evaluate(args.model, args.data, ids=args.ids, split=args.split, mode=args.mode, potential=args.potential,
                        relax=args.relax, device=args.device, progress=sys.stderr.isatty() and args.mode != "fast",
-                       physics_cache=_physics_cache_dir(args))
+                       physics_cache=_physics_cache_dir(args), scheduler=_scheduler_address(args),
+                       workers=args.workers)
     if args.json:  # strict JSON: an undefined figure (R² of one material) is null, not NaN
         print(json.dumps({k: None if isinstance(v, float) and v != v else v for k, v in metrics.items()}))
     else:
@@ -733,6 +780,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("equispec: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of stdout went away (``| head``): as a pipeline expects, end quietly
+        import os
+
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush into the pipe
+        except (OSError, ValueError):
+            pass
+        return 141
 
 
 def run() -> None:

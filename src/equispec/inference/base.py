@@ -127,11 +127,16 @@ class Predictor:
             labels.append(label)
         bar = tqdm(total=len(checked), desc="predict", unit="structure", disable=not progress)
         with bar:
-            for start in range(0, len(checked), chunk_size):
-                chunk = slice(start, start + chunk_size)
-                for prediction in self._predict_checked(checked[chunk], labels[chunk], batch_size):
-                    yield prediction
-                bar.update(len(checked[chunk]))
+            for predictions, done in self._predicted_chunks(checked, labels, batch_size, chunk_size):
+                yield from predictions
+                bar.update(done)
+
+    def _predicted_chunks(self, checked: list[Structure], labels: list[str], batch_size: int, chunk_size: int):
+        """The predictions of checked inputs, in their order: (list of predictions, number of inputs they are
+        of) per chunk of ``chunk_size`` inputs."""
+        for start in range(0, len(checked), chunk_size):
+            chunk = slice(start, start + chunk_size)
+            yield self._predict_checked(checked[chunk], labels[chunk], batch_size), len(checked[chunk])
 
     def graphs(self, structures: list[Structure], labels: list[str], progress: bool = False) -> list:
         raise NotImplementedError

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from .. import keys
 from ..data.datasets import build_graphs, read_ids, read_phdos_csv
+from ..engines import EngineChoice
 from ..errors import InputError, ModelError
 from ..io.units import CM1_PER_THZ
 from ..metrics import spectrum_metrics
@@ -161,7 +162,9 @@ class PhononMode:
     uses_network = True
 
     def predict(self, predictor: "PhononDosPredictor", structures: list[Structure], labels: list[str],
-                batch_size: int) -> list[PhononDosPrediction]:
+                batch_size: int, raws: list | None = None) -> list[PhononDosPrediction]:
+        """``raws``: physics and hybrid modes: each structure's raw physics DOS with its forces
+        (:class:`~equispec.physics.cache.RawPhysicsDos`) when they are at hand; None: computed here."""
         raise NotImplementedError
 
     def evaluate(self, predictor: "PhononDosPredictor", table, labels: list[str], source: str, batch_size: int,
@@ -174,7 +177,7 @@ class FastMode(PhononMode):
 
     name = "fast"
 
-    def predict(self, predictor, structures, labels, batch_size):
+    def predict(self, predictor, structures, labels, batch_size, raws=None):
         return predictor._predict_network(structures, labels, batch_size)
 
     def evaluate(self, predictor, table, labels, source, batch_size, progress, cache):
@@ -190,9 +193,9 @@ class PhysicsMode(PhononMode):
     name = "physics"
     uses_network = False
 
-    def predict(self, predictor, structures, labels, batch_size):
+    def predict(self, predictor, structures, labels, batch_size, raws=None):
         return [predictor._physics_prediction(physics, label, physics.dos, physics.partial_dos, self.name)
-                for physics, label in zip(predictor._physics_results(structures, labels), labels)]
+                for physics, label in zip(predictor._physics_results(structures, labels, raws), labels)]
 
     def evaluate(self, predictor, table, labels, source, batch_size, progress, cache):
         predictions, _ = predictor._physics_rows(table.structures, labels, cache, progress)
@@ -210,10 +213,10 @@ class HybridMode(PhononMode):
 
     name = "hybrid"
 
-    def predict(self, predictor, structures, labels, batch_size):
+    def predict(self, predictor, structures, labels, batch_size, raws=None):
         graphs = predictor.graphs(structures, labels)
         fast = predictor._predict_network(structures, labels, batch_size, graphs)
-        physics_results = predictor._physics_results(structures, labels)
+        physics_results = predictor._physics_results(structures, labels, raws)
         weights = predictor._network_weights(graphs, np.stack([f.dos for f in fast]),
                                              np.stack([p.dos for p in physics_results]),
                                              [p.imaginary_fraction for p in physics_results], structures)
@@ -259,6 +262,7 @@ class PhononDosPredictor(Predictor):
         self.strategy = MODES[mode]()
         self.physics_settings = None if mode == "fast" else self._physics_settings(potential, bool(relax))
         self.physics_cache = None
+        self.engine = EngineChoice()
 
     @property
     def mode(self) -> str:
@@ -270,6 +274,21 @@ class PhononDosPredictor(Predictor):
         :class:`~equispec.physics.cache.PhysicsDosCache` that ``evaluate`` uses), so that a rerun calls no
         potential; None: compute afresh. A folder that cannot be written fails here, before any work."""
         self.physics_cache = self._physics_cache_in(folder)
+
+    def use_engine(self, scheduler: str | None = None, workers: int | None = None) -> None:
+        """Physics/hybrid modes: where the physics DOS of several structures are computed. ``scheduler``: the
+        address of an existing Dask cluster (``tcp://host:8786``, or its scheduler file); else a pool of
+        ``workers`` local processes (None: one per core, at most one per structure to compute; 1: this process,
+        one after the other). A single structure to compute runs in this process unless a scheduler is named.
+        Each result is stored in the physics cache by this process as it arrives."""
+        self.engine = EngineChoice(scheduler, workers)
+
+    def _engine(self) -> EngineChoice:
+        """:attr:`engine`, except that a GPU device is not shared between processes unless asked for."""
+        engine = self.engine
+        if engine.scheduler is None and engine.workers is None and self.device.type != "cpu":
+            return EngineChoice(workers=1)
+        return engine
 
     def _physics_cache_in(self, folder: str | os.PathLike | None):
         """The :class:`~equispec.physics.cache.PhysicsDosCache` of ``folder`` for this predictor's settings, or
@@ -342,13 +361,33 @@ class PhononDosPredictor(Predictor):
                          ) -> list[PhononDosPrediction]:
         return self.strategy.predict(self, checked, labels, batch_size)
 
-    def _physics_results(self, structures: list[Structure], labels: list[str]) -> list:
-        """``equispec.physics.PhysicsDos`` of each structure through the physics cache (one physics path:
-        :func:`~equispec.physics.cache.raw_physics_dos`, as :meth:`_physics_rows` takes it)."""
-        from ..physics.cache import cached_physics_dos
+    def _physics_results(self, structures: list[Structure], labels: list[str], raws: list | None = None) -> list:
+        """``equispec.physics.PhysicsDos`` of each structure, rebuilt in this process from the forces of its raw
+        physics DOS (``raws``, else :func:`~equispec.physics.cache.raw_dos_many` through the physics cache and
+        the engine: the one physics path, as :meth:`_physics_rows` takes it)."""
+        from ..physics.cache import physics_from_raw, raw_dos_many
 
-        return [cached_physics_dos(structure, label, self.physics_settings, self.physics_cache, str(self.device))
-                for structure, label in zip(structures, labels)]
+        if raws is None:
+            raws = raw_dos_many(structures, labels, self.physics_settings, self.physics_cache,
+                                device=str(self.device), engine=self._engine(), need_forces=True)
+        return [physics_from_raw(structure, label, self.physics_settings, raw)
+                for structure, label, raw in zip(structures, labels, raws)]
+
+    def _predicted_chunks(self, checked: list[Structure], labels: list[str], batch_size: int, chunk_size: int):
+        """Physics and hybrid modes: the raw physics DOS of all structures at once (on the engine, as they
+        complete), each structure's prediction as soon as it and those before it are there."""
+        if self.mode == "fast":
+            yield from super()._predicted_chunks(checked, labels, batch_size, chunk_size)
+            return
+        from ..physics.cache import iter_raw_dos
+
+        raws = iter_raw_dos(checked, labels, self.physics_settings, self.physics_cache, device=str(self.device),
+                            engine=self._engine(), need_forces=True)
+        try:
+            for k, raw in enumerate(raws):
+                yield self.strategy.predict(self, checked[k:k + 1], labels[k:k + 1], batch_size, [raw]), 1
+        finally:
+            raws.close()  # an interrupted stream stops the engine
 
     def _physics_prediction(self, physics, label: str, dos: np.ndarray, partial: dict, mode: str
                             ) -> PhononDosPrediction:
@@ -428,7 +467,8 @@ class PhononDosPredictor(Predictor):
         settings = self.physics_settings
         rows = np.full((len(structures), len(self.freq_cm1)), np.nan)
         imaginary = np.full(len(structures), np.nan)
-        for i, raw in enumerate(raw_dos_many(structures, labels, settings, cache, progress, str(self.device))):
+        for i, raw in enumerate(raw_dos_many(structures, labels, settings, cache, progress, str(self.device),
+                                             engine=self._engine())):
             imaginary[i] = raw.info.get("imaginary_fraction", np.nan)
             try:
                 rows[i] = raw.label(settings.frequency_scale, labels[i])

@@ -26,6 +26,7 @@ import os
 import sys
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from pymatgen.core import Structure
@@ -38,7 +39,8 @@ from ..io.files import atomic_savez, atomic_write
 from .phonopy_dos import PhysicsDosSettings, physics_dos, scale_frequencies
 
 __all__ = ["FORMAT_VERSION", "RawPhysicsDos", "PhysicsDosCache", "default_physics_cache_dir", "scaled_label",
-           "compute_raw_dos", "raw_physics_dos", "raw_dos_many", "cached_physics_dos", "physics_config"]
+           "compute_raw_dos", "raw_physics_dos", "iter_raw_dos", "raw_dos_many", "physics_from_raw",
+           "cached_physics_dos", "physics_config"]
 
 #: Version of the file layout below; bump it when what is stored changes.
 FORMAT_VERSION = 1
@@ -185,7 +187,7 @@ def raw_physics_dos(structure: Structure, name: str, settings: PhysicsDosSetting
     :func:`compute_raw_dos` (forces, raw DOS, or the failure) and stored the moment it is done.
     ``need_forces``: an entry written before forces were kept is computed again."""
     raw = cache.get(structure) if cache is not None else None
-    if raw is None or (need_forces and raw.error is None and raw.forces is None):
+    if _needs_computing(raw, need_forces):
         raw = _computed(structure, name, settings, cache, device)
     return raw
 
@@ -198,15 +200,90 @@ def _computed(structure: Structure, name: str, settings: PhysicsDosSettings, cac
     return raw
 
 
-def raw_dos_many(structures: list[Structure], names: list[str], settings: PhysicsDosSettings,
-                 cache: PhysicsDosCache | None = None, progress: bool = False, device: str = "cpu"
-                 ) -> list[RawPhysicsDos]:
-    """:func:`raw_physics_dos` of many structures, with a progress bar and ETA over those not cached."""
+def _needs_computing(raw: RawPhysicsDos | None, need_forces: bool) -> bool:
+    """An entry that is absent, or (``need_forces``) a DOS stored before its forces were kept."""
+    return raw is None or (need_forces and raw.error is None and raw.forces is None)
+
+
+def iter_raw_dos(structures: list[Structure], names: list[str], settings: PhysicsDosSettings,
+                 cache: PhysicsDosCache | None = None, progress: bool = False, device: str = "cpu", engine=None,
+                 need_forces: bool = False, report: dict | None = None) -> Iterator[RawPhysicsDos]:
+    """:func:`raw_physics_dos` of many structures, yielded in their order, each as soon as it and those before
+    it are there.
+
+    What ``cache`` holds is read first; the rest is computed by :func:`compute_raw_dos` on ``engine``: None (in
+    this process, one after the other, as they are asked for), an open engine of :mod:`equispec.engines`, or
+    an :class:`~equispec.engines.EngineChoice` (opened for the structures to compute, closed at the end: in this
+    process when that is one). Each result is stored in ``cache`` by this process the moment it arrives, so an
+    interruption or a lost worker loses nothing finished, and a rerun computes only what is missing.
+    ``report``: filled with ``cached``, ``computed`` and ``engine`` (what ran them).
+    """
+    from ..engines import EngineChoice
+
     records = [cache.get(s) if cache is not None else None for s in structures]
-    todo = [i for i, record in enumerate(records) if record is None]
-    for i in tqdm(todo, desc="physics DOS", unit="structure", disable=not progress or not todo):
-        records[i] = _computed(structures[i], names[i], settings, cache, device)
-    return records
+    todo = [i for i, record in enumerate(records) if _needs_computing(record, need_forces)]
+    owned = isinstance(engine, EngineChoice)
+    runner = engine.open(len(todo)) if owned else engine
+    if report is not None:
+        report.update(cached=len(records) - len(todo), computed=0,
+                      engine=getattr(runner, "name", None) or "this process")
+    bar = tqdm(total=len(todo), desc="physics DOS", unit="structure", disable=not progress or not todo)
+    bar.set_postfix(cached=len(records) - len(todo), refresh=False)
+    results = None
+
+    def arrived(i: int, raw: RawPhysicsDos) -> RawPhysicsDos:
+        if cache is not None:
+            cache.put(structures[i], raw, names[i])
+        records[i] = raw
+        bar.update(1)
+        if report is not None:
+            report["computed"] += 1
+        return raw
+
+    try:
+        if runner is None:
+            missing = set(todo)
+            for i, record in enumerate(records):
+                yield arrived(i, compute_raw_dos(structures[i], names[i], settings, device)) if i in missing else record
+            return
+        waiting, done = set(todo), 0
+
+        def ready():  # the records, in order, up to the first still being computed
+            nonlocal done
+            while done < len(records) and done not in waiting:
+                record, records[done] = records[done], None  # handed out: not kept here any longer
+                done += 1
+                yield record
+
+        yield from ready()
+        results = runner.map_unordered(compute_raw_dos, [(structures[i], names[i], settings, device) for i in todo])
+        for k, raw in results:
+            arrived(todo[k], raw)
+            waiting.discard(todo[k])
+            yield from ready()
+    finally:
+        if results is not None:
+            results.close()  # what is still queued is cancelled
+        bar.close()
+        if owned and runner is not None:
+            runner.close()
+
+
+def raw_dos_many(structures: list[Structure], names: list[str], settings: PhysicsDosSettings,
+                 cache: PhysicsDosCache | None = None, progress: bool = False, device: str = "cpu", engine=None,
+                 need_forces: bool = False, report: dict | None = None) -> list[RawPhysicsDos]:
+    """:func:`raw_physics_dos` of many structures, with a progress bar and ETA over those not cached, computed
+    on ``engine`` (see :func:`iter_raw_dos`, which this collects)."""
+    return list(iter_raw_dos(structures, names, settings, cache, progress, device, engine, need_forces, report))
+
+
+def physics_from_raw(structure: Structure, name: str, settings: PhysicsDosSettings, raw: RawPhysicsDos):
+    """:func:`~equispec.physics.physics_dos` (partial and full-range DOS, force constants) rebuilt from the
+    forces of ``raw`` (no potential call). A failure stored in it is raised again as the ``InputError`` it was."""
+    if raw.error is not None:
+        raise InputError(name, raw.error)
+    return physics_dos(structure, name=name, settings=settings, forces=raw.forces,
+                       relaxed_frac_coords=raw.relaxed_frac_coords)
 
 
 def cached_physics_dos(structure: Structure, name: str, settings: PhysicsDosSettings,
@@ -215,7 +292,4 @@ def cached_physics_dos(structure: Structure, name: str, settings: PhysicsDosSett
     :func:`raw_physics_dos`: a cached entry gives the force constants without calling the potential. A
     failure stored in the entry is raised again as the ``InputError`` it was."""
     raw = raw_physics_dos(structure, name, settings, cache, device, need_forces=True)
-    if raw.error is not None:
-        raise InputError(name, raw.error)
-    return physics_dos(structure, name=name, settings=settings, forces=raw.forces,
-                       relaxed_frac_coords=raw.relaxed_frac_coords)
+    return physics_from_raw(structure, name, settings, raw)
