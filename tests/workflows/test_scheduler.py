@@ -79,8 +79,10 @@ def cluster():
     distributed = pytest.importorskip("distributed")
     import logging
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                  silence_logs=logging.ERROR) as local, \
+    # loopback only, no dashboard: nothing to resolve or expose beyond this machine (and the Materials Project
+    # tests' network guard, once installed in this process, refuses any other name)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, silence_logs=logging.ERROR) as local, \
             distributed.Client(local, set_as_default=False) as client:
         yield local.scheduler_address, client
 
