@@ -60,8 +60,3 @@ class UploadFolder:
         with open(path, "xb") as handle:
             handle.write(data)
         return Upload(path, name)
-
-    def new_job_folder(self, job_id: str) -> Path:
-        folder = self.root / "jobs" / job_id
-        folder.mkdir(parents=True, mode=0o700)
-        return folder
