@@ -5,6 +5,7 @@ own files served from the installed packages."""
 import io
 import re
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -160,3 +161,30 @@ def test_a_physics_job_can_be_cancelled_while_a_fast_request_is_answered(tmp_pat
         assert http.get(f"/api/jobs/{job}").json()["status"] == "cancelled"
         process = http.app.state.jobs.get(job).process
         assert process is None or not process.is_alive()
+
+
+def test_a_physics_job_uses_the_command_lines_physics_cache_unless_told_otherwise(tmp_path, monkeypatch):
+    """A server started without ``--cache`` keeps its physics in the cache ``predict`` and ``evaluate`` use."""
+    from equispec.web.tasks import TaskSpec, run_task
+
+    class Stop(Exception):
+        pass
+
+    class Recorder:  # stands for a physics-mode predictor: records where it was told to keep its physics
+        task, folders = "phdos", []
+
+        def use_physics_cache(self, folder):
+            self.folders.append(folder)
+
+        def use_engine(self, scheduler=None, workers=None):
+            pass
+
+        def predict_stream(self, inputs, names):
+            raise Stop
+
+    monkeypatch.setenv("EQUISPEC_CACHE_DIR", str(tmp_path / "user-cache"))
+    structure = [{"path": str(EXAMPLES / "Si.cif"), "name": "Si.cif"}]
+    for given, expected in ((None, tmp_path / "user-cache" / "physics"), (str(tmp_path / "mine"), tmp_path / "mine")):
+        with pytest.raises(Stop):
+            run_task(TaskSpec("predict", structure, mode="physics", physics_cache=given), tmp_path, Recorder())
+        assert Path(Recorder.folders[-1]) == expected

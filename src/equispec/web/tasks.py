@@ -80,7 +80,9 @@ def run_task(spec: TaskSpec, folder: Path, predictor=None, report: Report | None
         report(0.02, "loading the model")
         predictor = workflows.load_model(spec.model, mode=spec.mode, potential=spec.potential)
     if getattr(predictor, "task", None) == "phdos" and spec.mode != "fast":
-        predictor.use_physics_cache(spec.physics_cache)
+        from ..physics.cache import default_physics_cache_dir
+
+        predictor.use_physics_cache(spec.physics_cache or default_physics_cache_dir())  # the CLI's default
         if hasattr(predictor, "use_engine"):
             predictor.use_engine(scheduler=spec.scheduler, workers=spec.workers)
     task = _compare if spec.action == "compare" else _predict
