@@ -270,7 +270,7 @@ class EngineChoice:
     def __post_init__(self):
         if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int)
                                          or self.workers < 1):
-            raise InputError("--workers", f"must be a whole number of processes, 1 or more (got {self.workers!r})")
+            raise InputError("--workers", f"must be 1 or more, a whole number of processes (got {self.workers!r})")
         if self.scheduler is not None and self.workers is not None:
             raise InputError("--workers", "sizes the local pool: with --scheduler the cluster's workers run the tasks")
 

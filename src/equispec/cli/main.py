@@ -190,17 +190,16 @@ def _add_engine_options(p) -> None:
 
 
 def _check_engine_args(args) -> None:
-    """``--scheduler`` and ``--workers``: refused in fast mode, together, or out of range (cheap checks only)."""
+    """``--scheduler`` and ``--workers``: refused in fast mode, then checked as the engine checks them (out of
+    range, or both) before any work (cheap checks only: the scheduler is asked later)."""
+    from ..engines import EngineChoice
     from ..errors import InputError
 
     given = [flag for flag, value in (("--scheduler", args.scheduler), ("--workers", args.workers))
              if value is not None]
     if given and args.mode == "fast":
         raise InputError(given[0], "is for --mode physics or hybrid")
-    if args.workers is not None and args.workers < 1:
-        raise InputError("--workers", f"must be 1 or more (got {args.workers})")
-    if len(given) == 2:
-        raise InputError("--workers", "sizes the local pool: with --scheduler the cluster's workers run the tasks")
+    EngineChoice(args.scheduler, args.workers)
 
 
 def _scheduler_address(args) -> str | None:
@@ -498,7 +497,7 @@ def _predict_locked(args) -> int:
         for prediction in predictor.predict_stream(inputs, names, batch_size=args.batch_size,
                                                    progress=sys.stderr.isatty() and len(files) > (1 if slow else args.batch_size)):
             tqdm.write(summary(prediction))
-            notes = [spectra.truncation_note(prediction), _reliability_flag(prediction)] if predictor.task == "phdos" else []
+            notes = [spectra.truncation_note(prediction), spectra.reliability_flag(prediction)] if predictor.task == "phdos" else []
             for note in filter(None, notes):
                 tqdm.write(note, file=sys.stderr)
             if args.ins:
@@ -614,12 +613,6 @@ def _memory_budget(max_memory: str | None) -> int | None:
     from ..data.structures import parse_memory_size
 
     return parse_memory_size(max_memory) if max_memory else None
-def _reliability_flag(prediction) -> str | None:
-    """One line when the calibrated expected error is beyond the valid split's 90th percentile."""
-    reliability = getattr(prediction, "reliability", None)
-    return None if reliability is None else reliability.note(prediction.name)
-
-
 def _evaluate(args) -> int:
     from ..errors import InputError
     from ..workflows import evaluate

@@ -16,7 +16,7 @@ from .files import atomic_savez, atomic_write, check_name_length, display_name
 from .units import CM1_PER_MEV
 
 __all__ = ["write_phdos", "header_comments", "summary_line", "write_xas", "xas_summary_line", "JsonLinesWriter",
-           "check_output", "write_ins", "TRUNCATION_SHARE", "truncation_note"]
+           "check_output", "write_ins", "TRUNCATION_SHARE", "truncation_note", "reliability_flag"]
 
 
 def _unique_labels(predictions) -> list[str]:
@@ -171,6 +171,12 @@ def truncation_note(prediction) -> str | None:
                 f"{100 * dos[-1] / dos.max():.0f}% of its maximum: modes likely above the fast model's grid; "
                 "use --mode physics for the full range")
     return None
+
+
+def reliability_flag(prediction) -> str | None:
+    """One line when the calibrated expected error is beyond the valid split's 90th percentile, else None."""
+    reliability = getattr(prediction, "reliability", None)
+    return None if reliability is None else reliability.note(prediction.name)
 
 
 def summary_line(prediction) -> str:

@@ -111,7 +111,7 @@ def _predict(spec: TaskSpec, folder: Path, predictor, report: Report) -> dict:
         predictions.append(prediction)
         summary.append(summary_of(prediction))
         if not xas:
-            notes += filter(None, [spectra.truncation_note(prediction), _reliability_flag(prediction)])
+            notes += filter(None, [spectra.truncation_note(prediction), spectra.reliability_flag(prediction)])
         report(0.1 + 0.8 * (k + 1) / len(inputs), f"predicted {k + 1} of {len(inputs)}")
     report(0.92, "writing the files")
     write, plot = (spectra.write_xas, plots.plot_xas) if xas else (spectra.write_phdos, plots.plot_phdos)
@@ -123,12 +123,6 @@ def _predict(spec: TaskSpec, folder: Path, predictor, report: Report) -> dict:
             "figures": figure_list, "scores": None,
             "downloads": ["prediction.csv", "prediction.json", "prediction.png"]}, \
         {"prediction.png": lambda path: plot(predictions, path)}
-
-
-def _reliability_flag(prediction) -> str | None:
-    """The command line's warning for a prediction beyond the valid split's 90th percentile."""
-    reliability = getattr(prediction, "reliability", None)
-    return None if reliability is None else reliability.note(prediction.name)
 
 
 def _reliability_line(prediction) -> str | None:
