@@ -32,7 +32,6 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import numpy as np
 
 from compare_measured import CU_CANDIDATES, CU_MEASURED
 from equispec import identify

@@ -9,9 +9,9 @@ from pymatgen.core import Lattice, Structure
 
 from equispec.analysis import compare_phdos, compare_xas
 from equispec.workflows import identify
-from equispec.analysis.readers import MeasuredDos, MeasuredXas, read_measured_dos, read_measured_xas
+from equispec.analysis.readers import MeasuredXas, read_measured_dos, read_measured_xas
 from equispec.analysis.scores import score_spectra
-from equispec.analysis.xas_processing import core_hole_fwhm_ev, find_e0, normalize_xas
+from equispec.analysis.xas_processing import core_hole_fwhm_ev, normalize_xas
 from equispec.broadening import broaden_dos, gaussian_broaden, lorentzian_broaden
 from equispec.physics.neutron import neutron_weighted_dos, neutron_weights
 from equispec.errors import InputError

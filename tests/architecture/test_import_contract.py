@@ -6,7 +6,8 @@ From the bottom up, a part may import only parts of its own layer or below:
     base (keys, errors, units of io aside, the small helpers) < io < data < nn < models < physics < inference
     < analysis < plots < training < workflows (and api, its alias) < web (equispec serve) < cli
 
-So ``data`` imports no ``nn`` (no network, no potentials) and ``inference`` imports no ``analysis``. Inside
+So ``data`` imports no ``nn`` (no network, no potentials) and ``inference`` imports no ``analysis``. The front
+ends (``cli``, ``web``) import only the workflows, the figures, ``io`` and the errors (:data:`FRONT_ENDS`). Inside
 the layers nothing may import in a circle: between parts, and between the modules of one package.
 ``scripts/`` sits on top; its benchmarks import public names only (tests/scripts/test_public_names.py).
 """
@@ -35,6 +36,13 @@ LAYERS = [
     {"cli", "__main__"},
 ]
 LAYER_OF = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
+
+#: The front ends are thin: the command line and the web page ask the workflows for work and for the names and
+#: checks they offer users (``workflows.options``); besides that they only write files and figures and report
+#: errors. Each may import these parts and nothing else below it.
+FRONT_ENDS = {"cli": {"cli", "__main__", "web", "workflows", "plots", "io", "errors", "_version", "__init__"},
+              "web": {"web", "workflows", "plots", "io", "errors", "_version", "__init__"}}
+FRONT_ENDS["__main__"] = FRONT_ENDS["cli"]
 
 
 def module_imports(src: Path, package: str = "equispec") -> dict[str, set[str]]:
@@ -87,6 +95,12 @@ def upward_imports(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
             if own not in LAYER_OF or other not in LAYER_OF or LAYER_OF[other] > LAYER_OF[own]:
                 broken.append((module, target))
     return sorted(broken)
+
+
+def front_end_imports(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """(module, imported module) pairs by which a front end reaches past the workflows."""
+    return sorted((module, target) for module, targets in graph.items() for target in targets
+                  if part_of(module) in FRONT_ENDS and part_of(target) not in FRONT_ENDS[part_of(module)])
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -157,6 +171,11 @@ def test_layers_import_only_downwards():
     assert not broken, "upward imports:\n" + "\n".join(f"{a} -> {b}" for a, b in broken)
 
 
+def test_front_ends_reach_only_the_workflows():
+    broken = front_end_imports(module_imports(SRC))
+    assert not broken, "front ends reaching below workflows:\n" + "\n".join(f"{a} -> {b}" for a, b in broken)
+
+
 def test_named_bans_hold():
     """The two bans the layer order implies and that matter most: data reads no network code, and
     predicting never calls scoring."""
@@ -177,8 +196,9 @@ def test_no_cycles_between_modules():
 
 
 def test_the_checks_catch_a_planted_upward_import_and_cycle(tmp_path):
-    """The checker is run on a copy of the package in which ``data`` imports ``inference`` and two modules
-    of ``io`` import each other: both must be reported."""
+    """The checker is run on a copy of the package in which ``data`` imports ``inference``, two modules of
+    ``io`` import each other and the command line reaches past the workflows into ``physics``: all three must
+    be reported."""
     import shutil
 
     shutil.copytree(SRC / "equispec", tmp_path / "equispec")
@@ -187,11 +207,14 @@ def test_the_checks_catch_a_planted_upward_import_and_cycle(tmp_path):
     for a, b in (("files", "units"), ("units", "files")):
         path = tmp_path / "equispec" / "io" / f"{a}.py"
         path.write_text(path.read_text() + f"\n\nfrom . import {b}  # noqa\n")
+    cli = tmp_path / "equispec" / "cli" / "main.py"
+    cli.write_text(cli.read_text() + "\n\ndef _planted():\n    from ..physics.cache import default_physics_cache_dir  # noqa\n")
     graph = module_imports(tmp_path)
     assert ("equispec.data.structures", "equispec.inference.base") in upward_imports(graph)
+    assert front_end_imports(graph) == [("equispec.cli.main", "equispec.physics.cache")]
     module_cycles = cycles(_without_package_inits(graph, tmp_path))
     assert ["equispec.io.files", "equispec.io.units"] in module_cycles
-    assert not upward_imports(module_imports(SRC))
+    assert not upward_imports(module_imports(SRC)) and not front_end_imports(module_imports(SRC))
 
 
 def test_nothing_in_the_package_imports_scripts():

@@ -4,7 +4,6 @@ behind; process substitution works. (tests/fuzz generalises these over mutated f
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from pymatgen.core import Structure
 
-from equispec.data import datasets
 from equispec.data.datasets import structure_sha256
 from equispec.nn.pretrained import feature_cache_key, pretrained_features
 from equispec.nn.pretrained import check_pretrained_record, get_featurizer

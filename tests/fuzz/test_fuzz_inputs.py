@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from equispec.cli.main import main
-from tests.conftest import EXAMPLES, PHDOS, ROOT, SHARED_DATA
+from tests.conftest import EXAMPLES, ROOT, SHARED_DATA
 
 TOTAL = int(os.environ.get("EQUISPEC_FUZZ_EXAMPLES", "120"))
 SHARE = {"structures": 0.4, "spectra": 0.25, "sqe": 0.05, "configs": 0.2, "model_json": 0.1}

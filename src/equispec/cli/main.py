@@ -162,10 +162,10 @@ def _serve(args) -> int:
 
 
 def _add_physics_options(p) -> None:
-    from ..nn.pretrained.table import POTENTIAL_NAMES
+    from ..workflows.options import potential_names
 
     p.add_argument("--potential", metavar="NAME", help="physics/hybrid: universal potential for the forces: "
-                   f"{', '.join(POTENTIAL_NAMES)} (chgnet ones need the chgnet extra; default: the one the hybrid "
+                   f"{', '.join(potential_names())} (chgnet ones need the chgnet extra; default: the one the hybrid "
                    "was fitted with)")
     p.add_argument("--relax", action="store_true", help="physics/hybrid: relax atomic positions at fixed cell "
                    "first (BFGS to 0.005 eV/Å)")
@@ -192,21 +192,21 @@ def _add_engine_options(p) -> None:
 def _check_engine_args(args) -> None:
     """``--scheduler`` and ``--workers``: refused in fast mode, then checked as the engine checks them (out of
     range, or both) before any work (cheap checks only: the scheduler is asked later)."""
-    from ..engines import EngineChoice
     from ..errors import InputError
+    from ..workflows.options import check_engine
 
     given = [flag for flag, value in (("--scheduler", args.scheduler), ("--workers", args.workers))
              if value is not None]
     if given and args.mode == "fast":
         raise InputError(given[0], "is for --mode physics or hybrid")
-    EngineChoice(args.scheduler, args.workers)
+    check_engine(args.scheduler, args.workers)
 
 
 def _scheduler_address(args) -> str | None:
     """``--scheduler`` once a Dask scheduler has answered there (a wrong address fails before any work)."""
     if args.scheduler is None:
         return None
-    from ..engines import check_scheduler
+    from ..workflows.options import check_scheduler
 
     return check_scheduler(args.scheduler)
 
@@ -347,7 +347,7 @@ def _neutron_resolution(args, ei_from_file: bool = False):
     ``ei_from_file`` and no ``--ei``, its name, resolved at the measured file's Ei), a constant or
     polynomial FWHM in meV, or None."""
     if getattr(args, "instrument", None):
-        from ..physics.neutron import energy_resolution
+        from ..workflows.options import energy_resolution
 
         return energy_resolution(args.instrument, args.ei, source="--instrument", needs="--ei", defer=ei_from_file)
     resolution = getattr(args, "resolution_mev", None)
@@ -399,9 +399,9 @@ def _check_neutron_args(args) -> None:
     if args.temperature is not None and not args.temperature > 0:
         raise InputError("--temperature", f"must be above 0 K (got {args.temperature:g})")
     if args.phonon_order != "auto":  # the default needs no parsing (nor the physics package, which loads pymatgen)
-        from ..physics.multiphonon import parse_order
+        from ..workflows.options import parse_phonon_order
 
-        args.phonon_order = parse_order(args.phonon_order)
+        args.phonon_order = parse_phonon_order(args.phonon_order)
 
 
 def _predict(args) -> int:
@@ -555,9 +555,9 @@ def _predict_along_path(args) -> int:
     structure in physics or hybrid mode. Every option, the structure and the path are checked before the
     force constants are computed; outputs are written at the end, each atomically."""
     from .. import plots, workflows
-    from ..data.structures import read_structure
     from ..errors import InputError
     from ..io import spectra
+    from ..workflows import read_structure
     from ..io.dispersion import write_dispersion
     from ..io.single_crystal import write_single_crystal_map
 
@@ -603,14 +603,14 @@ def _input_names(files: list[str]) -> list[str]:
 
 def _structures_of_blocks(files: list[str], block: str) -> list:
     """``--block NAME``: CIF inputs read as that block's structure; other inputs as they are."""
-    from ..data.structures import read_structure
+    from ..workflows import read_structure
 
     return [read_structure(f, block=block) if str(f).lower().endswith((".cif", ".mcif")) else f for f in files]
 
 
 def _memory_budget(max_memory: str | None) -> int | None:
     """``--max-memory SIZE`` in bytes, for the predictor's graph-size check (None: the machine's default)."""
-    from ..data.structures import parse_memory_size
+    from ..workflows.options import parse_memory_size
 
     return parse_memory_size(max_memory) if max_memory else None
 def _evaluate(args) -> int:
@@ -638,7 +638,7 @@ def _physics_cache_dir(args):
         return None
     if args.cache:
         return args.cache
-    from ..physics.cache import default_physics_cache_dir
+    from ..workflows.options import default_physics_cache_dir
 
     return default_physics_cache_dir()
 
@@ -648,13 +648,13 @@ def _train(args) -> int:
 
     import yaml
 
-    from ..training.config import check_data_paths
+    from ..workflows.options import check_config_data
 
     config = load_config(args.config, args.overrides)
     if args.output_dir:
         config.output_dir = args.output_dir
     if args.check:
-        check_data_paths(config)
+        check_config_data(config)
         print(yaml.safe_dump(config.to_dict(), sort_keys=False), end="")
         print(f"{args.config}: config OK", file=sys.stderr)
         return 0
@@ -680,10 +680,10 @@ def _comparison_options(args, ei_from_file: bool = False) -> dict:
 
 
 def _compare(args) -> int:
-    from ..analysis.readers import is_sqe_file
     from ..errors import InputError
     from ..plots import check_figure_path, plot_comparison
     from ..workflows import compare
+    from ..workflows.options import is_sqe_file
 
     _check_neutron_args(args)
     _require_extras(args, sqe_map=str(args.measured).lower().endswith(".npz"))

@@ -156,10 +156,16 @@ class PhononDosPrediction:
 
 class PhononMode:
     """How a phonon-DOS predictor makes its DOS: one subclass per ``--mode``, each owning its predict and
-    evaluate paths. ``uses_network``: whether the mode runs the network (physics mode loads no weights)."""
+    evaluate paths. ``uses_network``: whether the mode runs the network (physics mode loads no weights);
+    ``uses_physics``: whether it computes force constants (a potential, a physics cache, an engine);
+    ``uses_hybrid``: whether it applies the model's hybrid calibration (which fixes the potential and
+    frequency scale); ``physics_failure``: what evaluate does with a material whose physics DOS failed."""
 
     name = ""
     uses_network = True
+    uses_physics = True
+    uses_hybrid = False
+    physics_failure = ""
 
     def predict(self, predictor: "PhononDosPredictor", structures: list[Structure], labels: list[str],
                 batch_size: int, raws: list | None = None) -> list[PhononDosPrediction]:
@@ -176,6 +182,7 @@ class FastMode(PhononMode):
     """The network alone: milliseconds per structure, on the 51-bin label grid."""
 
     name = "fast"
+    uses_physics = False
 
     def predict(self, predictor, structures, labels, batch_size, raws=None):
         return predictor._predict_network(structures, labels, batch_size)
@@ -192,6 +199,7 @@ class PhysicsMode(PhononMode):
 
     name = "physics"
     uses_network = False
+    physics_failure = "left out of the score"
 
     def predict(self, predictor, structures, labels, batch_size, raws=None):
         return [predictor._physics_prediction(physics, label, physics.dos, physics.partial_dos, self.name)
@@ -212,6 +220,8 @@ class HybridMode(PhononMode):
     says (frequency scale; fixed or learned network weight)."""
 
     name = "hybrid"
+    uses_hybrid = True
+    physics_failure = "scored by the network alone"
 
     def predict(self, predictor, structures, labels, batch_size, raws=None):
         graphs = predictor.graphs(structures, labels)
@@ -253,14 +263,14 @@ class PhononDosPredictor(Predictor):
             raise ModelError(mode, f"unknown mode (known: {', '.join(PHONON_MODES)})")
         super().__init__(model, info, name, device)
         self.freq_cm1 = self.info.grid.copy()
-        if mode == "hybrid" and self.info.hybrid is None:
+        self.strategy = strategy = MODES[mode]()
+        if strategy.uses_hybrid and self.info.hybrid is None:
             raise ModelError(name, "this model has no hybrid calibration (scripts/recipes/fit_hybrid.py writes one)")
-        if mode == "fast" and (potential is not None or relax):
+        if not strategy.uses_physics and (potential is not None or relax):
             raise ModelError("--potential", "a potential and --relax are for --mode physics or hybrid")
-        if model is None and MODES[mode].uses_network:
+        if model is None and strategy.uses_network:
             raise ModelError(name, f"mode {mode} runs the network: load the model with its weights")
-        self.strategy = MODES[mode]()
-        self.physics_settings = None if mode == "fast" else self._physics_settings(potential, bool(relax))
+        self.physics_settings = self._physics_settings(potential, bool(relax)) if strategy.uses_physics else None
         self.physics_cache = None
         self.engine = EngineChoice()
 
@@ -293,7 +303,7 @@ class PhononDosPredictor(Predictor):
     def _physics_cache_in(self, folder: str | os.PathLike | None):
         """The :class:`~equispec.physics.cache.PhysicsDosCache` of ``folder`` for this predictor's settings, or
         None (fast mode, or no folder)."""
-        if self.mode == "fast" or folder is None:
+        if not self.strategy.uses_physics or folder is None:
             return None
         from ..physics.cache import PhysicsDosCache
 
@@ -309,10 +319,10 @@ class PhononDosPredictor(Predictor):
         chosen = get_potential(potential or fitted[0])
         check_installed(chosen)  # a missing extra fails here, before any structure is read
         potential = chosen.name
-        if self.mode == "hybrid" and (potential, relax) != fitted:  # the frequency scale belongs to its potential
+        if self.strategy.uses_hybrid and (potential, relax) != fitted:  # the frequency scale belongs to its potential
             raise ModelError(self.name, f"the hybrid was fitted for potential {fitted[0]} "
                                         f"{'with' if fitted[1] else 'without'} relaxation; use those settings")
-        scale = hybrid.frequency_scale if self.mode == "hybrid" else 1.0
+        scale = hybrid.frequency_scale if self.strategy.uses_hybrid else 1.0
         return PhysicsDosSettings(frequency_scale=scale, potential=potential, relax=relax)
 
     def graphs(self, structures: list[Structure], labels: list[str], progress: bool = False,
@@ -376,7 +386,7 @@ class PhononDosPredictor(Predictor):
     def _predicted_chunks(self, checked: list[Structure], labels: list[str], batch_size: int, chunk_size: int):
         """Physics and hybrid modes: the raw physics DOS of all structures at once (on the engine, as they
         complete), each structure's prediction as soon as it and those before it are there."""
-        if self.mode == "fast":
+        if not self.strategy.uses_physics:
             yield from super()._predicted_chunks(checked, labels, batch_size, chunk_size)
             return
         from ..physics.cache import iter_raw_dos
@@ -473,8 +483,8 @@ class PhononDosPredictor(Predictor):
             try:
                 rows[i] = raw.label(settings.frequency_scale, labels[i])
             except InputError as exc:
-                fallback = "left out of the score" if self.mode == "physics" else "scored by the network alone"
-                tqdm.write(f"equispec: note: {exc} (physics DOS failed; {fallback})", file=sys.stderr)
+                tqdm.write(f"equispec: note: {exc} (physics DOS failed; {self.strategy.physics_failure})",
+                           file=sys.stderr)
         return rows, imaginary
 
 

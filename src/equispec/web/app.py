@@ -160,8 +160,9 @@ def _number(form, key: str, label: str, positive: bool = True) -> float | None:
 
 def create_app(settings: ServeSettings) -> FastAPI:
     """The application: one :class:`JobManager` and one set of loaded fast models for its lifetime."""
-    from ..nn.pretrained.table import POTENTIAL_NAMES
+    from ..workflows.options import potential_names
 
+    potentials = potential_names()
     uploads = UploadFolder(settings.root)
     jobs = JobManager(settings.root, settings.workers)
     predictors = _Predictors()
@@ -190,7 +191,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         from .. import __version__
 
         return {"version": __version__, "models": list(settings.models), "modes": list(_MODES),
-                "potentials": list(POTENTIAL_NAMES),
+                "potentials": list(potentials),
                 "default_potentials": {model: _default_potential(model) for model in settings.models},
                 "mp_ids": bool(os.environ.get("MP_API_KEY")), "max_upload_mb": settings.max_upload_bytes / 2**20,
                 "structure_suffixes": list(STRUCTURE_SUFFIXES), "measured_suffixes": list(MEASURED_SUFFIXES)}
@@ -224,8 +225,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
         if mode not in _MODES:
             raise InputError("mode", f"unknown mode {mode[:20]!r} (fast, physics or hybrid)")
         potential = str(form.get("potential") or "").strip() or None
-        if potential is not None and potential not in POTENTIAL_NAMES:
-            raise InputError("potential", f"unknown potential {potential[:40]!r} (known: {', '.join(POTENTIAL_NAMES)})")
+        if potential is not None and potential not in potentials:
+            raise InputError("potential", f"unknown potential {potential[:40]!r} (known: {', '.join(potentials)})")
         if mode == "fast":
             potential = None
         structures = []
@@ -236,7 +237,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
             structures.append({"path": str(stored.path), "name": stored.name})
         mp_id = str(form.get("mp_id") or "").strip()
         if mp_id:
-            from ..data.structures import is_mp_id
+            from ..workflows.options import is_mp_id
 
             if not is_mp_id(mp_id):
                 raise InputError(mp_id[:40], "not a Materials Project id (mp-NNN)")
@@ -297,18 +298,17 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
 
 def _read_structure(path: str) -> None:
-    from ..data.structures import read_structure
+    from ..workflows import read_structure
 
     read_structure(path)
 
 
 @functools.lru_cache(maxsize=None)
 def _model_record(model: str) -> dict:
-    """A model's ``model.json`` (checked; the weights are not read)."""
-    from ..models.serialization import read_model_info
-    from ..workflows import resolve_model_dir
+    """A model's task and default potential, from its checked ``model.json`` (the weights are not read)."""
+    from ..workflows.options import describe_model
 
-    return read_model_info(resolve_model_dir(model))
+    return describe_model(model)
 
 
 def _task_of(model: str) -> str:
@@ -317,12 +317,8 @@ def _task_of(model: str) -> str:
 
 
 def _default_potential(model: str) -> str | None:
-    """The potential physics and hybrid modes use when none is chosen: the one the model's hybrid was fitted
-    with (None for a model without physics modes)."""
-    from ..models.model_info import HybridCalibration
-
-    record = _model_record(model)
-    return HybridCalibration.from_dict(record.get("hybrid") or {}).potential if record["task"] == "phdos" else None
+    """The potential physics and hybrid modes use when none is chosen (None for a model without them)."""
+    return _model_record(model)["default_potential"]
 
 
 def _read_measured(path: Path, model: str) -> None:

@@ -80,7 +80,7 @@ def run_task(spec: TaskSpec, folder: Path, predictor=None, report: Report | None
         report(0.02, "loading the model")
         predictor = workflows.load_model(spec.model, mode=spec.mode, potential=spec.potential)
     if getattr(predictor, "task", None) == "phdos" and spec.mode != "fast":
-        from ..physics.cache import default_physics_cache_dir
+        from ..workflows.options import default_physics_cache_dir
 
         predictor.use_physics_cache(spec.physics_cache or default_physics_cache_dir())  # the CLI's default
         if hasattr(predictor, "use_engine"):
@@ -140,7 +140,7 @@ def comparison_options(spec: TaskSpec, is_map: bool) -> dict:
     ``--instrument``/``--ei``/``--resolution-mev``/``--temperature``."""
     options: dict = {}
     if spec.instrument:
-        from ..physics.neutron import energy_resolution
+        from ..workflows.options import energy_resolution
 
         options["resolution_mev"] = energy_resolution(spec.instrument, spec.ei_mev, source="instrument",
                                                       needs="Ei", defer=is_map)
@@ -157,9 +157,9 @@ def comparison_options(spec: TaskSpec, is_map: bool) -> dict:
 
 def _compare(spec: TaskSpec, folder: Path, predictor, report: Report) -> dict:
     from .. import workflows
-    from ..analysis.readers import is_sqe_file
     from ..io.files import atomic_savez, atomic_write
     from ..plots import plot_comparison
+    from ..workflows.options import is_sqe_file
     from . import figures
 
     if spec.measured is None:

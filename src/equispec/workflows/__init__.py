@@ -19,7 +19,7 @@ _FROM = {"PRETRAINED": "models", "load_model": "models", "resolve_model_dir": "m
          "resolve_structures": "structures", "train": "training", "load_config": "training",
          "ensemble": "training", "build_dataset": "training", "PhysicsDosSettings": "_reexports",
          "physics_dos": "_reexports", "read_ids": "_reexports", "read_phdos_csv": "_reexports",
-         "read_structure": "_reexports", "spectrum_metrics": "_reexports", "dispersion": "paths",
+         "read_structure": "structures", "spectrum_metrics": "_reexports", "dispersion": "paths",
          "single_crystal": "paths"}
 
 __getattr__, __dir__ = lazy_attributes(__name__, _FROM, __all__)

@@ -1,13 +1,14 @@
 """Where a Materials Project id becomes a structure: the one place below the command line that may use the
-network for an input. Everything beneath this layer reads structures from files and objects only."""
+network for an input. Everything beneath this layer reads structures from files and objects only
+(``read_structure``, offered here for the front ends)."""
 
 from __future__ import annotations
 
 import os
 
-from ..data.structures import is_mp_id
+from ..data.structures import is_mp_id, read_structure
 
-__all__ = ["resolve_structures"]
+__all__ = ["read_structure", "resolve_structures"]
 
 
 def resolve_structures(inputs, names: list | None = None) -> tuple[list, list]:
