@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 from tests.architecture.test_import_contract import LAYER_OF, part_of
 from tests.conftest import EXAMPLES, SHARED_DATA
 
@@ -39,6 +41,7 @@ def _record_calls(work) -> tuple[object, list[tuple[str, str, str, str]]]:
     return result, list(seen)
 
 
+@pytest.mark.slow  # forces from a real universal potential (about 10 s)
 def test_compare_in_physics_mode_only_calls_down(one_thread):
     from equispec import workflows
 
