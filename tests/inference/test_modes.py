@@ -16,8 +16,22 @@ from tests.conftest import EXAMPLES
 def test_each_mode_is_a_strategy_type():
     assert MODES == {"fast": FastMode, "physics": PhysicsMode, "hybrid": HybridMode}
     assert [mode.uses_network for mode in MODES.values()] == [True, False, True]
+    assert [mode.uses_physics for mode in MODES.values()] == [False, True, True]
+    assert [mode.uses_hybrid for mode in MODES.values()] == [False, False, True]
     predictor = load_predictor("phdos")
     assert isinstance(predictor.strategy, FastMode) and predictor.mode == "fast"
+
+
+def test_the_command_line_offers_exactly_the_modes_there_are():
+    """The parser names the modes without importing torch; it must name these (the web page: tests/web)."""
+    import argparse
+
+    from equispec.cli.main import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for command in ("predict", "evaluate", "compare"):
+        mode = next(a for a in commands[command]._actions if a.dest == "mode")
+        assert tuple(mode.choices) == tuple(MODES), command
 
 
 def _damaged_copy(tmp_path):

@@ -31,6 +31,19 @@ def cif(name: str = "Si.cif") -> tuple:
     return ("structure", (name, (EXAMPLES / "Si.cif").read_bytes(), "chemical/x-cif"))
 
 
+def test_the_page_offers_exactly_the_modes_and_potentials_there_are(tmp_path):
+    from equispec.inference.phonon import MODES
+    from equispec.workflows.options import potential_names
+
+    with client(tmp_path) as http:
+        options = http.get("/api/options").json()
+        assert options["modes"] == list(MODES)
+        assert options["potentials"] == list(potential_names())
+        assert options["default_potentials"] == {"phdos": "7net-l3i5", "xas-cu-k": None}
+        answer = http.post("/api/jobs", files=[cif()], data={"mode": "slow"})
+        assert answer.status_code == 400 and "unknown mode 'slow'" in answer.json()["error"]
+
+
 def test_without_a_token_the_server_answers_401_and_with_it_200(tmp_path):
     with client(tmp_path, token=TOKEN) as http:
         assert http.get("/api/options").status_code == 401

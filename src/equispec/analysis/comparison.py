@@ -66,10 +66,20 @@ class ComparisonResult(ABC):
         """Measured minus predicted, on the measured points."""
         return self.measured - self.predicted
 
-    @abstractmethod
     def to_dict(self, arrays: bool = False) -> dict:
-        """The JSON record of the scores and what was compared; with ``arrays`` also :meth:`arrays` (and the
-        energy-scale prediction) under ``"arrays"``, NaN as null, which :meth:`from_dict` needs."""
+        """The JSON record of the scores and what was compared, then the fitted energy scale if any; with
+        ``arrays`` also :meth:`arrays` (and the energy-scale prediction) under ``"arrays"``, NaN as null, which
+        :meth:`from_dict` needs."""
+        out = self._record()
+        if self.energy_scale is not None:
+            out.update(self.energy_scale.to_dict())
+        if arrays:
+            out["arrays"] = self._arrays_record()
+        return out
+
+    @abstractmethod
+    def _record(self) -> dict:
+        """The kind's own part of :meth:`to_dict`: its scores and what was compared."""
 
     @abstractmethod
     def arrays(self) -> dict[str, np.ndarray]:
@@ -159,18 +169,14 @@ class Comparison(ComparisonResult):
     details: dict = field(default_factory=dict)
     energy_scale: EnergyScaleFit | None = None
 
-    def to_dict(self, arrays: bool = False) -> dict:
-        """Scores (plus ``shift_ev`` for XAS) and what was compared; JSON-ready."""
+    def _record(self) -> dict:
+        """Scores (plus ``shift_ev`` for XAS) and what was compared."""
         out = {key: self.scores[key] for key in SCORE_KEYS}
         if self.kind == "xas":
             out["shift_ev"] = self.shift_ev
         e_min, e_max = self.details.get("measured_unit_range", [float(self.grid[0]), float(self.grid[-1])])
         out.update({"kind": self.kind, "structure": self.name, "measured": self.measured_name,
                     "energy_unit": self.energy_unit, "e_min": e_min, "e_max": e_max, "details": self.details})
-        if self.energy_scale is not None:
-            out.update(self.energy_scale.to_dict())
-        if arrays:
-            out["arrays"] = self._arrays_record()
         return out
 
     def arrays(self) -> dict[str, np.ndarray]:

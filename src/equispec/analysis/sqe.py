@@ -72,8 +72,8 @@ class SqeComparison(ComparisonResult):
     energy_unit: str = "meV"
     energy_scale: EnergyScaleFit | None = None
 
-    def to_dict(self, arrays: bool = False) -> dict:
-        """Scores, fitted scale and background, what was compared and the Q-integrated cut; JSON-ready."""
+    def _record(self) -> dict:
+        """Scores, fitted scale and background, what was compared and the Q-integrated cut."""
         compared = np.isfinite(self.measured)
         energies = self.energy_mev[compared.any(axis=0)]
         out = {key: self.scores[key] for key in SQE_SCORE_KEYS}
@@ -81,10 +81,6 @@ class SqeComparison(ComparisonResult):
                     "measured": self.measured_name, "energy_unit": self.energy_unit,
                     "e_min": float(energies.min()), "e_max": float(energies.max()), "details": self.details,
                     "cut": {key: [float(v) for v in values] for key, values in self.cut.items()}})
-        if self.energy_scale is not None:
-            out.update(self.energy_scale.to_dict())
-        if arrays:
-            out["arrays"] = self._arrays_record()
         return out
 
     def arrays(self) -> dict[str, np.ndarray]:
