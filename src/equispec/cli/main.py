@@ -557,7 +557,6 @@ def _predict_along_path(args) -> int:
     from .. import plots, workflows
     from ..errors import InputError
     from ..io import spectra
-    from ..workflows import read_structure
     from ..io.dispersion import write_dispersion
     from ..io.single_crystal import write_single_crystal_map
 
@@ -573,7 +572,7 @@ def _predict_along_path(args) -> int:
     if args.plot:
         plots.check_figure_path(args.plot)
     name = _input_names(files)[0]
-    structure = read_structure(files[0], args.block) if args.block else files[0]
+    structure = workflows.read_structure(files[0], args.block) if args.block else files[0]
     resolution = _neutron_resolution(args) if args.sqe_path else None
     physics = dict(name=name, mode=args.mode, potential=args.potential, relax=args.relax, device=args.device,
                    physics_cache=_physics_cache_dir(args), on_prediction=lambda p: print(spectra.summary_line(p)))
