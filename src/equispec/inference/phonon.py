@@ -20,7 +20,7 @@ from ..errors import InputError, ModelError
 from ..io.units import CM1_PER_THZ
 from ..metrics import spectrum_metrics
 from ..models.hybrid import combine_dos, hybrid_rows, network_weights
-from ..models.model_info import HybridCalibration, ModelInfo
+from ..models.model_info import ModelInfo
 from .base import Predictor, grid_matches
 
 if TYPE_CHECKING:
@@ -314,7 +314,7 @@ class PhononDosPredictor(Predictor):
         from ..physics.phonopy_dos import PhysicsDosSettings  # phonopy is imported on first use
         from ..nn.pretrained.table import check_installed, get_potential
 
-        hybrid = self.info.hybrid or HybridCalibration()
+        hybrid = self.info.physics_defaults
         fitted = (hybrid.potential, hybrid.relax)
         chosen = get_potential(potential or fitted[0])
         check_installed(chosen)  # a missing extra fails here, before any structure is read

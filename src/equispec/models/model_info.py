@@ -103,6 +103,12 @@ class ModelInfo:
                    SpreadCalibration.from_dict(info["spread_calibration"]), raw=info)
 
     @property
+    def physics_defaults(self) -> HybridCalibration:
+        """The hybrid calibration, or the defaults of a model without one: its potential and relaxation are
+        what physics and hybrid modes use when none is chosen."""
+        return self.hybrid or HybridCalibration()
+
+    @property
     def cutoff_ang(self) -> float:
         return float(self.hyperparameters["cutoff_ang"])
 

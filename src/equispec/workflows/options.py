@@ -89,10 +89,9 @@ def describe_model(model) -> dict:
     """``{"task": "phdos" | "xas", "default_potential": NAME | None}`` from a model's checked ``model.json``
     (its weights are not read): the potential physics and hybrid modes use when none is chosen is the one the
     model's hybrid was fitted with."""
-    from ..models.model_info import HybridCalibration
+    from ..models.model_info import ModelInfo
     from ..models.serialization import read_model_info
     from .models import resolve_model_dir
 
-    record = read_model_info(resolve_model_dir(model))
-    potential = HybridCalibration.from_dict(record.get("hybrid") or {}).potential if record["task"] == "phdos" else None
-    return {"task": record["task"], "default_potential": potential}
+    info = ModelInfo.from_dict(read_model_info(resolve_model_dir(model)))
+    return {"task": info.task, "default_potential": info.physics_defaults.potential if info.task == "phdos" else None}
